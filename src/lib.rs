@@ -1,0 +1,14 @@
+//! sopbot: a Gitea bot that gates pull requests on team reviews.
+//!
+//! Data flows one way: webhook or poller → inbox (SQLite) → engine → Gitea client and store.
+//! The command grammar ([`command`]) and the gate evaluation ([`gate`]) are pure; all I/O lives
+//! in [`gitea`], [`store`] and the edges that drive them.
+
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod gate;
+pub mod gitea;
+pub mod secret;
+pub mod store;
+pub mod types;

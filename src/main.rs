@@ -1,0 +1,2 @@
+//! sopbot command-line entry point.
+fn main() {}

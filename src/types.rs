@@ -1,0 +1,109 @@
+//! Small newtypes shared across the crate: a repository name and a pull-request reference.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// `owner/name` of a Gitea repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RepoName {
+    pub owner: String,
+    pub name: String,
+}
+
+impl RepoName {
+    pub fn full(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+fn valid_part(s: &str) -> bool {
+    !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl FromStr for RepoName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('/') {
+            Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(RepoName {
+                owner: owner.to_string(),
+                name: name.to_string(),
+            }),
+            _ => Err(format!("`{s}` is not a repository name of the form OWNER/REPO")),
+        }
+    }
+}
+
+impl TryFrom<String> for RepoName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<RepoName> for String {
+    fn from(r: RepoName) -> String {
+        r.full()
+    }
+}
+
+/// `OWNER/REPO#N`: one pull request, as the CLI takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrRef {
+    pub repo: RepoName,
+    pub number: u64,
+}
+
+impl fmt::Display for PrRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.repo, self.number)
+    }
+}
+
+impl FromStr for PrRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || format!("`{s}` is not a pull request of the form OWNER/REPO#N");
+        let (repo, n) = s.split_once('#').ok_or_else(err)?;
+        let number: u64 = n.parse().map_err(|_| err())?;
+        if number == 0 {
+            return Err(err());
+        }
+        Ok(PrRef {
+            repo: repo.parse().map_err(|_| err())?,
+            number,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_repo_and_pr_refs() {
+        let pr: PrRef = "acme/widgets#7".parse().unwrap();
+        assert_eq!(pr.repo.owner, "acme");
+        assert_eq!(pr.repo.name, "widgets");
+        assert_eq!(pr.number, 7);
+        assert_eq!(pr.to_string(), "acme/widgets#7");
+        assert!("acme#7".parse::<PrRef>().is_err());
+        assert!("acme/widgets#x".parse::<PrRef>().is_err());
+        assert!("acme/widgets#0".parse::<PrRef>().is_err());
+        assert!("/widgets".parse::<RepoName>().is_err());
+        assert!("a/b/c".parse::<RepoName>().is_err());
+    }
+}
