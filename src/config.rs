@@ -1,1 +1,714 @@
-//! (being written)
+//! The TOML configuration: parsing, secrets from file or environment, and validation that names
+//! the file, the key and what is wrong.
+//!
+//! Relative paths (`database.path`, `*_file`) are resolved against the directory of the config
+//! file, so `sopbot --config /etc/sopbot/sopbot.toml` does not depend on the working directory.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::secret::Secret;
+use crate::types::RepoName;
+
+/// Environment variable holding the Gitea token when neither `token` nor `token_file` is set.
+pub const TOKEN_ENV: &str = "SOPBOT_GITEA_TOKEN";
+/// Environment variable holding the webhook secret when the file gives none.
+pub const WEBHOOK_SECRET_ENV: &str = "SOPBOT_WEBHOOK_SECRET";
+/// Config file used when neither `--config` nor `SOPBOT_CONFIG` names one.
+pub const DEFAULT_CONFIG_PATH: &str = "sopbot.toml";
+
+/// A configuration problem, always naming the file and, where there is one, the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole configuration, as read from the file (secrets still unresolved).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub gitea: GiteaConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub poller: PollerConfig,
+    #[serde(default, rename = "repo")]
+    pub repos: Vec<RepoConfig>,
+    #[serde(default = "default_gates", rename = "gate")]
+    pub gates: BTreeMap<String, GateConfig>,
+    #[serde(default)]
+    pub waiver: WaiverConfig,
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
+    /// Where the file was read from; relative paths are resolved against its directory.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GiteaConfig {
+    /// Base URL of the Gitea server; the API is under `/api/v1`.
+    #[serde(default)]
+    pub url: String,
+    #[serde(default, skip_serializing)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
+    /// Retries for connection errors, 5xx and 429 (never other 4xx).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// How long a membership answer is reused; 0 disables the cache. `/refire` always asks anew.
+    #[serde(default = "default_membership_ttl", with = "duration")]
+    pub membership_cache_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default, skip_serializing)]
+    pub webhook_secret: Option<String>,
+    #[serde(default)]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Largest webhook body accepted; larger ones get 413.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default = "default_db_path")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollerConfig {
+    /// Seconds between polls; 0 disables polling.
+    #[serde(default = "default_poll_interval")]
+    pub interval_secs: u64,
+    /// On a first start, comments older than this are not replayed.
+    #[serde(default = "default_first_window", with = "duration")]
+    pub first_start_window: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    pub name: RepoName,
+    /// Protected base branches. Empty: ask Gitea whether the base branch is protected.
+    #[serde(default)]
+    pub branches: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Team name in the repository owner's organisation.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Team id, instead of a name.
+    #[serde(default)]
+    pub team_id: Option<i64>,
+    /// Commit status context; default `<gate>-review / approved`.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Teams whose members may waive this gate; default: the gate's own team.
+    #[serde(default)]
+    pub waivable_by: Vec<String>,
+    /// More names people may use for the gate in commands (`<gate>-review` is always one).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverConfig {
+    /// Context of the status listing waived gates.
+    #[serde(default = "default_waiver_context")]
+    pub context: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Count an approval only when it was given on the PR's current head commit.
+    #[serde(default)]
+    pub strict_head_sha: bool,
+    /// Also count issue comments (by team members, not the author) that start with one of
+    /// `comment_approval_prefixes` or say one of `comment_approval_words`. Off by default.
+    #[serde(default)]
+    pub comment_approvals: bool,
+    #[serde(default)]
+    pub comment_approval_prefixes: Vec<String>,
+    #[serde(default = "default_approval_words")]
+    pub comment_approval_words: Vec<String>,
+    /// Act on edited comments too. Off by default, so nobody can turn an old comment into a
+    /// waiver by editing it.
+    #[serde(default)]
+    pub handle_edited_comments: bool,
+}
+
+/// A gate as the rest of the program sees it: defaults applied, names canonical.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    pub name: String,
+    pub team: TeamRef,
+    pub context: String,
+    pub waivable_by: Vec<TeamRef>,
+}
+
+/// A team as configured: by name in the repo owner's org, or by id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum TeamRef {
+    Name(String),
+    Id(i64),
+}
+
+impl fmt::Display for TeamRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TeamRef::Name(n) => f.write_str(n),
+            TeamRef::Id(id) => write!(f, "team #{id}"),
+        }
+    }
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_membership_ttl() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_db_path() -> PathBuf {
+    PathBuf::from("sopbot.db")
+}
+fn default_poll_interval() -> u64 {
+    30
+}
+fn default_first_window() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_waiver_context() -> String {
+    "sop-checklist / na-declarations (pull_request)".into()
+}
+fn default_approval_words() -> Vec<String> {
+    ["APPROVED", "LGTM", "ACCEPTED"].map(String::from).to_vec()
+}
+fn default_gates() -> BTreeMap<String, GateConfig> {
+    let gate = |team: &str| GateConfig {
+        team: Some(team.into()),
+        team_id: None,
+        context: None,
+        waivable_by: vec![team.into()],
+        aliases: vec![],
+    };
+    BTreeMap::from([
+        ("qa".into(), gate("qa")),
+        ("security".into(), gate("security")),
+    ])
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            webhook_secret: None,
+            webhook_secret_file: None,
+            max_body_bytes: default_max_body(),
+        }
+    }
+}
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            path: default_db_path(),
+        }
+    }
+}
+impl Default for PollerConfig {
+    fn default() -> Self {
+        PollerConfig {
+            interval_secs: default_poll_interval(),
+            first_start_window: default_first_window(),
+        }
+    }
+}
+impl Default for WaiverConfig {
+    fn default() -> Self {
+        WaiverConfig {
+            context: default_waiver_context(),
+        }
+    }
+}
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        EvaluationConfig {
+            strict_head_sha: false,
+            comment_approvals: false,
+            comment_approval_prefixes: vec![],
+            comment_approval_words: default_approval_words(),
+            handle_edited_comments: false,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The built-in defaults: the qa and security gates, no repositories, no Gitea.
+    fn default() -> Self {
+        Config {
+            gitea: GiteaConfig {
+                timeout: default_timeout(),
+                retries: default_retries(),
+                membership_cache_ttl: default_membership_ttl(),
+                ..GiteaConfig::default()
+            },
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            poller: PollerConfig::default(),
+            repos: vec![],
+            gates: default_gates(),
+            waiver: WaiverConfig::default(),
+            evaluation: EvaluationConfig::default(),
+            source: PathBuf::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is used in messages and to resolve relative paths.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: one_line(&e),
+        })?;
+        config.source = path.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn invalid(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.source.clone(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.gitea.url.is_empty()
+            && !(self.gitea.url.starts_with("http://") || self.gitea.url.starts_with("https://"))
+        {
+            return Err(self.invalid("gitea.url", "must start with http:// or https://"));
+        }
+        if self.gitea.token.is_some() && self.gitea.token_file.is_some() {
+            return Err(self.invalid("gitea.token", "give either token or token_file, not both"));
+        }
+        if self.server.webhook_secret.is_some() && self.server.webhook_secret_file.is_some() {
+            return Err(self.invalid(
+                "server.webhook_secret",
+                "give either webhook_secret or webhook_secret_file, not both",
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(self.invalid("server.listen", "must be an address like 127.0.0.1:8080"));
+        }
+        if self.gates.is_empty() {
+            return Err(self.invalid("gate", "at least one gate must be configured"));
+        }
+        let mut contexts = std::collections::HashSet::new();
+        for (name, gate) in &self.gates {
+            let key = format!("gate.{name}");
+            let well_formed = !name.is_empty()
+                && !name.starts_with('-')
+                && !name.ends_with('-')
+                && !name.contains("--")
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !well_formed {
+                return Err(self.invalid(
+                    key,
+                    "gate names are lower case, with `-` between words (e.g. `qa`)",
+                ));
+            }
+            match (&gate.team, gate.team_id) {
+                (Some(_), Some(_)) => {
+                    return Err(self.invalid(key + ".team", "give either team or team_id"))
+                }
+                (None, None) => return Err(self.invalid(key + ".team", "is required")),
+                (Some(t), None) if t.trim().is_empty() => {
+                    return Err(self.invalid(key + ".team", "must not be empty"))
+                }
+                _ => {}
+            }
+            if !contexts.insert(self.gate_context(name, gate)) {
+                return Err(self.invalid(key + ".context", "two gates share this status context"));
+            }
+        }
+        if contexts.contains(&self.waiver.context) {
+            return Err(self.invalid("waiver.context", "must differ from every gate's context"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, repo) in self.repos.iter().enumerate() {
+            if !seen.insert(&repo.name) {
+                return Err(self.invalid(format!("repo[{i}].name"), "repository listed twice"));
+            }
+        }
+        Ok(())
+    }
+
+    fn gate_context(&self, name: &str, gate: &GateConfig) -> String {
+        gate.context
+            .clone()
+            .unwrap_or_else(|| format!("{name}-review / approved"))
+    }
+
+    /// The gates with defaults applied, in name order.
+    pub fn gates(&self) -> Vec<Gate> {
+        self.gates
+            .iter()
+            .map(|(name, g)| {
+                let team = match (&g.team, g.team_id) {
+                    (_, Some(id)) => TeamRef::Id(id),
+                    (Some(t), None) => TeamRef::Name(t.clone()),
+                    (None, None) => TeamRef::Name(name.clone()),
+                };
+                let waivable_by = if g.waivable_by.is_empty() {
+                    vec![team.clone()]
+                } else {
+                    g.waivable_by.iter().cloned().map(TeamRef::Name).collect()
+                };
+                Gate {
+                    name: name.clone(),
+                    team,
+                    context: self.gate_context(name, g),
+                    waivable_by,
+                }
+            })
+            .collect()
+    }
+
+    /// The repository's entry, if it is configured.
+    pub fn repo(&self, name: &RepoName) -> Option<&RepoConfig> {
+        self.repos.iter().find(|r| &r.name == name)
+    }
+
+    /// `path` resolved against the config file's directory.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        match self.source.parent() {
+            Some(dir) if path.is_relative() && !dir.as_os_str().is_empty() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.resolve_path(&self.database.path)
+    }
+
+    /// The Gitea base URL, or an error saying it must be set.
+    pub fn gitea_url(&self) -> Result<&str, ConfigError> {
+        if self.gitea.url.is_empty() {
+            return Err(self.invalid("gitea.url", "is required to talk to Gitea"));
+        }
+        Ok(&self.gitea.url)
+    }
+
+    /// The Gitea token: `token`, else `token_file`, else `SOPBOT_GITEA_TOKEN`.
+    pub fn gitea_token(&self) -> Result<Secret, ConfigError> {
+        self.secret(
+            "gitea.token",
+            self.gitea.token.as_deref(),
+            self.gitea.token_file.as_deref(),
+            TOKEN_ENV,
+        )?
+        .ok_or_else(|| {
+            self.invalid(
+                "gitea.token",
+                format!("no token: set gitea.token, gitea.token_file or {TOKEN_ENV}"),
+            )
+        })
+    }
+
+    /// The webhook secret, if any: `webhook_secret`, else `webhook_secret_file`, else
+    /// `SOPBOT_WEBHOOK_SECRET`.
+    pub fn webhook_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        self.secret(
+            "server.webhook_secret",
+            self.server.webhook_secret.as_deref(),
+            self.server.webhook_secret_file.as_deref(),
+            WEBHOOK_SECRET_ENV,
+        )
+    }
+
+    fn secret(
+        &self,
+        key: &str,
+        inline: Option<&str>,
+        file: Option<&Path>,
+        env: &str,
+    ) -> Result<Option<Secret>, ConfigError> {
+        let value = if let Some(v) = inline {
+            v.to_string()
+        } else if let Some(file) = file {
+            let path = self.resolve_path(file);
+            std::fs::read_to_string(&path)
+                .map_err(|e| {
+                    self.invalid(format!("{key}_file"), format!("{}: {e}", path.display()))
+                })?
+                .trim()
+                .to_string()
+        } else {
+            match std::env::var(env) {
+                Ok(v) => v.trim().to_string(),
+                Err(_) => return Ok(None),
+            }
+        };
+        if value.is_empty() {
+            return Err(self.invalid(key, "is empty"));
+        }
+        Ok(Some(Secret::new(value)))
+    }
+}
+
+/// toml's messages span several lines with a source excerpt; keep the first line and the key.
+fn one_line(e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => format!("{msg} (at byte {})", span.start),
+        None => msg,
+    }
+}
+
+/// Durations in human form: `"30s"`, `"5m"`, `"250ms"`, `"1h"`, or a bare number of seconds.
+pub mod duration {
+    use super::*;
+
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration like \"30s\", \"5m\" or \"250ms\""))?;
+        let d = match unit.trim() {
+            "" | "s" | "sec" | "secs" => Duration::from_secs(n),
+            "ms" => Duration::from_millis(n),
+            "m" | "min" | "mins" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` (use ms, s, m or h)"
+                ))
+            }
+        };
+        Ok(d)
+    }
+
+    pub fn format(d: &Duration) -> String {
+        let ms = d.as_millis();
+        if ms % 1000 != 0 {
+            format!("{ms}ms")
+        } else {
+            format!("{}s", d.as_secs())
+        }
+    }
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(n) => Ok(Duration::from_secs(n)),
+            Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("/etc/sopbot/sopbot.toml"))
+    }
+
+    const DESIGN_EXAMPLE: &str = r#"
+[gitea]
+url = "http://127.0.0.1:3000"
+token = "t0ken"
+[server]
+listen = "127.0.0.1:8080"
+webhook_secret = "s3cret"
+[database]
+path = "sopbot.db"
+[poller]
+interval_secs = 30
+[[repo]]
+name = "acme/widgets"
+branches = ["main"]
+[gate.qa]
+team = "qa"
+context = "qa-review / approved"
+waivable_by = ["qa", "managers"]
+[gate.security]
+team = "security"
+context = "security-review / approved"
+waivable_by = ["security", "managers"]
+[waiver]
+context = "sop-checklist / na-declarations (pull_request)"
+"#;
+
+    #[test]
+    fn design_example_loads() {
+        let c = load(DESIGN_EXAMPLE).unwrap();
+        assert_eq!(c.gitea_token().unwrap().expose(), "t0ken");
+        assert_eq!(c.database_path(), PathBuf::from("/etc/sopbot/sopbot.db"));
+        let gates = c.gates();
+        assert_eq!(gates[0].name, "qa");
+        assert_eq!(gates[0].team, TeamRef::Name("qa".into()));
+        assert_eq!(gates[1].context, "security-review / approved");
+        assert_eq!(
+            gates[1].waivable_by,
+            vec![
+                TeamRef::Name("security".into()),
+                TeamRef::Name("managers".into())
+            ]
+        );
+        assert_eq!(c.repos[0].name.full(), "acme/widgets");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load("[gitea]\nurl = \"http://x\"\ntokn = \"a\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("tokn"), "{msg}");
+        assert!(msg.starts_with("/etc/sopbot/sopbot.toml"), "{msg}");
+    }
+
+    #[test]
+    fn both_token_and_token_file_is_refused() {
+        let err = load("[gitea]\ntoken = \"a\"\ntoken_file = \"t\"\n").unwrap_err();
+        assert!(err.to_string().contains("`gitea.token`"), "{err}");
+    }
+
+    #[test]
+    fn token_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "abc123\n").unwrap();
+        let path = dir.path().join("sopbot.toml");
+        let c = Config::from_toml("[gitea]\ntoken_file = \"token\"\n", &path).unwrap();
+        assert_eq!(c.gitea_token().unwrap().expose(), "abc123");
+    }
+
+    #[test]
+    fn missing_token_file_names_the_key_not_the_secret() {
+        let c = load("[gitea]\ntoken_file = \"/nonexistent/token\"\n").unwrap();
+        let err = c.gitea_token().unwrap_err().to_string();
+        assert!(err.contains("gitea.token_file"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = load(DESIGN_EXAMPLE).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret") || dbg.contains("webhook_secret: Some"));
+        let shown = toml::to_string(&c).unwrap();
+        assert!(
+            !shown.contains("t0ken") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn gate_without_team_is_refused() {
+        let err = load("[gate.qa]\ncontext = \"qa\"\n").unwrap_err();
+        assert!(err.to_string().contains("`gate.qa.team`"), "{err}");
+    }
+
+    #[test]
+    fn defaults_give_qa_and_security() {
+        let c = load("").unwrap();
+        let names: Vec<_> = c.gates().into_iter().map(|g| g.name).collect();
+        assert_eq!(names, ["qa", "security"]);
+        assert_eq!(c.gates()[0].context, "qa-review / approved");
+        assert_eq!(c.gitea.membership_cache_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn durations_accept_human_forms() {
+        let c = load("[gitea]\ntimeout = \"250ms\"\nmembership_cache_ttl = \"5m\"\n").unwrap();
+        assert_eq!(c.gitea.timeout, Duration::from_millis(250));
+        assert_eq!(c.gitea.membership_cache_ttl, Duration::from_secs(300));
+        let c = load("[gitea]\nmembership_cache_ttl = 0\n").unwrap();
+        assert_eq!(c.gitea.membership_cache_ttl, Duration::ZERO);
+        let err = load("[gitea]\ntimeout = \"5 parsecs\"\n").unwrap_err();
+        assert!(err.to_string().contains("parsecs"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_contexts_are_refused() {
+        let err =
+            load("[gate.a]\nteam=\"x\"\ncontext=\"c\"\n[gate.b]\nteam=\"y\"\ncontext=\"c\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("context"), "{err}");
+    }
+
+    #[test]
+    fn bad_repo_name_is_named() {
+        let err = load("[[repo]]\nname = \"widgets\"\n").unwrap_err();
+        assert!(err.to_string().contains("widgets"), "{err}");
+    }
+}

@@ -1,10 +1,29 @@
 //! The tier check: a pure function from facts (PR, reviews, waivers, membership answers, gate
 //! config) to a verdict per gate. No I/O here; the caller gathers the facts.
+//!
+//! Membership is probed lazily: [`evaluate`] either returns a [`Verdict`] or asks for one more
+//! membership answer ([`Step::Probe`]). The caller asks Gitea and calls again with the answer
+//! added, so a typical check costs one probe (it stops at the first member) while the decision
+//! itself stays a pure, table-testable function.
+
+mod authorise;
+mod describe;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::config::TeamRef;
+
+pub use authorise::{authorise_revoke, authorise_waiver, AuthStep, Authorisation};
+pub use describe::clip;
+
+/// Longest status description we post; Gitea's UI cuts longer ones.
+pub const MAX_DESCRIPTION: usize = 140;
 
 /// What Gitea said when asked whether a user is in a team. Only `Member` ever opens a gate:
 /// `Forbidden` and `Error` are "unknown", never "no" and never "yes".
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Membership {
     /// 200 with the user, for a team the token can see.
     Member,
@@ -15,3 +34,405 @@ pub enum Membership {
     /// Anything else after retries (5xx, timeout, an unconfirmed 404 …), with what happened.
     Error(String),
 }
+
+impl Membership {
+    /// The name used in JSON output: `member`, `not-member`, `forbidden`, `error`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Membership::Member => "member",
+            Membership::NotMember => "not-member",
+            Membership::Forbidden => "forbidden",
+            Membership::Error(_) => "error",
+        }
+    }
+}
+
+impl Serialize for Membership {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The state posted for a gate. `warning` is deliberately absent: it does not block merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateState {
+    Success,
+    Failure,
+    Error,
+}
+
+impl GateState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GateState::Success => "success",
+            GateState::Failure => "failure",
+            GateState::Error => "error",
+        }
+    }
+}
+
+/// A gate as the evaluation needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateSpec {
+    pub name: String,
+    /// The team whose approval opens the gate.
+    pub team: TeamRef,
+    /// Teams whose members may waive it.
+    pub waivable_by: Vec<TeamRef>,
+}
+
+impl From<&crate::config::Gate> for GateSpec {
+    fn from(g: &crate::config::Gate) -> Self {
+        GateSpec {
+            name: g.name.clone(),
+            team: g.team.clone(),
+            waivable_by: g.waivable_by.clone(),
+        }
+    }
+}
+
+/// The pull request, as far as the gates care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrFacts {
+    pub author: Option<String>,
+    pub open: bool,
+    pub head_sha: String,
+    pub base_sha: String,
+    pub merge_base: Option<String>,
+    pub base_branch: String,
+    /// Whether the base branch is protected (from config, or Gitea's own flag).
+    pub base_protected: bool,
+}
+
+/// Gitea's review states. `Unknown` never counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewKind {
+    Approved,
+    RequestChanges,
+    Comment,
+    Pending,
+    RequestReview,
+    Unknown,
+}
+
+/// One review, as the gates care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewFacts {
+    pub id: i64,
+    /// `None` for a deleted or migrated user: such a review never counts.
+    pub reviewer: Option<String>,
+    pub kind: ReviewKind,
+    pub official: bool,
+    pub dismissed: bool,
+    pub commit_id: String,
+    pub has_body: bool,
+}
+
+/// An issue comment that may count as an approval when comment approvals are on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentFacts {
+    pub id: i64,
+    pub author: Option<String>,
+    pub body: String,
+}
+
+/// An active waiver for one gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaiverFacts {
+    pub id: i64,
+    pub gate: String,
+    pub declared_by: String,
+    pub reason: String,
+}
+
+/// Everything the evaluation of one PR reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub pr: PrFacts,
+    pub reviews: Vec<ReviewFacts>,
+    pub comments: Vec<CommentFacts>,
+    pub waivers: Vec<WaiverFacts>,
+    /// Reviewers whose review Gitea stored as PENDING although it looks like a verdict
+    /// (a misfiled `APPROVE` …), when the token can see them.
+    pub misfiled: Vec<String>,
+}
+
+impl Default for PrFacts {
+    fn default() -> Self {
+        PrFacts {
+            author: None,
+            open: true,
+            head_sha: String::new(),
+            base_sha: String::new(),
+            merge_base: None,
+            base_branch: "main".into(),
+            base_protected: true,
+        }
+    }
+}
+
+/// Evaluation options from the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Count an approval only on the current head commit.
+    pub strict_head_sha: bool,
+    pub comment_approvals: bool,
+    pub comment_approval_prefixes: Vec<String>,
+    pub comment_approval_words: Vec<String>,
+}
+
+impl From<&crate::config::EvaluationConfig> for Options {
+    fn from(c: &crate::config::EvaluationConfig) -> Self {
+        Options {
+            strict_head_sha: c.strict_head_sha,
+            comment_approvals: c.comment_approvals,
+            comment_approval_prefixes: c.comment_approval_prefixes.clone(),
+            comment_approval_words: c.comment_approval_words.clone(),
+        }
+    }
+}
+
+/// Membership answers gathered so far, keyed by team and login.
+pub type Answers = HashMap<(TeamRef, String), Membership>;
+
+/// Why a gate does not apply to a PR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Skip {
+    NotOpen,
+    EmptyDiff,
+    BaseNotProtected,
+}
+
+/// A reviewer considered for the gate and what Gitea said about their membership.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub login: String,
+    pub membership: Membership,
+}
+
+/// A review or comment that was not considered, and why (for the human explanation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ignored {
+    pub login: String,
+    pub why: String,
+}
+
+/// The decision for one gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub gate: String,
+    pub state: GateState,
+    /// ≤ 140 characters, says what to do next.
+    pub description: String,
+    pub approved_by: Option<String>,
+    pub waiver: Option<WaiverFacts>,
+    pub candidates: Vec<Candidate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skip>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<Ignored>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub misfiled: Vec<String>,
+}
+
+/// One step of a lazy evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Done(Verdict),
+    /// Ask whether `login` is in `team`, add the answer, and evaluate again.
+    Probe {
+        team: TeamRef,
+        login: String,
+    },
+}
+
+/// Evaluates one gate from the facts and the membership answers known so far.
+pub fn evaluate(gate: &GateSpec, facts: &Facts, opts: &Options, answers: &Answers) -> Step {
+    let done = |state, description: String| Verdict {
+        gate: gate.name.clone(),
+        state,
+        description: clip(&description, MAX_DESCRIPTION),
+        approved_by: None,
+        waiver: None,
+        candidates: vec![],
+        skipped: None,
+        ignored: vec![],
+        misfiled: vec![],
+    };
+
+    if let Some(skip) = skip_reason(&facts.pr) {
+        let mut v = done(GateState::Success, describe::skipped(&skip, &facts.pr));
+        v.skipped = Some(skip);
+        return Step::Done(v);
+    }
+
+    if let Some(w) = facts.waivers.iter().find(|w| w.gate == gate.name) {
+        let mut v = done(GateState::Success, describe::waived(w));
+        v.waiver = Some(w.clone());
+        return Step::Done(v);
+    }
+
+    let (logins, ignored) = candidates(facts, opts);
+    let mut probed = Vec::new();
+    for login in logins {
+        match answers.get(&(gate.team.clone(), login.clone())) {
+            None => {
+                return Step::Probe {
+                    team: gate.team.clone(),
+                    login,
+                }
+            }
+            Some(Membership::Member) => {
+                probed.push(Candidate {
+                    login: login.clone(),
+                    membership: Membership::Member,
+                });
+                let mut v = done(GateState::Success, describe::approved(&login, &gate.team));
+                v.approved_by = Some(login);
+                v.candidates = probed;
+                v.ignored = ignored;
+                return Step::Done(v);
+            }
+            Some(other) => probed.push(Candidate {
+                login,
+                membership: other.clone(),
+            }),
+        }
+    }
+
+    let forbidden = probed.iter().any(|c| c.membership == Membership::Forbidden);
+    let error = probed.iter().find_map(|c| match &c.membership {
+        Membership::Error(e) => Some(e.clone()),
+        _ => None,
+    });
+    let (state, description) = if forbidden {
+        (GateState::Error, describe::forbidden(&gate.team))
+    } else if let Some(e) = error {
+        (GateState::Error, describe::lookup_failed(&gate.team, &e))
+    } else {
+        let misfiled = facts.misfiled.first().map(String::as_str);
+        (
+            GateState::Failure,
+            describe::awaiting(&gate.team, &probed, misfiled),
+        )
+    };
+    let mut v = done(state, description);
+    v.candidates = probed;
+    v.ignored = ignored;
+    v.misfiled = facts.misfiled.clone();
+    Step::Done(v)
+}
+
+/// Runs [`evaluate`] to the end with a membership oracle; for tests, benchmarks and callers whose
+/// answers are already at hand.
+pub fn evaluate_with(
+    gate: &GateSpec,
+    facts: &Facts,
+    opts: &Options,
+    mut oracle: impl FnMut(&TeamRef, &str) -> Membership,
+) -> Verdict {
+    let mut answers = Answers::new();
+    loop {
+        match evaluate(gate, facts, opts, &answers) {
+            Step::Done(v) => return v,
+            Step::Probe { team, login } => {
+                let m = oracle(&team, &login);
+                answers.insert((team, login), m);
+            }
+        }
+    }
+}
+
+fn skip_reason(pr: &PrFacts) -> Option<Skip> {
+    if !pr.open {
+        Some(Skip::NotOpen)
+    } else if pr.head_sha == pr.base_sha || pr.merge_base.as_deref() == Some(pr.head_sha.as_str()) {
+        Some(Skip::EmptyDiff)
+    } else if !pr.base_protected {
+        Some(Skip::BaseNotProtected)
+    } else {
+        None
+    }
+}
+
+/// The logins whose approval would open a gate if they are team members, in the order given,
+/// each once; and the approvals that do not count, with why.
+fn candidates(facts: &Facts, opts: &Options) -> (Vec<String>, Vec<Ignored>) {
+    let author = facts.pr.author.as_deref();
+    let mut logins: Vec<String> = Vec::new();
+    let mut ignored = Vec::new();
+    let mut ignore = |login: &str, why: &str| {
+        ignored.push(Ignored {
+            login: login.to_string(),
+            why: why.to_string(),
+        })
+    };
+    for r in &facts.reviews {
+        if r.kind != ReviewKind::Approved {
+            continue;
+        }
+        let Some(login) = r.reviewer.as_deref() else {
+            continue;
+        };
+        let why = if Some(login) == author {
+            Some("is the PR author")
+        } else if r.dismissed {
+            Some("approval was dismissed")
+        } else if !r.official {
+            Some("approval is not official")
+        } else if opts.strict_head_sha && r.commit_id != facts.pr.head_sha {
+            Some("approved an older commit")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => ignore(login, why),
+            None if !logins.iter().any(|l| l == login) => logins.push(login.to_string()),
+            None => {}
+        }
+    }
+    if opts.comment_approvals {
+        for c in &facts.comments {
+            let Some(login) = c.author.as_deref() else {
+                continue;
+            };
+            if !is_comment_approval(&c.body, opts) {
+                continue;
+            }
+            if Some(login) == author {
+                ignore(login, "is the PR author");
+            } else if !logins.iter().any(|l| l == login) {
+                logins.push(login.to_string());
+            }
+        }
+    }
+    // An approval that was later superseded by a counting one is not worth reporting.
+    ignored.retain(|i| !logins.contains(&i.login));
+    (logins, ignored)
+}
+
+/// A comment approves when it starts with a configured prefix, or its first word is one of the
+/// approval words (`LGTM`, …). "This is not APPROVED" does not approve.
+fn is_comment_approval(body: &str, opts: &Options) -> bool {
+    let body = body.trim_start();
+    if opts
+        .comment_approval_prefixes
+        .iter()
+        .any(|p| !p.is_empty() && body.starts_with(p.as_str()))
+    {
+        return true;
+    }
+    let first = body
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(['.', '!', ',', ':']);
+    opts.comment_approval_words
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(first))
+}
+
+#[cfg(test)]
+mod tests;
