@@ -64,14 +64,14 @@ pub struct Config {
     pub source: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GiteaConfig {
     /// Base URL of the Gitea server; the API is under `/api/v1`.
     #[serde(default)]
     pub url: String,
     #[serde(default, skip_serializing)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
     /// Per-request timeout.
@@ -91,7 +91,7 @@ pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: String,
     #[serde(default, skip_serializing)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     #[serde(default)]
     pub webhook_secret_file: Option<PathBuf>,
     /// Largest webhook body accepted; larger ones get 413.
@@ -244,6 +244,18 @@ fn default_gates() -> BTreeMap<String, GateConfig> {
     ])
 }
 
+impl Default for GiteaConfig {
+    fn default() -> Self {
+        GiteaConfig {
+            url: String::new(),
+            token: None,
+            token_file: None,
+            timeout: default_timeout(),
+            retries: default_retries(),
+            membership_cache_ttl: default_membership_ttl(),
+        }
+    }
+}
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -292,12 +304,7 @@ impl Default for Config {
     /// The built-in defaults: the qa and security gates, no repositories, no Gitea.
     fn default() -> Self {
         Config {
-            gitea: GiteaConfig {
-                timeout: default_timeout(),
-                retries: default_retries(),
-                membership_cache_ttl: default_membership_ttl(),
-                ..GiteaConfig::default()
-            },
+            gitea: GiteaConfig::default(),
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             poller: PollerConfig::default(),
@@ -463,7 +470,7 @@ impl Config {
     pub fn gitea_token(&self) -> Result<Secret, ConfigError> {
         self.secret(
             "gitea.token",
-            self.gitea.token.as_deref(),
+            self.gitea.token.as_ref(),
             self.gitea.token_file.as_deref(),
             TOKEN_ENV,
         )?
@@ -480,7 +487,7 @@ impl Config {
     pub fn webhook_secret(&self) -> Result<Option<Secret>, ConfigError> {
         self.secret(
             "server.webhook_secret",
-            self.server.webhook_secret.as_deref(),
+            self.server.webhook_secret.as_ref(),
             self.server.webhook_secret_file.as_deref(),
             WEBHOOK_SECRET_ENV,
         )
@@ -489,12 +496,12 @@ impl Config {
     fn secret(
         &self,
         key: &str,
-        inline: Option<&str>,
+        inline: Option<&Secret>,
         file: Option<&Path>,
         env: &str,
     ) -> Result<Option<Secret>, ConfigError> {
         let value = if let Some(v) = inline {
-            v.to_string()
+            v.expose().trim().to_string()
         } else if let Some(file) = file {
             let path = self.resolve_path(file);
             std::fs::read_to_string(&path)
@@ -664,7 +671,7 @@ context = "sop-checklist / na-declarations (pull_request)"
     fn debug_never_shows_secrets() {
         let c = load(DESIGN_EXAMPLE).unwrap();
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("s3cret") || dbg.contains("webhook_secret: Some"));
+        assert!(!dbg.contains("s3cret") && !dbg.contains("t0ken"), "{dbg}");
         let shown = toml::to_string(&c).unwrap();
         assert!(
             !shown.contains("t0ken") && !shown.contains("s3cret"),
