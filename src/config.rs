@@ -638,6 +638,14 @@ context = "sop-checklist / na-declarations (pull_request)"
     }
 
     #[test]
+    fn example_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sopbot.example.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.gates().len(), 2);
+        assert_eq!(c.repos[0].branches, ["main"]);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = load("[gitea]\nurl = \"http://x\"\ntokn = \"a\"\n").unwrap_err();
         let msg = err.to_string();
