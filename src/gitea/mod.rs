@@ -1,1 +1,23 @@
-//! (being written)
+//! The Gitea API client: auth, retries, paging, typed models, and the team directory that turns
+//! membership probes into [`Membership`](crate::gate::Membership) answers.
+//!
+//! Everything here follows `/work/shared/gitea/API-NOTES.md` (status codes, paging traps, the
+//! 403/404 rule for teams). [`GiteaClient`] is the raw typed API; [`TeamDirectory`] adds team
+//! resolution and the membership cache on top of it.
+
+mod client;
+mod error;
+mod models;
+mod teams;
+
+#[cfg(test)]
+mod testkit;
+
+pub use client::{CallObserver, CallRecord, ClientOptions, GiteaClient, PAGE_SIZE};
+pub use error::GiteaError;
+pub use models::{
+    Branch, CombinedStatus, Comment, CommitStatus, NewStatus, Organization, Permission, PrBranch,
+    PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState, Team,
+    TimelineComment, User,
+};
+pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, TeamSpec, DEFAULT_VISIBILITY_TTL};

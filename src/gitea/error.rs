@@ -1,0 +1,174 @@
+//! What can go wrong talking to Gitea, as variants callers match on.
+//!
+//! `endpoint` is the method and the path under `/api/v1`, such as
+//! `GET /repos/acme/widgets/pulls/7`: no host, no query string, never the token.
+
+/// An error from one Gitea API call, after retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GiteaError {
+    /// 401: the token is missing, invalid or revoked.
+    #[error("{endpoint} answered 401: {message}")]
+    Unauthorized { endpoint: String, message: String },
+    /// 403: a token scope is missing, or the token owner lacks a permission.
+    #[error("{endpoint} answered 403: {message}")]
+    Forbidden { endpoint: String, message: String },
+    /// 404: unknown, or invisible to the token owner (Gitea hides private things behind 404).
+    #[error("{endpoint} answered 404: {message}")]
+    NotFound { endpoint: String, message: String },
+    /// Any other non-2xx answer, after retries for 429 and 5xx.
+    #[error("{endpoint} answered {status}: {message}")]
+    Status {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    /// No complete answer within the client's timeout, after retries.
+    #[error("{endpoint} timed out")]
+    Timeout { endpoint: String },
+    /// Connection refused, reset, TLS failure…, after retries.
+    #[error("{endpoint} failed: {message}")]
+    Transport { endpoint: String, message: String },
+    /// A 2xx answer whose body is not the JSON expected.
+    #[error("{endpoint} sent an answer that cannot be read: {message}")]
+    Decode { endpoint: String, message: String },
+    /// The client cannot be built (a bad base URL, a token that is not a valid header value).
+    #[error("cannot set up the Gitea client: {message}")]
+    Setup { message: String },
+}
+
+impl GiteaError {
+    /// The HTTP status Gitea answered, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Unauthorized { .. } => Some(401),
+            Self::Forbidden { .. } => Some(403),
+            Self::NotFound { .. } => Some(404),
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// `METHOD /path` of the failed call (`""` for [`GiteaError::Setup`]).
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Self::Unauthorized { endpoint, .. }
+            | Self::Forbidden { endpoint, .. }
+            | Self::NotFound { endpoint, .. }
+            | Self::Status { endpoint, .. }
+            | Self::Timeout { endpoint }
+            | Self::Transport { endpoint, .. }
+            | Self::Decode { endpoint, .. } => endpoint,
+            Self::Setup { .. } => "",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Forbidden { .. })
+    }
+
+    /// Build the error for a non-2xx answer.
+    pub(crate) fn from_status(endpoint: String, status: u16, body: &[u8], token: &str) -> Self {
+        let message = error_message(status, body, token);
+        match status {
+            401 => Self::Unauthorized { endpoint, message },
+            403 => Self::Forbidden { endpoint, message },
+            404 => Self::NotFound { endpoint, message },
+            _ => Self::Status {
+                endpoint,
+                status,
+                message,
+            },
+        }
+    }
+}
+
+/// Longest message kept from an error body, in characters.
+const MAX_MESSAGE: usize = 200;
+
+/// The JSON `message` if the body is a JSON object, else the start of the body; if that is blank,
+/// status's reason phrase (Gitea sometimes answers with an empty body, and a 500's message is
+/// blank for non-admins). Any occurrence of the token is masked, in case a proxy echoes it.
+pub(crate) fn error_message(status: u16, body: &[u8], token: &str) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        // A JSON error body: its `message`, possibly blank.
+        Ok(serde_json::Value::Object(o)) if o.contains_key("message") => o
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::from_utf8_lossy(body).into_owned(),
+    };
+    let text = mask(&text, token);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no message")
+            .to_string();
+    }
+    truncate(&text, MAX_MESSAGE)
+}
+
+pub(crate) fn mask(text: &str, token: &str) -> String {
+    if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "***")
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_endpoint_and_gitea_message() {
+        let e = GiteaError::from_status(
+            "GET /teams/21/members/bob".into(),
+            403,
+            br#"{"message":"Must be a team member","url":"https://g/api/swagger"}"#,
+            "tok",
+        );
+        assert!(e.is_forbidden());
+        assert_eq!(
+            e.to_string(),
+            "GET /teams/21/members/bob answered 403: Must be a team member"
+        );
+    }
+
+    #[test]
+    fn error_message_falls_back_to_body_then_reason() {
+        assert_eq!(error_message(403, b"", "tok-1234567"), "Forbidden");
+        assert_eq!(
+            error_message(500, br#"{"message":"","url":"x"}"#, "tok-1234567"),
+            "Internal Server Error"
+        );
+        assert_eq!(
+            error_message(502, b"<html>\n  Bad   gateway\n</html>", "tok-1234567"),
+            "<html> Bad gateway </html>"
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(
+            error_message(500, long.as_bytes(), "tok-1234567")
+                .chars()
+                .count(),
+            201
+        );
+        assert_eq!(
+            error_message(400, b"bad token s3cret here", "s3cret"),
+            "bad token *** here"
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! `TeamDirectory`: team names to ids, and cached membership answers that never mistake
+//! "cannot see the team" for "not a member".
+//!
+//! Gitea answers 404 to `GET /teams/{id}/members/{login}` both for a non-member *and* for a bot
+//! outside the team's org (API-NOTES §8). So a 404 becomes `NotMember` only after
+//! `GET /teams/{id}` has answered 200 to the same token; before that it is an `Error`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::client::GiteaClient;
+use super::error::GiteaError;
+use super::models::Team;
+use crate::gate::Membership;
+
+/// A team as the config names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TeamSpec {
+    /// A team name in the org, matched exactly but case-insensitively (Gitea keeps names unique
+    /// by their lower-case form). `qa` never matches `qa-leads`.
+    Name(String),
+    /// A team id (`team_id = 20` in the config).
+    Id(i64),
+}
+
+impl fmt::Display for TeamSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TeamSpec::Name(name) => write!(f, "`{name}`"),
+            TeamSpec::Id(id) => write!(f, "id {id}"),
+        }
+    }
+}
+
+/// A team the bot has been shown to see (`GET /teams/{id}` answered 200).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResolvedTeam {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Why a configured team cannot be used. Each message names the org and the team and says what
+/// to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TeamError {
+    #[error("team {team} is not a team of org `{org}` (its teams: {})", known_list(.known))]
+    NotInOrg {
+        org: String,
+        team: TeamSpec,
+        known: Vec<String>,
+    },
+    #[error(
+        "cannot list the teams of org `{org}`: the bot must be an org member to list teams ({cause})"
+    )]
+    CannotListTeams { org: String, cause: GiteaError },
+    #[error("org `{org}` does not exist or is not visible to the bot ({cause})")]
+    OrgNotFound { org: String, cause: GiteaError },
+    #[error(
+        "team {team} of org `{org}` (id {id}) is not readable by the bot: add the bot to that \
+         team, or make it an owner of `{org}` ({cause})"
+    )]
+    TeamForbidden {
+        org: String,
+        team: TeamSpec,
+        id: i64,
+        cause: GiteaError,
+    },
+    #[error(
+        "team {team} (id {id}) is not visible to the bot: is the bot a member of org `{org}`, \
+         and is the id right? ({cause})"
+    )]
+    TeamNotVisible {
+        org: String,
+        team: TeamSpec,
+        id: i64,
+        cause: GiteaError,
+    },
+    #[error("team {team} (id {id}) belongs to org `{actual}`, not to `{org}`")]
+    WrongOrg {
+        org: String,
+        team: TeamSpec,
+        id: i64,
+        actual: String,
+    },
+    #[error("cannot check team {team} of org `{org}`: {cause}")]
+    Api {
+        org: String,
+        team: TeamSpec,
+        cause: GiteaError,
+    },
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    }
+}
+
+/// Where `Instant::now()` comes from; tests pass a hand-driven clock.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// Default lifetime of a team-visibility confirmation and of a name → id mapping.
+pub const DEFAULT_VISIBILITY_TTL: Duration = Duration::from_secs(300);
+
+struct Stamped<T> {
+    value: T,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Caches {
+    /// (org, team name), both lower-case → the team.
+    names: HashMap<(String, String), Stamped<ResolvedTeam>>,
+    /// Team id → the team, for teams `GET /teams/{id}` answered 200 for.
+    visible: HashMap<i64, Stamped<Team>>,
+    /// (team id, lower-case login) → member or not.
+    members: HashMap<(i64, String), Stamped<bool>>,
+}
+
+/// Resolves configured teams and answers "is this user in this team?" for the gate.
+///
+/// Membership answers (`Member`, `NotMember`) are cached for `membership_ttl` per
+/// (team, login). The trade-off: a user *removed* from a team still counts as a member for up to
+/// that long (and an added one as a non-member), in exchange for not probing Gitea once per
+/// reviewer per evaluation. A `/refire` passes `fresh = true` and bypasses the cache, so a person
+/// who just fixed a membership sees the effect at once. A TTL of zero disables the cache.
+///
+/// `Forbidden` and `Error` are never cached: they come from conditions an admin fixes or that
+/// pass (a token not yet in the team, Gitea restarting), they never open a gate, and caching
+/// them would keep a gate in `error` after the fix.
+///
+/// Visibility confirmations and name → id mappings live for `visibility_ttl` (default 5 min),
+/// so a bot later removed from an org soon stops reading 404s as "not a member".
+#[derive(Clone)]
+pub struct TeamDirectory {
+    client: GiteaClient,
+    membership_ttl: Duration,
+    visibility_ttl: Duration,
+    clock: Clock,
+    caches: Arc<Mutex<Caches>>,
+}
+
+impl fmt::Debug for TeamDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TeamDirectory")
+            .field("client", &self.client)
+            .field("membership_ttl", &self.membership_ttl)
+            .field("visibility_ttl", &self.visibility_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TeamDirectory {
+    pub fn new(client: GiteaClient, membership_ttl: Duration) -> Self {
+        TeamDirectory {
+            client,
+            membership_ttl,
+            visibility_ttl: DEFAULT_VISIBILITY_TTL,
+            clock: Arc::new(Instant::now),
+            caches: Arc::default(),
+        }
+    }
+
+    pub fn with_visibility_ttl(mut self, ttl: Duration) -> Self {
+        self.visibility_ttl = ttl;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn client(&self) -> &GiteaClient {
+        &self.client
+    }
+
+    /// Forget everything cached.
+    pub fn clear(&self) {
+        *self.lock() = Caches::default();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Caches> {
+        // The caches hold no invariant a panic could break: recover from poisoning.
+        self.caches.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn live(&self, at: Instant, ttl: Duration) -> bool {
+        !ttl.is_zero() && (self.clock)().saturating_duration_since(at) < ttl
+    }
+
+    /// Find the team in `org` and check the bot can read it: `GET /orgs/{org}/teams` (paged;
+    /// never the search endpoint, which only lists the bot's own teams) for a name, then
+    /// `GET /teams/{id}`.
+    pub async fn resolve(&self, org: &str, team: &TeamSpec) -> Result<ResolvedTeam, TeamError> {
+        let id = match team {
+            TeamSpec::Id(id) => *id,
+            TeamSpec::Name(name) => self.id_for_name(org, name, team).await?,
+        };
+        let found = self.confirm(id, false).await.map_err(|cause| match cause {
+            GiteaError::Forbidden { .. } => TeamError::TeamForbidden {
+                org: org.to_string(),
+                team: team.clone(),
+                id,
+                cause,
+            },
+            GiteaError::NotFound { .. } => TeamError::TeamNotVisible {
+                org: org.to_string(),
+                team: team.clone(),
+                id,
+                cause,
+            },
+            cause => TeamError::Api {
+                org: org.to_string(),
+                team: team.clone(),
+                cause,
+            },
+        })?;
+        if let Some(actual) = found.organization.as_ref().map(|o| o.login()) {
+            if !actual.is_empty() && !actual.eq_ignore_ascii_case(org) {
+                return Err(TeamError::WrongOrg {
+                    org: org.to_string(),
+                    team: team.clone(),
+                    id,
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        Ok(ResolvedTeam {
+            id,
+            name: found.name,
+        })
+    }
+
+    async fn id_for_name(&self, org: &str, name: &str, team: &TeamSpec) -> Result<i64, TeamError> {
+        let key = (org.to_lowercase(), name.to_lowercase());
+        if let Some(hit) = self.lock().names.get(&key) {
+            if self.live(hit.at, self.visibility_ttl) {
+                return Ok(hit.value.id);
+            }
+        }
+        let teams = self
+            .client
+            .org_teams(org)
+            .await
+            .map_err(|cause| match cause {
+                GiteaError::Forbidden { .. } => TeamError::CannotListTeams {
+                    org: org.to_string(),
+                    cause,
+                },
+                GiteaError::NotFound { .. } => TeamError::OrgNotFound {
+                    org: org.to_string(),
+                    cause,
+                },
+                cause => TeamError::Api {
+                    org: org.to_string(),
+                    team: team.clone(),
+                    cause,
+                },
+            })?;
+        let now = (self.clock)();
+        let mut caches = self.lock();
+        for t in &teams {
+            caches.names.insert(
+                (key.0.clone(), t.name.to_lowercase()),
+                Stamped {
+                    value: ResolvedTeam {
+                        id: t.id,
+                        name: t.name.clone(),
+                    },
+                    at: now,
+                },
+            );
+        }
+        match teams.iter().find(|t| t.name.to_lowercase() == key.1) {
+            Some(t) => Ok(t.id),
+            None => {
+                let mut known: Vec<String> = teams.into_iter().map(|t| t.name).collect();
+                known.sort();
+                Err(TeamError::NotInOrg {
+                    org: org.to_string(),
+                    team: team.clone(),
+                    known,
+                })
+            }
+        }
+    }
+
+    /// `GET /teams/{id}`, cached on 200 only.
+    async fn confirm(&self, id: i64, fresh: bool) -> Result<Team, GiteaError> {
+        if !fresh {
+            if let Some(hit) = self.lock().visible.get(&id) {
+                if self.live(hit.at, self.visibility_ttl) {
+                    return Ok(hit.value.clone());
+                }
+            }
+        }
+        let team = self.client.team(id).await?;
+        let now = (self.clock)();
+        self.lock().visible.insert(
+            id,
+            Stamped {
+                value: team.clone(),
+                at: now,
+            },
+        );
+        Ok(team)
+    }
+
+    /// Is `login` in `team`? `fresh` bypasses the caches (for `/refire`).
+    ///
+    /// 200 → `Member`; 404 once the team is confirmed visible → `NotMember`; 403 (on the team or
+    /// on the probe) → `Forbidden`; a team that cannot be confirmed (404 on `GET /teams/{id}`) →
+    /// `Error`, never `NotMember`; anything else after retries → `Error`.
+    pub async fn membership(&self, team: &ResolvedTeam, login: &str, fresh: bool) -> Membership {
+        let key = (team.id, login.to_lowercase());
+        if !fresh {
+            if let Some(hit) = self.lock().members.get(&key) {
+                if self.live(hit.at, self.membership_ttl) {
+                    return answer(hit.value);
+                }
+            }
+        }
+        match self.confirm(team.id, fresh).await {
+            Ok(_) => {}
+            Err(GiteaError::Forbidden { .. }) => return Membership::Forbidden,
+            Err(GiteaError::NotFound { .. }) => {
+                return Membership::Error(format!(
+                    "team {} (`{}`) not visible to the bot: is the bot in the org?",
+                    team.id, team.name
+                ))
+            }
+            Err(e) => return Membership::Error(e.to_string()),
+        }
+        match self.client.team_member(team.id, login).await {
+            Ok(member) => {
+                if !self.membership_ttl.is_zero() {
+                    let now = (self.clock)();
+                    self.lock().members.insert(
+                        key,
+                        Stamped {
+                            value: member,
+                            at: now,
+                        },
+                    );
+                }
+                answer(member)
+            }
+            Err(GiteaError::Forbidden { .. }) => Membership::Forbidden,
+            Err(e) => Membership::Error(e.to_string()),
+        }
+    }
+}
+
+fn answer(member: bool) -> Membership {
+    if member {
+        Membership::Member
+    } else {
+        Membership::NotMember
+    }
+}
