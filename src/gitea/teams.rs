@@ -58,8 +58,9 @@ pub enum TeamError {
     #[error("org `{org}` does not exist or is not visible to the bot ({cause})")]
     OrgNotFound { org: String, cause: GiteaError },
     #[error(
-        "team {team} of org `{org}` (id {id}) is not readable by the bot: add the bot to that \
-         team, or make it an owner of `{org}` ({cause})"
+        "team {} of org `{org}` is not readable by the bot: add the bot to that team, or make \
+         it an owner of `{org}` ({cause})",
+        label(.team, *.id)
     )]
     TeamForbidden {
         org: String,
@@ -68,8 +69,9 @@ pub enum TeamError {
         cause: GiteaError,
     },
     #[error(
-        "team {team} (id {id}) is not visible to the bot: is the bot a member of org `{org}`, \
-         and is the id right? ({cause})"
+        "team {} is not visible to the bot: is the bot a member of org `{org}`, and is the id \
+         right? ({cause})",
+        label(.team, *.id)
     )]
     TeamNotVisible {
         org: String,
@@ -77,7 +79,7 @@ pub enum TeamError {
         id: i64,
         cause: GiteaError,
     },
-    #[error("team {team} (id {id}) belongs to org `{actual}`, not to `{org}`")]
+    #[error("team {} belongs to org `{actual}`, not to `{org}`", label(.team, *.id))]
     WrongOrg {
         org: String,
         team: TeamSpec,
@@ -90,6 +92,14 @@ pub enum TeamError {
         team: TeamSpec,
         cause: GiteaError,
     },
+}
+
+/// `` `qa` (id 20) `` for a name, `id 20` for an id.
+fn label(team: &TeamSpec, id: i64) -> String {
+    match team {
+        TeamSpec::Name(_) => format!("{team} (id {id})"),
+        TeamSpec::Id(_) => team.to_string(),
+    }
 }
 
 fn known_list(known: &[String]) -> String {
@@ -361,5 +371,273 @@ fn answer(member: bool) -> Membership {
         Membership::Member
     } else {
         Membership::NotMember
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::gitea::testkit::{Reply, TestServer};
+
+    /// Org `acme` with 52 teams over two pages (`qa-leads` on page 1, `QA` on page 2); the bot
+    /// can read team 20 (`QA`) and 30 (`qa-leads`), is in the org but not in team 21, and cannot
+    /// see team 22 at all. Team 40 belongs to another org.
+    async fn acme() -> TestServer {
+        TestServer::start(|seen, _| {
+            let path = seen.path.as_str();
+            match path {
+                "/orgs/acme/teams" => {
+                    let page = match seen.q("page") {
+                        Some("1") => (0..49)
+                            .map(|i| json!({"id": 100 + i, "name": format!("team-{i}")}))
+                            .chain([json!({"id": 30, "name": "qa-leads"})])
+                            .collect(),
+                        Some("2") => {
+                            json!([{"id": 20, "name": "QA"}, {"id": 21, "name": "security"}])
+                        }
+                        _ => json!([]),
+                    };
+                    Reply::json(200, page).header("x-total-count", 51)
+                }
+                "/orgs/other/teams" => Reply::error(403, "Must be an organization member"),
+                "/orgs/nope/teams" => Reply::error(404, "GetOrgByName"),
+                "/teams/20" => Reply::json(
+                    200,
+                    json!({"id": 20, "name": "QA",
+                    "organization": {"id": 2, "name": "acme", "username": "acme"}}),
+                ),
+                "/teams/30" => Reply::json(
+                    200,
+                    json!({"id": 30, "name": "qa-leads",
+                    "organization": {"id": 2, "name": "acme"}}),
+                ),
+                "/teams/40" => Reply::json(
+                    200,
+                    json!({"id": 40, "name": "qa",
+                    "organization": {"id": 5, "name": "elsewhere"}}),
+                ),
+                "/teams/21" | "/teams/21/members/bob" => Reply::error(403, "Must be a team member"),
+                "/teams/20/members/bob" => Reply::json(200, json!({"id": 4, "login": "bob"})),
+                "/teams/20/members/eve" => Reply::error(403, "Must be a team member"),
+                "/teams/20/members/flaky" => Reply::error(500, ""),
+                _ => Reply::error(404, "not found"),
+            }
+        })
+        .await
+    }
+
+    fn qa() -> ResolvedTeam {
+        ResolvedTeam {
+            id: 20,
+            name: "QA".into(),
+        }
+    }
+
+    fn name(n: &str) -> TeamSpec {
+        TeamSpec::Name(n.into())
+    }
+
+    #[tokio::test]
+    async fn resolves_a_team_name_exactly_and_case_insensitively() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        assert_eq!(dir.resolve("acme", &name("qa")).await.unwrap(), qa());
+        assert_eq!(server.count("/orgs/acme/teams"), 2, "both pages read");
+        assert_eq!(server.count("/teams/20"), 1, "visibility confirmed");
+
+        let leads = dir.resolve("ACME", &name("QA-Leads")).await.unwrap();
+        assert_eq!(leads.id, 30);
+        assert_eq!(server.count("/orgs/acme/teams"), 2, "names are cached");
+
+        let err = dir.resolve("acme", &name("qa-lead")).await.unwrap_err();
+        match &err {
+            TeamError::NotInOrg { known, .. } => assert!(known.contains(&"qa-leads".into())),
+            other => panic!("{other:?}"),
+        }
+        assert!(err
+            .to_string()
+            .starts_with("team `qa-lead` is not a team of org `acme` (its teams: QA, qa-leads,"));
+    }
+
+    #[tokio::test]
+    async fn a_team_named_qa_leads_does_not_match_qa() {
+        let server = TestServer::start(|seen, _| match seen.path.as_str() {
+            "/orgs/acme/teams" => Reply::json(200, json!([{"id": 30, "name": "qa-leads"}])),
+            _ => Reply::json(200, json!({"id": 30, "name": "qa-leads"})),
+        })
+        .await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        let err = dir.resolve("acme", &name("qa")).await.unwrap_err();
+        assert!(matches!(err, TeamError::NotInOrg { .. }), "{err:?}");
+        assert_eq!(server.count("/teams/30"), 0);
+    }
+
+    #[tokio::test]
+    async fn resolve_explains_what_the_bot_lacks() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+
+        let err = dir.resolve("other", &name("qa")).await.unwrap_err();
+        assert!(matches!(err, TeamError::CannotListTeams { .. }));
+        assert!(err
+            .to_string()
+            .contains("the bot must be an org member to list teams"));
+
+        let err = dir.resolve("nope", &name("qa")).await.unwrap_err();
+        assert!(matches!(err, TeamError::OrgNotFound { .. }), "{err:?}");
+
+        let err = dir.resolve("acme", &name("security")).await.unwrap_err();
+        assert!(
+            matches!(err, TeamError::TeamForbidden { id: 21, .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with(
+                "team `security` (id 21) of org `acme` is not readable by the bot: add the bot to that team"
+            ),
+            "{err}"
+        );
+
+        let err = dir.resolve("acme", &TeamSpec::Id(22)).await.unwrap_err();
+        assert!(
+            matches!(err, TeamError::TeamNotVisible { id: 22, .. }),
+            "{err:?}"
+        );
+
+        let err = dir.resolve("acme", &TeamSpec::Id(40)).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "team id 40 belongs to org `elsewhere`, not to `acme`"
+        );
+
+        assert_eq!(dir.resolve("acme", &TeamSpec::Id(20)).await.unwrap(), qa());
+    }
+
+    #[tokio::test]
+    async fn membership_maps_gitea_answers() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        assert_eq!(
+            dir.membership(&qa(), "bob", false).await,
+            Membership::Member
+        );
+        assert_eq!(
+            dir.membership(&qa(), "dave", false).await,
+            Membership::NotMember
+        );
+        assert_eq!(
+            dir.membership(&qa(), "eve", false).await,
+            Membership::Forbidden
+        );
+        let security = ResolvedTeam {
+            id: 21,
+            name: "security".into(),
+        };
+        assert_eq!(
+            dir.membership(&security, "bob", false).await,
+            Membership::Forbidden
+        );
+        match dir.membership(&qa(), "flaky", false).await {
+            Membership::Error(m) => assert!(m.contains("answered 500"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.count("/teams/20/members/flaky"), 3, "retried");
+    }
+
+    #[tokio::test]
+    async fn a_404_on_an_unconfirmed_team_is_an_error_not_a_non_member() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        let hidden = ResolvedTeam {
+            id: 22,
+            name: "ops".into(),
+        };
+        match dir.membership(&hidden, "bob", false).await {
+            Membership::Error(m) => assert_eq!(
+                m,
+                "team 22 (`ops`) not visible to the bot: is the bot in the org?"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.count("/teams/22/members/bob"), 0, "never probed");
+    }
+
+    #[tokio::test]
+    async fn a_cached_answer_avoids_a_second_call_and_fresh_bypasses_it() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        for login in ["bob", "BOB", "bob"] {
+            assert_eq!(
+                dir.membership(&qa(), login, false).await,
+                Membership::Member
+            );
+        }
+        dir.membership(&qa(), "dave", false).await;
+        dir.membership(&qa(), "dave", false).await;
+        assert_eq!(server.count("/teams/20/members/bob"), 1);
+        assert_eq!(server.count("/teams/20/members/dave"), 1);
+        assert_eq!(server.count("/teams/20"), 1);
+
+        assert_eq!(dir.membership(&qa(), "bob", true).await, Membership::Member);
+        assert_eq!(server.count("/teams/20/members/bob"), 2);
+        assert_eq!(
+            server.count("/teams/20"),
+            2,
+            "fresh also re-confirms the team"
+        );
+    }
+
+    #[tokio::test]
+    async fn forbidden_and_errors_are_not_cached() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        let security = ResolvedTeam {
+            id: 21,
+            name: "security".into(),
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                dir.membership(&security, "bob", false).await,
+                Membership::Forbidden
+            );
+            assert_eq!(
+                dir.membership(&qa(), "eve", false).await,
+                Membership::Forbidden
+            );
+        }
+        assert_eq!(server.count("/teams/21"), 2);
+        assert_eq!(server.count("/teams/20/members/eve"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_zero_ttl_disables_the_membership_cache() {
+        let server = acme().await;
+        let dir = TeamDirectory::new(server.client(), Duration::ZERO);
+        dir.membership(&qa(), "bob", false).await;
+        dir.membership(&qa(), "bob", false).await;
+        assert_eq!(server.count("/teams/20/members/bob"), 2);
+    }
+
+    #[tokio::test]
+    async fn cached_answers_expire_after_the_ttl() {
+        let server = acme().await;
+        let start = Instant::now();
+        let offset = Arc::new(Mutex::new(Duration::ZERO));
+        let now = offset.clone();
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60))
+            .with_clock(Arc::new(move || start + *now.lock().unwrap()));
+        dir.membership(&qa(), "bob", false).await;
+        *offset.lock().unwrap() = Duration::from_secs(59);
+        dir.membership(&qa(), "bob", false).await;
+        assert_eq!(server.count("/teams/20/members/bob"), 1);
+        *offset.lock().unwrap() = Duration::from_secs(61);
+        dir.membership(&qa(), "bob", false).await;
+        assert_eq!(server.count("/teams/20/members/bob"), 2);
+        assert_eq!(server.count("/teams/20"), 1, "visibility lives 5 minutes");
+        *offset.lock().unwrap() = Duration::from_secs(400);
+        dir.membership(&qa(), "bob", false).await;
+        assert_eq!(server.count("/teams/20"), 2);
     }
 }
