@@ -8,8 +8,10 @@
 //!   context wins anyway);
 //! - creating a comment is not idempotent: a request that timed out, or got a 500 or 504, may
 //!   have been applied, and a retry would post the reply twice. It is retried only when it
-//!   provably was not sent (connection failed) or the answer says it was not processed (429,
-//!   502, 503). The engine looks for its hidden marker before posting again;
+//!   provably was not sent (the connection failed) or the answer normally means Gitea never
+//!   handled it (429, 502, 503 from a proxy or a restarting server; a 502 after Gitea crashed
+//!   mid-request is the accepted residual risk). The engine looks for its hidden marker before
+//!   posting again;
 //! - other 4xx are never retried;
 //! - a 429's `Retry-After` (seconds or an HTTP date) is waited out when it is at most
 //!   [`ClientOptions::retry_after_max`] (default 30 s); a longer one fails the call at once with
@@ -121,6 +123,7 @@ enum Repeat {
 }
 
 /// One API request, before it is sent.
+#[derive(Clone)]
 struct Call {
     method: Method,
     template: &'static str,
@@ -546,15 +549,8 @@ impl GiteaClient {
         let endpoint = call.endpoint();
         let mut all = Vec::new();
         for page in 1..=MAX_PAGES {
-            let mut this = Call {
-                method: call.method.clone(),
-                template: call.template,
-                segments: call.segments.clone(),
-                query: call.query.clone(),
-                body: None,
-                repeat: call.repeat,
-            };
-            this = this
+            let this = call
+                .clone()
                 .query("page", page.to_string())
                 .query("limit", PAGE_SIZE.to_string());
             let answer = self.send(this).await?;
