@@ -1,1 +1,209 @@
-//! (being written)
+//! The store: one SQLite file, reached through sqlx, holding what must survive a restart —
+//! waivers and their audit trail, the durable inbox of events, and the small records that make
+//! the bot idempotent (comment replies, poll cursors, PR evaluations, posted statuses).
+//!
+//! Callers never write SQL: each table has typed functions on [`Store`] returning `*Row`
+//! structs, one file per table. Times are `DateTime<Utc>`, stored as fixed-width RFC 3339 TEXT
+//! (`2024-05-01T12:00:00.000000Z`) so that TEXT comparison is time comparison and JSON output is
+//! RFC 3339. The clock is injected ([`Store::with_clock`]) so tests can move time.
+
+mod audit;
+mod cursors;
+mod inbox;
+mod waivers;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use audit::{actions, AuditFilter, AuditRow, NewAudit};
+pub use cursors::{
+    CursorRow, EvaluationRow, NewEvaluation, NewPostedStatus, NewReply, PostedStatusRow, Recorded,
+    ReplyRow,
+};
+pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};
+pub use waivers::{NewWaiver, WaiverFilter, WaiverRow};
+
+/// How long a connection waits for another writer before giving up with "database is locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where "now" comes from. Production uses [`Utc::now`]; tests inject a movable clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What can go wrong in the store. Callers match on the domain variants (`NotFound`,
+/// `AlreadyRevoked`, `ActiveWaiverExists`, `EmptyReason`) to answer users; the others are
+/// reported as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created (a directory, not a database, no
+    /// permission …). Printed on one line by the CLI.
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date (a corrupt file, or a database written by a
+    /// newer sopbot whose migrations this binary does not know).
+    #[error("cannot migrate database {}: {source}", path.display())]
+    Migrate {
+        path: PathBuf,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The row asked for (a waiver id, an event id) does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A waiver can be revoked once; this one already was.
+    #[error("waiver {id} was already revoked at {} by {by}", at.to_rfc3339_opts(SecondsFormat::Secs, true))]
+    AlreadyRevoked {
+        id: i64,
+        at: DateTime<Utc>,
+        by: String,
+    },
+    /// The gate of this PR already has an active waiver; revoke it first.
+    #[error("waiver {id} is already active for this gate of this pull request")]
+    ActiveWaiverExists { id: i64 },
+    /// A waiver or a revocation must say why.
+    #[error("a reason is required")]
+    EmptyReason,
+}
+
+/// Handle on the database. Cheap to clone (a pool and a clock behind `Arc`s).
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    clock: Clock,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("pool", &self.pool).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating it if missing) the database at `path` and applies pending migrations.
+    ///
+    /// Every connection runs in WAL mode (readers do not block the writer), waits up to
+    /// [`BUSY_TIMEOUT`] for a lock, enforces foreign keys, and syncs NORMAL (safe with WAL; a
+    /// power cut can lose the last transactions, never corrupt the file).
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if let Err(source) = sqlx::migrate!("./migrations").run(&pool).await {
+            pool.close().await;
+            return Err(StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Ok(Store {
+            pool,
+            clock: Arc::new(Utc::now),
+        })
+    }
+
+    /// Replaces the clock (tests: a fixed or movable time).
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The underlying pool, for diagnostics and tests that must prove what the database itself
+    /// refuses. Application code uses the typed functions.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Checks that the database answers (`/readyz`, `sopbot doctor`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Waits for every connection to close; the file is then consistent on disk.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The current time, truncated to what is stored (microseconds).
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        truncate((self.clock)())
+    }
+}
+
+/// Formats a time the way every column stores it: RFC 3339, UTC, `Z`, microseconds.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
+    // Round-trips exactly through `ts`, so a value handed out equals the one read back.
+    DateTime::from_str(&ts(t)).unwrap_or(t)
+}
+
+/// Trimmed, non-empty reason, or [`StoreError::EmptyReason`].
+pub(crate) fn reason(text: &str) -> Result<&str, StoreError> {
+    let t = text.trim();
+    if t.is_empty() {
+        Err(StoreError::EmptyReason)
+    } else {
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_times_are_fixed_width_rfc3339_with_z() {
+        let t = DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(ts(t), "2024-05-01T12:00:00.000000Z");
+        let later = t + chrono::Duration::nanoseconds(1_234_567);
+        assert_eq!(ts(later), "2024-05-01T12:00:00.001234Z");
+        assert_eq!(truncate(later), t + chrono::Duration::microseconds(1234));
+    }
+
+    #[test]
+    fn reasons_are_trimmed_and_required() {
+        assert_eq!(reason("  docs only ").unwrap(), "docs only");
+        assert!(matches!(reason(" \n"), Err(StoreError::EmptyReason)));
+    }
+
+    #[test]
+    fn open_error_names_the_path() {
+        let e = StoreError::Open {
+            path: PathBuf::from("/tmp/x.db"),
+            source: sqlx::Error::PoolTimedOut,
+        };
+        assert!(e
+            .to_string()
+            .starts_with("cannot open database /tmp/x.db: "));
+    }
+}

@@ -1,0 +1,115 @@
+//! The audit log: an append-only record of every state change and every refusal, for admins
+//! (`sopbot audit`) and for after-the-fact questions ("who waived security on #42, and why?").
+//! The database refuses UPDATE and DELETE on it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::{ts, Store, StoreError};
+
+/// The `action` values sopbot writes, in one place so that readers of the log can rely on them.
+pub mod actions {
+    /// A waiver was recorded (written by [`crate::store::Store::insert_waiver`]).
+    pub const WAIVER_CREATED: &str = "waiver.created";
+    /// A waiver was revoked by a person (written by [`crate::store::Store::revoke_waiver`]).
+    pub const WAIVER_REVOKED: &str = "waiver.revoked";
+    /// A waiver ended because its PR was closed or merged.
+    pub const WAIVER_EXPIRED: &str = "waiver.expired";
+    /// A waiver was asked for and refused (not allowed, author, no reason …).
+    pub const WAIVER_REFUSED: &str = "waiver.refused";
+    /// Someone other than sopbot posted a status on one of sopbot's contexts.
+    pub const STATUS_GUARD: &str = "status.guard";
+    /// A command could not be carried out.
+    pub const COMMAND_ERROR: &str = "command.error";
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// A login, `sopbot`, or `cli:<user>`.
+    pub actor: String,
+    /// One of [`actions`] (or a newer one).
+    pub action: String,
+    pub repo: Option<String>,
+    pub pr: Option<i64>,
+    pub gate: Option<String>,
+    pub waiver_id: Option<i64>,
+    /// Free text or JSON.
+    pub detail: String,
+}
+
+/// An audit entry to append; `at` is the store's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewAudit {
+    pub actor: String,
+    pub action: String,
+    pub repo: Option<String>,
+    pub pr: Option<i64>,
+    pub gate: Option<String>,
+    pub waiver_id: Option<i64>,
+    pub detail: String,
+}
+
+/// Which entries [`Store::list_audit`] returns. The default is the whole log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditFilter {
+    pub repo: Option<String>,
+    pub pr: Option<i64>,
+    /// Only the most recent `limit` entries (still returned oldest first).
+    pub limit: Option<i64>,
+}
+
+const COLUMNS: &str = "id, at, actor, action, repo, pr, gate, waiver_id, detail";
+
+/// Appends inside the caller's transaction, so a state change and its audit row commit together.
+pub(crate) async fn insert_audit(
+    conn: &mut SqliteConnection,
+    at: DateTime<Utc>,
+    new: &NewAudit,
+) -> Result<AuditRow, StoreError> {
+    let row = sqlx::query_as(&format!(
+        "INSERT INTO audit (at, actor, action, repo, pr, gate, waiver_id, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(ts(at))
+    .bind(&new.actor)
+    .bind(&new.action)
+    .bind(&new.repo)
+    .bind(new.pr)
+    .bind(&new.gate)
+    .bind(new.waiver_id)
+    .bind(&new.detail)
+    .fetch_one(conn)
+    .await?;
+    Ok(row)
+}
+
+impl Store {
+    /// Appends one entry on its own (refusals, guards, errors: events with no other write).
+    pub async fn record_audit(&self, new: &NewAudit) -> Result<AuditRow, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, self.now(), new).await
+    }
+
+    /// Entries matching `filter`, oldest first.
+    pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit WHERE 1"));
+        if let Some(repo) = &filter.repo {
+            q.push(" AND repo = ").push_bind(repo.clone());
+        }
+        if let Some(pr) = filter.pr {
+            q.push(" AND pr = ").push_bind(pr);
+        }
+        q.push(" ORDER BY id DESC");
+        if let Some(limit) = filter.limit {
+            q.push(" LIMIT ").push_bind(limit.max(0));
+        }
+        let mut rows: Vec<AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.reverse();
+        Ok(rows)
+    }
+}

@@ -1,0 +1,261 @@
+//! The inbox: a durable queue between the edges that learn of events (webhook, poller, CLI) and
+//! the workers that act on them. An event survives a crash; the same event seen twice (webhook
+//! and poller, or a redelivery) is stored once thanks to its `dedup_key`.
+//!
+//! Ordering guarantee, enforced by [`Store::claim_next`] in one SQL statement (so it holds across
+//! any number of workers, tasks or processes sharing the file): events of one (repo, PR) are
+//! claimed strictly in arrival order, one at a time — an event is claimable only when no older
+//! event of its PR is still pending or running. Events of different PRs are claimed in parallel.
+//! A pending event waiting for its retry time (`not_before`) therefore holds back the later
+//! events of its PR; an event that finally failed does not. Events without a PR (`pr` NULL)
+//! form one queue per repository.
+//!
+//! Life of an event: `pending` → (claim) `running` → `done`, or back to `pending` with a
+//! `not_before` for a retry, or `failed` after [`MAX_ATTEMPTS`] claims. At start-up
+//! [`Store::reset_running`] returns the events of a dead process to `pending`.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{ts, Store, StoreError};
+
+/// Claims after which a failing event is given up (`failed`) even if a retry time is offered.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// Which edge saw the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize)]
+#[sqlx(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    Webhook,
+    Poller,
+    Cli,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Webhook => "webhook",
+            EventSource::Poller => "poller",
+            EventSource::Cli => "cli",
+        }
+    }
+}
+
+impl fmt::Display for EventSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an event is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize)]
+#[sqlx(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum EventState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct EventRow {
+    /// Arrival order.
+    pub id: i64,
+    pub dedup_key: String,
+    pub source: EventSource,
+    /// The event type, as the engine dispatches on it.
+    pub kind: String,
+    pub repo: String,
+    pub pr: Option<i64>,
+    /// `X-Gitea-Delivery` of the webhook, for tracing a delivery through the logs.
+    pub delivery_id: Option<String>,
+    /// JSON.
+    pub payload: String,
+    pub received_at: DateTime<Utc>,
+    pub state: EventState,
+    /// How many times the event was claimed.
+    pub attempts: i64,
+    /// Not claimable before this time (retry backoff).
+    pub not_before: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+/// An event to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Identifies the event whichever path saw it, for example
+    /// `comment:<repo>:<comment_id>:<action>:<body_sha256>` or `pr:<repo>:<n>:<head_sha>:<kind>`.
+    pub dedup_key: String,
+    pub source: EventSource,
+    pub kind: String,
+    pub repo: String,
+    pub pr: Option<i64>,
+    pub delivery_id: Option<String>,
+    /// Must be valid JSON (the database checks).
+    pub payload: String,
+}
+
+/// The outcome of [`Store::enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored with this id.
+    New(i64),
+    /// An event with the same dedup key was already stored, with this id; nothing was written.
+    Duplicate(i64),
+}
+
+impl Enqueued {
+    /// The id of the stored event, new or not.
+    pub fn id(self) -> i64 {
+        match self {
+            Enqueued::New(id) | Enqueued::Duplicate(id) => id,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, dedup_key, source, kind, repo, pr, delivery_id, payload, received_at, \
+                       state, attempts, not_before, last_error, done_at";
+
+impl Store {
+    /// Stores an event unless one with the same dedup key already exists (in any state: an
+    /// event handled once is not handled again).
+    pub async fn enqueue(&self, new: &NewEvent) -> Result<Enqueued, StoreError> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO inbox (dedup_key, source, kind, repo, pr, delivery_id, payload,
+                                received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(&new.dedup_key)
+        .bind(new.source)
+        .bind(&new.kind)
+        .bind(&new.repo)
+        .bind(new.pr)
+        .bind(&new.delivery_id)
+        .bind(&new.payload)
+        .bind(ts(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok(Enqueued::New(id));
+        }
+        let id = sqlx::query_scalar("SELECT id FROM inbox WHERE dedup_key = ?")
+            .bind(&new.dedup_key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Enqueued::Duplicate(id))
+    }
+
+    /// One event by id.
+    pub async fn get_event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM inbox WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row)
+    }
+
+    /// Takes the oldest claimable event and marks it `running` (counting the attempt), or
+    /// `None` when nothing is claimable now. See the module header for the ordering guarantee:
+    /// it is one atomic statement, so no two workers ever hold events of the same PR.
+    pub async fn claim_next(&self) -> Result<Option<EventRow>, StoreError> {
+        let row = sqlx::query_as(&format!(
+            "UPDATE inbox SET state = 'running', attempts = attempts + 1
+             WHERE id = (
+                 SELECT i.id FROM inbox AS i
+                 WHERE i.state = 'pending'
+                   AND (i.not_before IS NULL OR i.not_before <= ?)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM inbox AS o
+                       WHERE o.repo = i.repo AND o.pr IS i.pr AND o.id <> i.id
+                         AND (o.state = 'running' OR (o.state = 'pending' AND o.id < i.id)))
+                 ORDER BY i.id
+                 LIMIT 1)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(ts(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// Marks a claimed event handled. [`StoreError::NotFound`] if no running event has this id.
+    pub async fn mark_done(&self, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE inbox SET state = 'done', done_at = ?, not_before = NULL
+             WHERE id = ? AND state = 'running'",
+        )
+        .bind(ts(self.now()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Records that handling a claimed event failed with `error`. With `retry_at`, and fewer
+    /// than [`MAX_ATTEMPTS`] claims so far, the event goes back to `pending`, not claimable
+    /// before `retry_at`; otherwise it is `failed` for good. Returns the updated event.
+    /// [`StoreError::NotFound`] if no running event has this id.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<EventRow, StoreError> {
+        let row = sqlx::query_as(&format!(
+            "UPDATE inbox SET
+                 state = CASE WHEN ?1 IS NOT NULL AND attempts < ?2 THEN 'pending'
+                              ELSE 'failed' END,
+                 not_before = CASE WHEN attempts < ?2 THEN ?1 END,
+                 done_at = CASE WHEN ?1 IS NOT NULL AND attempts < ?2 THEN NULL ELSE ?3 END,
+                 last_error = ?4
+             WHERE id = ?5 AND state = 'running'
+             RETURNING {COLUMNS}"
+        ))
+        .bind(retry_at.map(ts))
+        .bind(MAX_ATTEMPTS)
+        .bind(ts(self.now()))
+        .bind(error)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// At start-up, before any worker runs: events left `running` by a process that died go
+    /// back to `pending` (their attempt still counts). Returns how many.
+    pub async fn reset_running(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE inbox SET state = 'pending' WHERE state = 'running'")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Events waiting to be handled, including those waiting for a retry (a metric).
+    pub async fn pending_count(&self) -> Result<i64, StoreError> {
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// How long the oldest pending event has waited since it arrived (a metric: a growing value
+    /// means workers are stuck or too slow); `None` when nothing is pending.
+    pub async fn oldest_pending_age(&self) -> Result<Option<chrono::Duration>, StoreError> {
+        let oldest: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT MIN(received_at) FROM inbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(oldest.map(|t| self.now() - t))
+    }
+}

@@ -1,0 +1,276 @@
+//! Waivers (N/A declarations): who declared which gate of which PR not applicable, why, from
+//! which comment and on which head commit — and, once revoked or expired, who ended it and why.
+//!
+//! Nothing is ever deleted (a trigger refuses it) and every change writes its audit row in the
+//! same transaction, so the audit trail cannot miss a state change.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::audit::{actions, insert_audit, NewAudit};
+use super::{reason, ts, Store, StoreError};
+
+/// One waiver, active (`revoked_at` is `None`) or ended. Serialises to the JSON of
+/// `sopbot waivers list --json`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct WaiverRow {
+    pub id: i64,
+    /// `owner/name`.
+    pub repo: String,
+    pub pr: i64,
+    /// Canonical gate name from the config (`qa`, `security`).
+    pub gate: String,
+    /// Login of the declarer.
+    pub declared_by: String,
+    pub reason: String,
+    /// The comment that declared it; `None` when made otherwise (CLI, tests).
+    pub comment_id: Option<i64>,
+    /// The PR head when declared.
+    pub head_sha: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Login, `sopbot` or `cli:<user>`.
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+}
+
+impl WaiverRow {
+    /// Whether the waiver still opens its gate.
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// A waiver to record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewWaiver {
+    pub repo: String,
+    pub pr: i64,
+    pub gate: String,
+    pub declared_by: String,
+    /// Mandatory; trimmed before it is stored.
+    pub reason: String,
+    pub comment_id: Option<i64>,
+    pub head_sha: String,
+}
+
+/// Which waivers [`Store::list_waivers`] returns. The default is every active waiver.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WaiverFilter {
+    pub repo: Option<String>,
+    pub pr: Option<i64>,
+    /// Also list revoked and expired waivers.
+    pub include_revoked: bool,
+}
+
+const COLUMNS: &str = "id, repo, pr, gate, declared_by, reason, comment_id, head_sha, created_at, \
+                       revoked_at, revoked_by, revoke_reason";
+
+impl Store {
+    /// Records a waiver and its `waiver.created` audit row (actor: the declarer) in one
+    /// transaction. Refuses with [`StoreError::ActiveWaiverExists`] when the gate of that PR is
+    /// already waived, and with [`StoreError::EmptyReason`] without a reason.
+    pub async fn insert_waiver(&self, new: &NewWaiver) -> Result<WaiverRow, StoreError> {
+        let why = reason(&new.reason)?;
+        let now = self.now();
+        // IMMEDIATE takes the write lock up front: the check and the insert cannot interleave
+        // with another writer, and a busy database waits instead of failing mid-transaction.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM waivers
+             WHERE repo = ? AND pr = ? AND gate = ? AND revoked_at IS NULL",
+        )
+        .bind(&new.repo)
+        .bind(new.pr)
+        .bind(&new.gate)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = existing {
+            return Err(StoreError::ActiveWaiverExists { id });
+        }
+        let row: WaiverRow = sqlx::query_as(&format!(
+            "INSERT INTO waivers (repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                                  created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&new.repo)
+        .bind(new.pr)
+        .bind(&new.gate)
+        .bind(&new.declared_by)
+        .bind(why)
+        .bind(new.comment_id)
+        .bind(&new.head_sha)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({
+            "reason": row.reason,
+            "comment_id": row.comment_id,
+            "head_sha": row.head_sha,
+        });
+        insert_audit(
+            &mut tx,
+            now,
+            &NewAudit {
+                actor: row.declared_by.clone(),
+                action: actions::WAIVER_CREATED.into(),
+                repo: Some(row.repo.clone()),
+                pr: Some(row.pr),
+                gate: Some(row.gate.clone()),
+                waiver_id: Some(row.id),
+                detail: detail.to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// One waiver by id, active or not (`sopbot waivers show`).
+    pub async fn get_waiver(&self, id: i64) -> Result<Option<WaiverRow>, StoreError> {
+        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row)
+    }
+
+    /// Waivers matching `filter`, oldest first (`sopbot waivers list`).
+    pub async fn list_waivers(&self, filter: &WaiverFilter) -> Result<Vec<WaiverRow>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM waivers WHERE 1"));
+        if let Some(repo) = &filter.repo {
+            q.push(" AND repo = ").push_bind(repo.clone());
+        }
+        if let Some(pr) = filter.pr {
+            q.push(" AND pr = ").push_bind(pr);
+        }
+        if !filter.include_revoked {
+            q.push(" AND revoked_at IS NULL");
+        }
+        q.push(" ORDER BY id");
+        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    /// The active waivers of one PR, the input of the gate evaluation.
+    pub async fn active_waivers(&self, repo: &str, pr: i64) -> Result<Vec<WaiverRow>, StoreError> {
+        self.list_waivers(&WaiverFilter {
+            repo: Some(repo.to_string()),
+            pr: Some(pr),
+            include_revoked: false,
+        })
+        .await
+    }
+
+    /// The active waivers declared by one comment: when that comment is deleted, they are
+    /// revoked.
+    pub async fn active_waivers_for_comment(
+        &self,
+        repo: &str,
+        comment_id: i64,
+    ) -> Result<Vec<WaiverRow>, StoreError> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM waivers
+             WHERE repo = ? AND comment_id = ? AND revoked_at IS NULL ORDER BY id"
+        ))
+        .bind(repo)
+        .bind(comment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Revokes one waiver and writes its `waiver.revoked` audit row (actor: `by`) in one
+    /// transaction. [`StoreError::NotFound`] for an unknown id, [`StoreError::AlreadyRevoked`]
+    /// the second time, [`StoreError::EmptyReason`] without a reason.
+    pub async fn revoke_waiver(
+        &self,
+        id: i64,
+        by: &str,
+        reason_text: &str,
+    ) -> Result<WaiverRow, StoreError> {
+        let why = reason(reason_text)?;
+        let now = self.now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current: WaiverRow =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        if let (Some(at), Some(by)) = (current.revoked_at, current.revoked_by) {
+            return Err(StoreError::AlreadyRevoked { id, at, by });
+        }
+        let row: WaiverRow = sqlx::query_as(&format!(
+            "UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+             WHERE id = ? RETURNING {COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(by)
+        .bind(why)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(
+            &mut tx,
+            now,
+            &NewAudit {
+                actor: by.to_string(),
+                action: actions::WAIVER_REVOKED.into(),
+                repo: Some(row.repo.clone()),
+                pr: Some(row.pr),
+                gate: Some(row.gate.clone()),
+                waiver_id: Some(row.id),
+                detail: why.to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Ends every active waiver of a PR that was closed or merged, each with a `waiver.expired`
+    /// audit row, in one transaction. Returns the waivers it ended (none is fine).
+    pub async fn expire_waivers_for_pr(
+        &self,
+        repo: &str,
+        pr: i64,
+        by: &str,
+        why: &str,
+    ) -> Result<Vec<WaiverRow>, StoreError> {
+        let why = reason(why)?;
+        let now = self.now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut rows: Vec<WaiverRow> = sqlx::query_as(&format!(
+            "UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+             WHERE repo = ? AND pr = ? AND revoked_at IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(by)
+        .bind(why)
+        .bind(repo)
+        .bind(pr)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.sort_by_key(|w| w.id);
+        for row in &rows {
+            insert_audit(
+                &mut tx,
+                now,
+                &NewAudit {
+                    actor: by.to_string(),
+                    action: actions::WAIVER_EXPIRED.into(),
+                    repo: Some(row.repo.clone()),
+                    pr: Some(row.pr),
+                    gate: Some(row.gate.clone()),
+                    waiver_id: Some(row.id),
+                    detail: why.to_string(),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
