@@ -347,9 +347,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.gitea.url.is_empty()
-            && !(self.gitea.url.starts_with("http://") || self.gitea.url.starts_with("https://"))
-        {
+        let url = &self.gitea.url;
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(self.invalid("gitea.url", "must start with http:// or https://"));
         }
         if self.gitea.token.is_some() && self.gitea.token_file.is_some() {

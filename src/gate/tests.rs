@@ -80,7 +80,14 @@ fn gate_rules_table() {
     let mut ghost = approve(1, "bob");
     ghost.reviewer = None;
 
-    let cases: Vec<(&str, Vec<ReviewFacts>, &Options, GateState, Option<&str>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        Vec<ReviewFacts>,
+        &'a Options,
+        GateState,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "member approval passes",
             vec![approve(1, "bob")],
