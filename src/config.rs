@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::command::GateNames;
 use crate::secret::Secret;
 use crate::types::RepoName;
 
@@ -437,6 +438,20 @@ impl Config {
                 }
             })
             .collect()
+    }
+
+    /// The gate names and aliases the command parser accepts.
+    pub fn gate_names(&self) -> GateNames {
+        GateNames::new(self.gates.iter().map(|(name, g)| {
+            let mut aliases = g.aliases.clone();
+            // `qa-review / approved` also answers to `qa-review`.
+            if let Some(ctx) = &g.context {
+                if let Some(first) = ctx.split('/').next() {
+                    aliases.push(first.trim().to_string());
+                }
+            }
+            (name.clone(), aliases)
+        }))
     }
 
     /// The repository's entry, if it is configured.

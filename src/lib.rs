@@ -4,6 +4,7 @@
 //! The command grammar ([`command`]) and the gate evaluation ([`gate`]) are pure; all I/O lives
 //! in [`gitea`], [`store`] and the edges that drive them.
 
+pub mod bot;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -1,1 +1,185 @@
-//! (being written)
+//! The command line: one file per subcommand. Each returns an [`Outcome`]; errors are printed
+//! once, here, on one line, and give exit code 2.
+
+mod audit;
+mod check;
+mod commands;
+mod doctor;
+mod parse;
+mod table;
+mod waivers;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use anyhow::Context;
+
+use crate::bot::Evaluator;
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::gitea::{ClientOptions, GiteaClient, TeamDirectory, User};
+use crate::store::Store;
+
+/// sopbot: gates Gitea pull requests on team reviews, and records who waived what.
+#[derive(Debug, Parser)]
+#[command(name = "sopbot", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (TOML).
+    #[arg(long, global = true, env = "SOPBOT_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse a comment as sopbot would (stdin without FILE).
+    #[command(after_help = "Example:\n  echo '/sop-n/a qa docs only' | sopbot parse --json")]
+    Parse(parse::Args),
+    /// Waivers recorded in the database.
+    #[command(subcommand)]
+    Waivers(waivers::Command),
+    /// The audit log: every state change, oldest first.
+    Audit(audit::Args),
+    /// Print the command reference (the pages in commands/).
+    Commands,
+    /// Evaluate every gate of a PR and explain the verdicts (posts nothing without --post).
+    Check(check::Args),
+    /// Check config, database, Gitea, the token and every team; one line per check.
+    Doctor,
+}
+
+/// How a subcommand ended, mapped to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: the command ran, and what it checked did not pass.
+    CheckFailed,
+}
+
+/// Runs the CLI: 0 ok, 1 check failed, 2 error (bad config, unreadable database, bad input).
+pub async fn run(cli: Cli) -> ExitCode {
+    init_logging();
+    match dispatch(cli).await {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Parse(args) => parse::run(&optional_config(config)?, args),
+        Command::Commands => commands::run(),
+        Command::Waivers(cmd) => {
+            waivers::run(&open_store(&required_config(config)?).await?, cmd).await
+        }
+        Command::Audit(args) => {
+            audit::run(&open_store(&required_config(config)?).await?, args).await
+        }
+        Command::Check(args) => check::run(&required_config(config)?, args).await,
+        Command::Doctor => doctor::run(&required_config(config)?).await,
+    }
+}
+
+/// Logs go to stderr so that stdout stays clean for tables and JSON. `RUST_LOG` sets the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The config named by `--config`/`SOPBOT_CONFIG`, else `sopbot.toml` if it exists, else the
+/// built-in defaults (enough for commands that need no Gitea and no database).
+fn optional_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
+    match explicit {
+        Some(path) => Ok(Config::load(path)?),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+            Ok(Config::load(Path::new(DEFAULT_CONFIG_PATH))?)
+        }
+        None => Ok(Config::default()),
+    }
+}
+
+/// The config, which must exist: commands that touch the database or Gitea need one.
+fn required_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
+    let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
+    if explicit.is_none() && !path.exists() {
+        anyhow::bail!(
+            "no config file: {DEFAULT_CONFIG_PATH} not found; pass --config PATH or set SOPBOT_CONFIG (see deploy/sopbot.example.toml)"
+        );
+    }
+    Ok(Config::load(path)?)
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    // The store's errors already name the file.
+    Ok(Store::open(&config.database_path()).await?)
+}
+
+/// An error chain on one line: "cannot open database x: unable to open: permission denied".
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string().replace('\n', " ");
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Prints JSON on stdout, one document.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// The client settings from the config.
+fn client_options(config: &Config) -> ClientOptions {
+    ClientOptions {
+        timeout: config.gitea.timeout,
+        retries: config.gitea.retries,
+        ..ClientOptions::default()
+    }
+}
+
+/// Gitea, the store and the bot's identity, ready to evaluate.
+struct Connected {
+    evaluator: Evaluator,
+    bot: User,
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Connected> {
+    let client = GiteaClient::new(
+        config.gitea_url()?,
+        config.gitea_token()?,
+        client_options(config),
+    )?;
+    let bot = client
+        .current_user()
+        .await
+        .context("cannot identify the bot from its token (run sopbot doctor)")?;
+    let store = open_store(config).await?;
+    let teams = TeamDirectory::new(client.clone(), config.gitea.membership_cache_ttl);
+    Ok(Connected {
+        evaluator: Evaluator {
+            config: std::sync::Arc::new(config.clone()),
+            client,
+            teams,
+            store,
+            bot_is_admin: bot.is_admin,
+        },
+        bot,
+    })
+}

@@ -1,0 +1,314 @@
+//! Gathers the facts of one pull request from Gitea and the store, and runs the pure gate
+//! evaluation over them, probing team membership lazily. Shared by `sopbot check`, the engine
+//! and the demo, so all three decide the same way.
+//!
+//! Cost of a typical evaluation, with team ids cached and base branches configured: the PR, its
+//! reviews, and one membership probe per gate until the first member. Reviews are not fetched
+//! when every gate is skipped or waived; the timeline (misfiled reviews) only when a gate fails.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+
+use crate::config::{Config, Gate, TeamRef};
+use crate::gate::{
+    self, Answers, CommentFacts, Facts, GateSpec, GateState, Membership, Options, PrFacts,
+    ReviewFacts, ReviewKind, Step, Verdict, WaiverFacts,
+};
+use crate::gitea::{
+    GiteaClient, PullRequest, Review, ReviewState, TeamDirectory, TeamError, TeamSpec,
+};
+use crate::store::Store;
+use crate::types::RepoName;
+
+/// What an evaluation needs: the config, Gitea (client and team directory) and the store.
+#[derive(Clone)]
+pub struct Evaluator {
+    pub config: std::sync::Arc<Config>,
+    pub client: GiteaClient,
+    pub teams: TeamDirectory,
+    pub store: Store,
+    /// Whether the bot is a site admin, so it sees other users' PENDING reviews.
+    pub bot_is_admin: bool,
+}
+
+/// The verdicts for one PR, on its head commit.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PrEvaluation {
+    pub repo: String,
+    pub pr: u64,
+    pub head_sha: String,
+    pub gates: Vec<Verdict>,
+    /// The author, for replies and waiver checks.
+    #[serde(skip)]
+    pub author: Option<String>,
+    /// Gates waived on this PR, for the N/A status.
+    #[serde(skip)]
+    pub waived: Vec<String>,
+}
+
+impl PrEvaluation {
+    pub fn all_pass(&self) -> bool {
+        self.gates.iter().all(|v| v.state == GateState::Success)
+    }
+}
+
+impl Evaluator {
+    /// Evaluates `gates` (all configured gates when `None`) of a PR. `fresh` bypasses the
+    /// membership cache (`/refire`).
+    pub async fn evaluate(
+        &self,
+        repo: &RepoName,
+        number: u64,
+        gates: Option<&[String]>,
+        fresh: bool,
+    ) -> anyhow::Result<PrEvaluation> {
+        let pr = self.client.pull(repo, number).await?;
+        self.evaluate_pr(repo, &pr, gates, fresh).await
+    }
+
+    /// As [`Evaluator::evaluate`], for a PR already fetched.
+    pub async fn evaluate_pr(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        gates: Option<&[String]>,
+        fresh: bool,
+    ) -> anyhow::Result<PrEvaluation> {
+        let selected: Vec<Gate> = self
+            .config
+            .gates()
+            .into_iter()
+            .filter(|g| gates.is_none_or(|names| names.contains(&g.name)))
+            .collect();
+        let waivers: Vec<WaiverFacts> = self
+            .store
+            .active_waivers(&repo.full(), pr.number as i64)
+            .await?
+            .into_iter()
+            .map(|w| WaiverFacts {
+                id: w.id,
+                gate: w.gate,
+                declared_by: w.declared_by,
+                reason: w.reason,
+            })
+            .collect();
+        let mut facts = Facts {
+            pr: PrFacts {
+                author: pr.author().map(str::to_string),
+                open: pr.is_open(),
+                head_sha: pr.head.sha.clone(),
+                base_sha: pr.base.sha.clone(),
+                merge_base: pr.merge_base.clone(),
+                base_branch: pr.base.ref_name.clone(),
+                base_protected: true,
+            },
+            waivers,
+            ..Facts::default()
+        };
+        let waived: Vec<String> = facts.waivers.iter().map(|w| w.gate.clone()).collect();
+        let opts = Options::from(&self.config.evaluation);
+
+        // Skip rules first: they need no reviews and no probes.
+        let decided_without_reviews = |facts: &Facts| {
+            selected.iter().all(|g| {
+                matches!(
+                    gate::evaluate(&GateSpec::from(g), facts, &opts, &Answers::new()),
+                    Step::Done(_)
+                )
+            })
+        };
+        if facts.pr.open && !decided_without_reviews(&facts) {
+            facts.pr.base_protected = self.base_protected(repo, &pr.base.ref_name).await?;
+        }
+        let mut answers = Answers::new();
+        let mut reviews = None;
+        if !decided_without_reviews(&facts) {
+            let fetched = self.client.reviews(repo, pr.number).await?;
+            facts.reviews = fetched.iter().map(review_facts).collect();
+            if self.bot_is_admin {
+                facts.misfiled = misfiled_visible(&fetched, facts.pr.author.as_deref());
+            }
+            if opts.comment_approvals {
+                facts.comments = self
+                    .client
+                    .issue_comments(repo, pr.number)
+                    .await?
+                    .into_iter()
+                    .map(|c| CommentFacts {
+                        id: c.id,
+                        author: c.author().map(str::to_string),
+                        body: c.body,
+                    })
+                    .collect();
+            }
+            reviews = Some(fetched);
+        }
+        let mut verdicts = self
+            .run_gates(repo, &selected, &facts, &opts, fresh, &mut answers)
+            .await;
+        if let Some(reviews) = reviews.filter(|_| !self.bot_is_admin) {
+            // Only when a gate fails is it worth a call to look for hidden misfiled reviews;
+            // the second pass reuses every answer, so it probes nothing.
+            if verdicts.iter().any(|v| v.state == GateState::Failure) {
+                facts.misfiled = self.misfiled_hidden(repo, pr, &reviews).await;
+                if !facts.misfiled.is_empty() {
+                    verdicts = self
+                        .run_gates(repo, &selected, &facts, &opts, fresh, &mut answers)
+                        .await;
+                }
+            }
+        }
+        Ok(self.finish(repo, pr, verdicts, waived))
+    }
+
+    fn finish(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        gates: Vec<Verdict>,
+        waived: Vec<String>,
+    ) -> PrEvaluation {
+        PrEvaluation {
+            repo: repo.full(),
+            pr: pr.number,
+            head_sha: pr.head.sha.clone(),
+            gates,
+            author: pr.author().map(str::to_string),
+            waived,
+        }
+    }
+
+    /// Runs each gate's evaluation to the end, asking Gitea for each membership it needs.
+    async fn run_gates(
+        &self,
+        repo: &RepoName,
+        gates: &[Gate],
+        facts: &Facts,
+        opts: &Options,
+        fresh: bool,
+        answers: &mut Answers,
+    ) -> Vec<Verdict> {
+        let mut verdicts = Vec::with_capacity(gates.len());
+        for g in gates {
+            let spec = GateSpec::from(g);
+            loop {
+                match gate::evaluate(&spec, facts, opts, answers) {
+                    Step::Done(v) => {
+                        verdicts.push(v);
+                        break;
+                    }
+                    Step::Probe { team, login } => {
+                        let m = self.membership(repo, &team, &login, fresh).await;
+                        answers.insert((team, login), m);
+                    }
+                }
+            }
+        }
+        verdicts
+    }
+
+    /// Is `login` in `team` (of the repository owner's organisation)?
+    pub async fn membership(
+        &self,
+        repo: &RepoName,
+        team: &TeamRef,
+        login: &str,
+        fresh: bool,
+    ) -> Membership {
+        let spec = match team {
+            TeamRef::Name(n) => TeamSpec::Name(n.clone()),
+            TeamRef::Id(id) => TeamSpec::Id(*id),
+        };
+        match self.teams.resolve(&repo.owner, &spec).await {
+            Ok(resolved) => self.teams.membership(&resolved, login, fresh).await,
+            // The bot may not read the team (or, for names, list the org's teams): that is the
+            // seed's 403, which an admin fixes by provisioning.
+            Err(TeamError::TeamForbidden { .. } | TeamError::CannotListTeams { .. }) => {
+                Membership::Forbidden
+            }
+            Err(e) => Membership::Error(e.to_string()),
+        }
+    }
+
+    /// Whether PRs into `branch` are gated: the repo's configured branches, or Gitea's flag.
+    async fn base_protected(&self, repo: &RepoName, branch: &str) -> anyhow::Result<bool> {
+        match self.config.repo(repo) {
+            Some(r) if !r.branches.is_empty() => Ok(r.branches.iter().any(|b| b == branch)),
+            _ => Ok(self
+                .client
+                .branch(repo, branch)
+                .await
+                .with_context(|| format!("cannot tell whether {branch} is protected"))?
+                .protected),
+        }
+    }
+
+    /// Reviewers whose submitted review Gitea filed as PENDING, seen through the timeline: a
+    /// `review` entry whose review is missing from the visible list (API-NOTES §4). Best effort:
+    /// a failure here only loses the hint.
+    async fn misfiled_hidden(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        reviews: &[Review],
+    ) -> Vec<String> {
+        let visible: HashSet<i64> = reviews.iter().map(|r| r.id).collect();
+        let Ok(timeline) = self.client.timeline(repo, pr.number).await else {
+            return vec![];
+        };
+        let author = pr.author();
+        let mut out: Vec<String> = Vec::new();
+        for t in timeline {
+            let login = t.user.as_ref().map(|u| u.login.clone());
+            if t.kind == "review"
+                && t.review_id > 0
+                && !visible.contains(&t.review_id)
+                && !t.body.trim().is_empty()
+            {
+                if let Some(login) = login {
+                    if Some(login.as_str()) != author && !out.contains(&login) {
+                        out.push(login);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn review_facts(r: &Review) -> ReviewFacts {
+    ReviewFacts {
+        id: r.id,
+        reviewer: r
+            .user
+            .as_ref()
+            .filter(|u| !u.is_ghost() && u.id > 0)
+            .map(|u| u.login.clone()),
+        kind: match &r.state {
+            ReviewState::Approved => ReviewKind::Approved,
+            ReviewState::RequestChanges => ReviewKind::RequestChanges,
+            ReviewState::Comment => ReviewKind::Comment,
+            ReviewState::Pending => ReviewKind::Pending,
+            ReviewState::RequestReview => ReviewKind::RequestReview,
+            ReviewState::Unknown(_) => ReviewKind::Unknown,
+        },
+        official: r.official,
+        dismissed: r.dismissed,
+        commit_id: r.commit_id.clone(),
+        has_body: !r.body.trim().is_empty(),
+    }
+}
+
+/// PENDING reviews with a body by someone other than the author: almost certainly a verdict
+/// submitted with a wrong event string. Visible only to a site-admin bot.
+fn misfiled_visible(reviews: &[Review], author: Option<&str>) -> Vec<String> {
+    let mut seen: HashMap<String, ()> = HashMap::new();
+    reviews
+        .iter()
+        .filter(|r| r.state == ReviewState::Pending && !r.body.trim().is_empty())
+        .filter_map(|r| r.user.as_ref().map(|u| u.login.clone()))
+        .filter(|l| Some(l.as_str()) != author)
+        .filter(|l| seen.insert(l.clone(), ()).is_none())
+        .collect()
+}

@@ -1,0 +1,132 @@
+//! `sopbot check OWNER/REPO#N [--json] [--post]`: explains every gate of a PR, as the bot
+//! would decide it now.
+
+use crate::bot::{statuses, PrEvaluation};
+use crate::config::Config;
+use crate::gate::GateState;
+use crate::types::PrRef;
+
+use super::{table, Outcome};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  sopbot check acme/widgets#7\n  sopbot check acme/widgets#7 --json\n  sopbot check acme/widgets#7 --post   # also post the statuses\n\nExit status: 0 every gate passes, 1 a gate does not, 2 error."
+)]
+pub struct Args {
+    /// The pull request, as OWNER/REPO#N.
+    pub pr: PrRef,
+    /// Machine output.
+    #[arg(long)]
+    pub json: bool,
+    /// Also post the statuses on the PR's head commit (only those that changed).
+    #[arg(long)]
+    pub post: bool,
+}
+
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
+    let ctx = super::connect(config).await?;
+    let eval = ctx
+        .evaluator
+        .evaluate(&args.pr.repo, args.pr.number, None, false)
+        .await?;
+    let posted = if args.post {
+        Some(
+            statuses::post(
+                &ctx.evaluator.client,
+                config,
+                &args.pr.repo,
+                &eval,
+                &ctx.bot.login,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    if args.json {
+        super::print_json(&eval)?;
+    } else {
+        print!("{}", explain(&eval));
+        if let Some(p) = posted {
+            println!(
+                "statuses: {} posted, {} already current",
+                p.posted.len(),
+                p.unchanged.len()
+            );
+            for (context, who, state) in p.overturned {
+                println!(
+                    "  `{context}` had `{state}` posted by @{who}: replaced by the bot's verdict"
+                );
+            }
+        }
+    }
+    Ok(if eval.all_pass() {
+        Outcome::Ok
+    } else {
+        Outcome::CheckFailed
+    })
+}
+
+/// The human explanation: one block per gate with who decided it and every candidate probed.
+fn explain(eval: &PrEvaluation) -> String {
+    let short = eval.head_sha.get(..10).unwrap_or(&eval.head_sha);
+    let mut out = format!(
+        "{}#{} at {short} (author @{})\n",
+        eval.repo,
+        eval.pr,
+        eval.author.as_deref().unwrap_or("unknown")
+    );
+    let rows: Vec<Vec<String>> = eval
+        .gates
+        .iter()
+        .map(|v| {
+            vec![
+                v.gate.clone(),
+                v.state.as_str().into(),
+                v.description.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&table::render(&["GATE", "STATE", "WHY"], &rows));
+    for v in &eval.gates {
+        let mut notes = Vec::new();
+        if let Some(w) = &v.waiver {
+            notes.push(format!(
+                "waiver #{} by @{}: {}",
+                w.id, w.declared_by, w.reason
+            ));
+        }
+        for c in &v.candidates {
+            notes.push(format!(
+                "@{} approved: {}",
+                c.login,
+                match &c.membership {
+                    crate::gate::Membership::Member => "member of the team".to_string(),
+                    crate::gate::Membership::NotMember => "not a member of the team".to_string(),
+                    crate::gate::Membership::Forbidden => {
+                        "membership unreadable: the bot's token got 403 for this team".to_string()
+                    }
+                    crate::gate::Membership::Error(e) => format!("membership check failed: {e}"),
+                }
+            ));
+        }
+        for i in &v.ignored {
+            notes.push(format!("@{}'s approval does not count: {}", i.login, i.why));
+        }
+        for m in &v.misfiled {
+            notes.push(format!(
+                "@{m} has a PENDING review with a body: probably a misfiled approval; resubmit it with the event APPROVED"
+            ));
+        }
+        if v.state == GateState::Error && notes.is_empty() {
+            notes.push("membership could not be verified".into());
+        }
+        if !notes.is_empty() {
+            out.push_str(&format!("{}:\n", v.gate));
+            for n in notes {
+                out.push_str(&format!("  - {n}\n"));
+            }
+        }
+    }
+    out
+}

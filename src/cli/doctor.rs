@@ -1,0 +1,239 @@
+//! `sopbot doctor`: finds a misprovisioned bot before a PR does. One line per check, each
+//! failure with its fix; exit 1 if any check fails.
+
+use crate::config::{Config, TeamRef};
+use crate::gitea::{GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
+use crate::store::Store;
+
+use super::Outcome;
+
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str) {
+        println!("ok    {what}");
+    }
+    fn warn(&mut self, what: &str, fix: &str) {
+        println!("warn  {what}\n      fix: {fix}");
+    }
+    fn fail(&mut self, what: &str, fix: &str) {
+        self.failed = true;
+        println!("FAIL  {what}\n      fix: {fix}");
+    }
+}
+
+pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
+    let mut r = Report { failed: false };
+    r.ok(&format!(
+        "config {} is valid ({} repos, {} gates)",
+        config.source.display(),
+        config.repos.len(),
+        config.gates.len()
+    ));
+    if config.repos.is_empty() {
+        r.warn(
+            "no [[repo]] configured",
+            "add a [[repo]] section per repository sopbot serves",
+        );
+    }
+
+    let db = config.database_path();
+    match Store::open(&db).await {
+        Ok(store) => {
+            r.ok(&format!("database {} opens and is migrated", db.display()));
+            store.close().await;
+        }
+        Err(e) => r.fail(
+            &e.to_string(),
+            "check database.path: its directory must exist and be writable by the sopbot user",
+        ),
+    }
+
+    match config.webhook_secret() {
+        Ok(Some(_)) => r.ok("webhook secret is set"),
+        Ok(None) => r.warn(
+            "no webhook secret: serve refuses to start without one",
+            "set server.webhook_secret_file (or SOPBOT_WEBHOOK_SECRET) and the same secret on the Gitea webhook",
+        ),
+        Err(e) => r.fail(&e.to_string(), "fix the webhook secret setting"),
+    }
+
+    let (url, token) = match (config.gitea_url(), config.gitea_token()) {
+        (Ok(u), Ok(t)) => (u.to_string(), t),
+        (Err(e), _) | (_, Err(e)) => {
+            r.fail(
+                &e.to_string(),
+                "set gitea.url and the bot's token (gitea.token_file or SOPBOT_GITEA_TOKEN)",
+            );
+            return Ok(Outcome::CheckFailed);
+        }
+    };
+    let client = GiteaClient::new(&url, token, super::client_options(config))?;
+
+    match client.version().await {
+        Ok(v) => r.ok(&format!("Gitea at {url} answers, version {}", v.version)),
+        Err(e) => {
+            r.fail(
+                &format!("Gitea at {url} does not answer: {e}"),
+                "check gitea.url and that this host can reach it",
+            );
+            return Ok(Outcome::CheckFailed);
+        }
+    }
+
+    let bot = match client.current_user().await {
+        Ok(u) => {
+            r.ok(&format!(
+                "token belongs to @{}{}",
+                u.login,
+                if u.is_admin { " (site admin)" } else { "" }
+            ));
+            u
+        }
+        Err(e) => {
+            let fix = match &e {
+                GiteaError::Unauthorized { .. } => "the token is invalid or revoked: create a new one for the bot account",
+                GiteaError::Forbidden { .. } => "the token lacks the read:user scope, or the account is disabled: recreate it with read:user, read:organization, write:repository, write:issue",
+                _ => "check that Gitea is healthy and retry",
+            };
+            r.fail(&format!("token check failed: {e}"), fix);
+            return Ok(Outcome::CheckFailed);
+        }
+    };
+
+    for repo in &config.repos {
+        match client.repo(&repo.name).await {
+            Ok(info) => {
+                let push = info.permissions.as_ref().is_some_and(|p| p.push);
+                if push {
+                    r.ok(&format!("repository {} is visible and writable", repo.name));
+                } else {
+                    r.fail(
+                        &format!("repository {} is visible but @{} has no write access", repo.name, bot.login),
+                        "give the bot write access (a team with write on the repo, or collaborator): statuses need it",
+                    );
+                }
+            }
+            Err(e) if e.is_not_found() => r.fail(
+                &format!("repository {} is not visible to @{}", repo.name, bot.login),
+                "check the name, and that the bot is in a team with access to it",
+            ),
+            Err(e) => r.fail(
+                &format!("repository {}: {e}", repo.name),
+                "check Gitea and retry",
+            ),
+        }
+        for branch in &repo.branches {
+            match client.branch(&repo.name, branch).await {
+                Ok(b) if !b.protected => r.warn(
+                    &format!("{}: branch {branch} is not protected in Gitea", repo.name),
+                    "add a branch protection rule requiring the gate status contexts (README: branch protection)",
+                ),
+                Ok(b) => {
+                    let missing: Vec<String> = config
+                        .gates()
+                        .into_iter()
+                        .map(|g| g.context)
+                        .filter(|c| !b.enable_status_check || !b.status_check_contexts.iter().any(|p| glob_match(p, c)))
+                        .collect();
+                    if missing.is_empty() {
+                        r.ok(&format!("{}: branch {branch} requires every gate's status", repo.name));
+                    } else {
+                        r.warn(
+                            &format!("{}: branch {branch} does not require {}", repo.name, missing.join(", ")),
+                            "add them to the rule's required status checks, or the gates do not block merging",
+                        );
+                    }
+                }
+                Err(e) => r.fail(&format!("{}: branch {branch}: {e}", repo.name), "check the branch name in [[repo]].branches"),
+            }
+        }
+    }
+
+    // Every team a gate reads: its own team and the teams that may waive it, in every org served.
+    let mut teams: Vec<(String, TeamRef)> = Vec::new();
+    for org in config.repos.iter().map(|r| &r.name.owner) {
+        for gate in config.gates() {
+            for team in std::iter::once(gate.team).chain(gate.waivable_by) {
+                let key = (org.clone(), team);
+                if !teams.contains(&key) {
+                    teams.push(key);
+                }
+            }
+        }
+    }
+    let directory = TeamDirectory::new(client.clone(), std::time::Duration::ZERO);
+    for (org, team) in teams {
+        let spec = match &team {
+            TeamRef::Name(n) => TeamSpec::Name(n.clone()),
+            TeamRef::Id(id) => TeamSpec::Id(*id),
+        };
+        match directory.resolve(&org, &spec).await {
+            Ok(t) => r.ok(&format!(
+                "team {org}/{} (id {}) resolves and the bot can read its members",
+                t.name, t.id
+            )),
+            Err(e) => r.fail(
+                &format!("team {team} in {org}: {e}"),
+                &team_fix(&e, &bot.login, &org),
+            ),
+        }
+    }
+    println!(
+        "note  write:repository and write:issue cannot be checked without side effects; the first status or reply will show them"
+    );
+    Ok(if r.failed {
+        Outcome::CheckFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// What an admin does about a team the bot cannot use.
+fn team_fix(e: &TeamError, bot: &str, org: &str) -> String {
+    match e {
+        TeamError::TeamForbidden { team, .. } => format!(
+            "add @{bot} to team {team} in {org} (Organisation → Teams → {team} → Add member), or make it an owner of {org}; the token needs read:organization"
+        ),
+        TeamError::CannotListTeams { .. } => {
+            format!("add @{bot} to {org}'s gate teams (any team makes it an org member)")
+        }
+        TeamError::TeamNotVisible { .. } | TeamError::OrgNotFound { .. } => format!(
+            "add @{bot} to the team in {org}, and check the team name or team_id in the config"
+        ),
+        TeamError::NotInOrg { .. } => "fix the team name in the config, or create the team".into(),
+        TeamError::WrongOrg { .. } => "use a team of the repository owner's organisation".into(),
+        TeamError::Api { .. } => "check that Gitea is healthy and retry".into(),
+    }
+}
+
+/// Gitea's status_check_contexts are glob patterns (`*` any run, `?` one character).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn status_contexts_match_as_globs() {
+        assert!(super::glob_match(
+            "qa-review / approved",
+            "qa-review / approved"
+        ));
+        assert!(super::glob_match("*-review / *", "qa-review / approved"));
+        assert!(!super::glob_match("security*", "qa-review / approved"));
+    }
+}
