@@ -1,0 +1,337 @@
+//! The grammar of one command line, in nom: the command word, gate lists, the separator and the
+//! reason, and the rules that turn them into a [`Command`], a refusal, or nothing (prose).
+//!
+//! Words are matched after [`normalise`]; a name may be typed as up to three words
+//! (`security review`), matched longest first. The grammar lines below use EBNF over the text of
+//! one line; `blank` is any whitespace, which inside a line means spaces and tabs.
+
+use nom::bytes::complete::{take_till1, take_while, take_while1};
+use nom::character::complete::{char, one_of};
+use nom::combinator::{peek, value};
+use nom::sequence::{preceded, terminated};
+use nom::{branch::alt, IResult, Parser};
+
+use super::normalise::{clip, nearest, normalise};
+use super::{Command, CommandKind, GateNames};
+
+/// Why a command line was refused: what was wrong and what was expected, and maybe a nearby
+/// valid word. The caller adds the line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+impl Refusal {
+    fn new(message: String, suggestion: Option<String>) -> Self {
+        Refusal {
+            message,
+            suggestion,
+        }
+    }
+}
+
+type Res<'a, O> = IResult<&'a str, O>;
+
+/// Longest word quoted back in an error message.
+const QUOTE_MAX: usize = 40;
+
+/// Most words one name may be typed as (`security review` is two).
+const PHRASE_MAX: usize = 3;
+
+/// indent = { " " | "\t" } ;
+fn indent(input: &str) -> Res<'_, &str> {
+    take_while(|c| c == ' ' || c == '\t').parse(input)
+}
+
+/// blank1 = blank { blank } ;
+fn blank1(input: &str) -> Res<'_, &str> {
+    take_while1(char::is_whitespace).parse(input)
+}
+
+/// word = { char - blank - "," - "—" - "–" - ":" }- ;   a command word or a gate before a reason
+fn word(input: &str) -> Res<'_, &str> {
+    take_till1(|c: char| c.is_whitespace() || matches!(c, ',' | '—' | '–' | ':')).parse(input)
+}
+
+/// item = { char - blank - "," }- ;   an entry of a gate list
+fn item(input: &str) -> Res<'_, &str> {
+    take_till1(|c: char| c.is_whitespace() || c == ',').parse(input)
+}
+
+/// list_gap = { blank | "," } ;
+fn list_gap(input: &str) -> Res<'_, &str> {
+    take_while(|c: char| c.is_whitespace() || c == ',').parse(input)
+}
+
+/// separator = "—" | "–" | ":" | "-" { "-" } &( blank | end ) ;
+///
+/// The reference behaviour knew the dashes and the colon; a free-standing ASCII `-` or `--` is
+/// what people type when their keyboard has no dash, so it separates too.
+fn separator(input: &str) -> Res<'_, ()> {
+    let ascii_dashes = terminated(
+        take_while1(|c| c == '-'),
+        peek(alt((blank1, nom::combinator::eof))),
+    );
+    alt((value((), one_of("—–:")), value((), ascii_dashes))).parse(input)
+}
+
+/// A name typed as one to [`PHRASE_MAX`] words separated by blanks: where each word ends.
+struct Phrase<'a> {
+    input: &'a str,
+    ends: [usize; PHRASE_MAX],
+    words: usize,
+}
+
+impl<'a> Phrase<'a> {
+    /// phrase(w) = w [ blank1 w [ blank1 w ] ] ;
+    fn parse(input: &'a str, w: fn(&str) -> Res<'_, &str>) -> Option<Self> {
+        let (mut rest, _) = w(input).ok()?;
+        let mut phrase = Phrase {
+            input,
+            ends: [input.len() - rest.len(); PHRASE_MAX],
+            words: 1,
+        };
+        while phrase.words < PHRASE_MAX {
+            let Ok((after, _)) = preceded(blank1, w).parse(rest) else {
+                break;
+            };
+            rest = after;
+            phrase.ends[phrase.words] = input.len() - rest.len();
+            phrase.words += 1;
+        }
+        Some(phrase)
+    }
+
+    /// The text of the first `k` words, blanks between them included.
+    fn text(&self, k: usize) -> &'a str {
+        &self.input[..self.ends[k - 1]]
+    }
+
+    /// What follows the first `k` words.
+    fn rest(&self, k: usize) -> &'a str {
+        &self.input[self.ends[k - 1]..]
+    }
+
+    /// The longest leading run of words whose normalised text `find` knows, and what follows it.
+    fn longest<T>(&self, find: impl Fn(&str) -> Option<T>) -> Option<(T, &'a str)> {
+        (1..=self.words)
+            .rev()
+            .find_map(|k| find(&normalise(self.text(k))).map(|found| (found, self.rest(k))))
+    }
+}
+
+/// command_line = indent "/" phrase(word) arguments ;
+///
+/// `None` when the line is prose that happens to start with `/` (`/usr/bin is broken`).
+pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Command, Refusal>> {
+    let (after_slash, _) = preceded(indent, char('/')).parse(line).ok()?;
+    let phrase = Phrase::parse(after_slash, word)?;
+    let Some((kind, rest)) = phrase.longest(CommandKind::from_normalised) else {
+        return unknown_command(&phrase).map(Err);
+    };
+    Some(match kind {
+        CommandKind::Waive => waive(rest, gates),
+        CommandKind::Revoke => revoke(rest, gates),
+        CommandKind::Refire => refire(rest, gates),
+        CommandKind::Help => Ok(Command::Help),
+    })
+}
+
+/// A `/word` that is no command: a refusal for `/sop-…` words and near misses of a command name,
+/// `None` (prose) for anything else.
+fn unknown_command(phrase: &Phrase<'_>) -> Option<Refusal> {
+    let first = normalise(phrase.text(1));
+    // `/sop na` was meant as one word, like `/sop help`.
+    let (typed, raw) = if first == "sop" && phrase.words > 1 {
+        (normalise(phrase.text(2)), phrase.text(2))
+    } else {
+        (first, phrase.text(1))
+    };
+    let suggestion = nearest(&typed, CommandKind::ALL.map(CommandKind::name));
+    let ours = typed == "sop" || typed.starts_with("sop-");
+    // near_miss allows 2 edits only on words of 4 characters or more, and every command name is
+    // 6 or longer, so a short `/cc` or `/me` never comes close.
+    if !ours && suggestion.is_none() {
+        return None;
+    }
+    let raw = clip(raw, QUOTE_MAX);
+    Some(match suggestion {
+        Some(name) => Refusal::new(
+            format!("unknown command `/{raw}`"),
+            Some(format!("/{name}")),
+        ),
+        None => Refusal::new(
+            format!(
+                "unknown command `/{raw}`; the commands are /sop-n/a, /sop-revoke, /refire and /sop-help"
+            ),
+            None,
+        ),
+    })
+}
+
+/// waive_arguments = { list_gap phrase(word) } list_gap [ separator ] reason ;
+/// reason = { char }- ;   the rest of the line, trimmed
+fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
+    let mut named: Vec<String> = Vec::new();
+    let mut rest = input;
+    let (reason, separated) = loop {
+        let (at, _) = list_gap(rest).unwrap_or((rest, ""));
+        if let Ok((after, ())) = separator(at) {
+            break (after, true);
+        }
+        let found = Phrase::parse(at, word).and_then(|p| p.longest(|w| gates.lookup(w)));
+        match found {
+            Some((gate, after)) => {
+                push_unique(&mut named, gate);
+                rest = after;
+            }
+            None => break (at, false),
+        }
+    };
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Refusal::new(
+            format!(
+                "missing reason: say why the gate does not apply; {}",
+                CommandKind::Waive.usage()
+            ),
+            None,
+        ));
+    }
+    if !separated {
+        // A mistyped gate would otherwise read as the reason's first word and widen the waiver
+        // to every gate the declarer may waive.
+        if let Ok((_, first)) = word(reason) {
+            let typed = normalise(first);
+            let long_aliases = gates.aliases().filter(|a| a.chars().count() >= 4);
+            if typed.chars().count() >= 4 {
+                if let Some(alias) = nearest(&typed, long_aliases) {
+                    return Err(Refusal::new(
+                        format!(
+                            "unknown gate `{}` (a reason that starts with this word needs `:` before it)",
+                            clip(first, QUOTE_MAX)
+                        ),
+                        Some(alias.to_owned()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Command::Waive {
+        gates: named,
+        reason: reason.to_owned(),
+    })
+}
+
+/// revoke_arguments = gate_list ;   at least one gate
+fn revoke(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
+    let (named, _) = gate_list(input, gates, false)?;
+    if named.is_empty() {
+        return Err(Refusal::new(
+            format!(
+                "missing gate: name the waived gate to revoke ({}); {}",
+                known_gates(gates, false),
+                CommandKind::Revoke.usage()
+            ),
+            None,
+        ));
+    }
+    Ok(Command::Revoke { gates: named })
+}
+
+/// refire_arguments = gate_list ;   gates or `all`; none means all
+fn refire(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
+    let (named, all) = gate_list(input, gates, true)?;
+    let gates = if all || named.is_empty() {
+        gates.canonical().to_vec()
+    } else {
+        named
+    };
+    Ok(Command::Refire { gates })
+}
+
+/// gate_list = { list_gap ( phrase(item) | "all" ) } ;
+///
+/// Every entry must name a gate (or be `all`, where `allow_all`); an entry that normalises to
+/// nothing (a stray `.`) is skipped. Returns the canonical gates, first mention first, and
+/// whether `all` was named.
+fn gate_list(
+    input: &str,
+    gates: &GateNames,
+    allow_all: bool,
+) -> Result<(Vec<String>, bool), Refusal> {
+    let mut named = Vec::new();
+    let mut all = false;
+    let mut rest = input;
+    loop {
+        let (at, _) = list_gap(rest).unwrap_or((rest, ""));
+        let Some(phrase) = Phrase::parse(at, item) else {
+            return Ok((named, all));
+        };
+        if let Some((gate, after)) = phrase.longest(|w| gates.lookup(w)) {
+            push_unique(&mut named, gate);
+            rest = after;
+            continue;
+        }
+        let typed = normalise(phrase.text(1));
+        match typed.as_str() {
+            "" => {}
+            "all" if allow_all => all = true,
+            _ => return Err(unknown_gate(phrase.text(1), &typed, gates, allow_all)),
+        }
+        rest = phrase.rest(1);
+    }
+}
+
+fn unknown_gate(raw: &str, typed: &str, gates: &GateNames, allow_all: bool) -> Refusal {
+    let all = allow_all.then_some("all");
+    let raw = clip(raw, QUOTE_MAX);
+    match nearest(typed, gates.aliases().chain(all)) {
+        Some(alias) => Refusal::new(format!("unknown gate `{raw}`"), Some(alias.to_owned())),
+        None => Refusal::new(
+            format!("unknown gate `{raw}`; {}", known_gates(gates, allow_all)),
+            None,
+        ),
+    }
+}
+
+/// "known gates: qa, security" (", or all" for `/refire`).
+fn known_gates(gates: &GateNames, allow_all: bool) -> String {
+    let mut list = format!("known gates: {}", gates.canonical().join(", "));
+    if allow_all {
+        list.push_str(", or all");
+    }
+    list
+}
+
+fn push_unique(named: &mut Vec<String>, gate: &str) {
+    if !named.iter().any(|g| g == gate) {
+        named.push(gate.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separator_accepts_dashes_colon_and_free_standing_ascii_dashes() {
+        for input in ["— x", "–x", ":x", "- x", "-- x", "-"] {
+            assert!(separator(input).is_ok(), "{input:?}");
+        }
+        for input in ["-x", "docs", ""] {
+            assert!(separator(input).is_err(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn phrase_reads_at_most_three_words() {
+        let p = Phrase::parse("security  review now please", word).expect("a phrase");
+        assert_eq!(p.words, 3);
+        assert_eq!(p.text(2), "security  review");
+        assert_eq!(p.rest(3), " please");
+        assert!(Phrase::parse(" x", word).is_none());
+        assert!(Phrase::parse("", word).is_none());
+    }
+}

@@ -1,0 +1,453 @@
+//! Finding the lines of a comment that may hold a command, and skipping the regions that
+//! Gitea's Markdown renderer (CommonMark) does not show as text a reader typed as a command:
+//! fenced code blocks, quoted lines and HTML comments.
+//!
+//! The common comment has no `/` at the start of any line, so [`has_candidate`] answers that
+//! with one pass of `memchr`-style searching and no allocation; only when it says yes does
+//! [`Candidates`] walk the comment line by line, tracking the regions.
+//!
+//! Decisions where CommonMark is subtler than we are:
+//! - A quoted line is one whose first non-blank character is `>`. A line typed without `>` is
+//!   never quoted, even where CommonMark's lazy continuation would fold it into the quote above:
+//!   what the author sees in the editor is what counts, and quoting someone else's command must
+//!   take a `>` on every line.
+//! - `<!--` opens an HTML comment anywhere on a visible line except inside an inline code span on
+//!   that line; `-->` closes it (or the end of the comment does). The part of a command line
+//!   inside a comment is not part of the command. Inside a quote or a code block, `<!--` is text.
+//! - Indentation never makes a line code: a command may be indented any amount, while a fence
+//!   opens or closes only when indented at most 3 spaces (a tab counts as 4).
+
+use std::borrow::Cow;
+
+use super::MAX_BODY_BYTES;
+
+/// The part of `body` that is read for commands: the first [`MAX_BODY_BYTES`], cut back to a
+/// char boundary, minus a last line that the cut split (it is dropped, not half-read).
+pub(crate) fn readable_prefix(body: &str) -> &str {
+    if body.len() <= MAX_BODY_BYTES {
+        return body;
+    }
+    let mut cut = MAX_BODY_BYTES;
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    match body.as_bytes()[cut] {
+        b'\n' | b'\r' => &body[..cut],
+        _ => body[..cut].rfind('\n').map_or("", |nl| &body[..=nl]),
+    }
+}
+
+/// Whether some line of `text` has `/` as its first non-blank character. A line scan: each `/`
+/// is found by `str::find` (memchr) and checked by looking back over blanks to a line start.
+pub(crate) fn has_candidate(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(found) = text[from..].find('/') {
+        let slash = from + found;
+        let blanks = bytes[..slash]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if slash == blanks || bytes[slash - blanks - 1] == b'\n' {
+            return true;
+        }
+        from = slash + 1;
+    }
+    false
+}
+
+/// A line that may hold a command: its 1-based number and its visible text from the `/` on
+/// (with any HTML comment cut out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate<'a> {
+    pub line: usize,
+    pub text: Cow<'a, str>,
+}
+
+/// An open fenced code block: its fence character and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fence {
+    ch: u8,
+    len: usize,
+}
+
+/// The candidate lines of a comment, in order.
+pub(crate) struct Candidates<'a> {
+    text: &'a str,
+    /// Byte offset of the next line's start; `None` once every line has been read.
+    pos: Option<usize>,
+    /// Number of the line that starts at `pos`.
+    line: usize,
+    fence: Option<Fence>,
+    /// Lines starting before this offset lie inside an HTML comment.
+    comment_until: usize,
+    /// Cached `<!--` search: (searched from, first opener at or after it).
+    opener: Option<(usize, Option<usize>)>,
+}
+
+impl<'a> Candidates<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Candidates {
+            text,
+            pos: Some(0),
+            line: 1,
+            fence: None,
+            comment_until: 0,
+            opener: None,
+        }
+    }
+
+    /// The first `<!--` at or after `from`. Searches resume from the last answer, so the whole
+    /// comment is searched about once however many lines ask.
+    fn next_opener(&mut self, from: usize) -> Option<usize> {
+        if let Some((searched, found)) = self.opener {
+            match found {
+                Some(at) if at >= from && searched <= from => return Some(at),
+                None if searched <= from => return None,
+                _ => {}
+            }
+        }
+        let found = self.text[from..].find("<!--").map(|i| from + i);
+        self.opener = Some((from, found));
+        found
+    }
+
+    /// Tracks HTML comments opened on the visible stretch `[from, end)` of a line (`from` is the
+    /// line start, or where a comment closed on it). Returns the visible pieces of the stretch
+    /// when some comment cut it, `None` when the whole stretch is visible.
+    fn track_comments(&mut self, mut from: usize, end: usize) -> Option<Vec<(usize, usize)>> {
+        let mut pieces: Option<Vec<(usize, usize)>> = None;
+        let mut spans = CodeSpans::default();
+        let mut search = from;
+        while let Some(open) = self.next_opener(search).filter(|&at| at < end) {
+            if spans.covers(&self.text.as_bytes()[from..end], open - from) {
+                search = open + 1;
+                continue;
+            }
+            let close = self.text[open + 4..]
+                .find("-->")
+                .map_or(self.text.len(), |i| open + 4 + i + 3);
+            pieces.get_or_insert_with(Vec::new).push((from, open));
+            self.comment_until = close;
+            if close >= end {
+                return pieces;
+            }
+            from = close;
+            search = close;
+            spans = CodeSpans::default();
+        }
+        if let Some(pieces) = pieces.as_mut() {
+            pieces.push((from, end));
+        }
+        pieces
+    }
+
+    /// The text of a candidate line: the line from its `/`, less any commented-out pieces.
+    fn visible_text(
+        &self,
+        slash: usize,
+        end: usize,
+        pieces: Option<Vec<(usize, usize)>>,
+    ) -> Cow<'a, str> {
+        let text: &'a str = self.text;
+        match pieces {
+            None => Cow::Borrowed(&text[slash..end]),
+            Some(pieces) => Cow::Owned(
+                pieces
+                    .into_iter()
+                    .map(|(a, b)| &text[a.max(slash)..b.max(slash)])
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'a> Iterator for Candidates<'a> {
+    type Item = Candidate<'a>;
+
+    fn next(&mut self) -> Option<Candidate<'a>> {
+        loop {
+            let start = self.pos?;
+            let number = self.line;
+            let newline = self.text[start..].find('\n').map(|i| start + i);
+            self.pos = newline.map(|nl| nl + 1);
+            self.line += 1;
+            let mut end = newline.unwrap_or(self.text.len());
+            if end > start && self.text.as_bytes()[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let line = &self.text.as_bytes()[start..end];
+
+            if start < self.comment_until {
+                // Inside an HTML comment; it may close on this line and another open after.
+                if self.comment_until < end {
+                    self.track_comments(self.comment_until, end);
+                }
+                continue;
+            }
+            if let Some(fence) = self.fence {
+                if closes_fence(line, fence) {
+                    self.fence = None;
+                }
+                continue;
+            }
+            if let Some(fence) = opens_fence(line) {
+                self.fence = Some(fence);
+                continue;
+            }
+            let blanks = line
+                .iter()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+            match line.get(blanks) {
+                Some(b'>') => continue,
+                Some(b'/') => {
+                    let pieces = self.track_comments(start, end);
+                    let text = self.visible_text(start + blanks, end, pieces);
+                    return Some(Candidate { line: number, text });
+                }
+                _ => {
+                    self.track_comments(start, end);
+                }
+            }
+        }
+    }
+}
+
+/// Indentation of a fence line in columns, counting a tab as 4; `None` past 3.
+fn fence_indent(line: &[u8]) -> Option<usize> {
+    let mut columns = 0;
+    for (i, &b) in line.iter().enumerate() {
+        match b {
+            b' ' => columns += 1,
+            b'\t' => columns += 4,
+            _ => return (columns <= 3).then_some(i),
+        }
+        if columns > 3 {
+            return None;
+        }
+    }
+    Some(line.len())
+}
+
+/// The run of one fence character at the start of `line`, if 3 long or more:
+/// (character, offset of the run, its length).
+fn fence_run(line: &[u8]) -> Option<(u8, usize, usize)> {
+    let indent = fence_indent(line)?;
+    let ch = *line.get(indent).filter(|&&b| b == b'`' || b == b'~')?;
+    let len = line[indent..].iter().take_while(|&&b| b == ch).count();
+    (len >= 3).then_some((ch, indent, len))
+}
+
+/// opening fence = indent≤3 ( "```" { "`" } info-without-backtick | "~~~" { "~" } any ) ;
+fn opens_fence(line: &[u8]) -> Option<Fence> {
+    let (ch, at, len) = fence_run(line)?;
+    if ch == b'`' && line[at + len..].contains(&b'`') {
+        return None; // CommonMark: a backtick fence's info string cannot hold a backtick
+    }
+    Some(Fence { ch, len })
+}
+
+/// closing fence = indent≤3 fence-char{n,} blanks ;  with n the opening fence's length
+fn closes_fence(line: &[u8], fence: Fence) -> bool {
+    match fence_run(line) {
+        Some((ch, at, len)) if ch == fence.ch && len >= fence.len => {
+            line[at + len..].iter().all(|&b| b == b' ' || b == b'\t')
+        }
+        _ => false,
+    }
+}
+
+/// The inline code spans of one stretch of a line, found left to right as they are asked about:
+/// a run of n backticks up to the next run of exactly n backticks on the same line (an unmatched
+/// run is literal text). Asking about increasing offsets costs one pass over the stretch.
+#[derive(Default)]
+struct CodeSpans {
+    /// Everything before this offset has been classified.
+    next: usize,
+    /// End of the last span found.
+    span_end: usize,
+}
+
+impl CodeSpans {
+    /// Whether byte `at` of `line` lies inside a code span; `at` must not decrease between calls.
+    fn covers(&mut self, line: &[u8], at: usize) -> bool {
+        if at < self.span_end {
+            return true;
+        }
+        let run_len = |from: usize| line[from..].iter().take_while(|&&b| b == b'`').count();
+        while self.next < at {
+            let i = self.next;
+            if line[i] != b'`' {
+                self.next += 1;
+                continue;
+            }
+            let n = run_len(i);
+            // An unmatched run of n means no later run of exactly n: unmatched runs have
+            // distinct lengths, so these searches stay few even on a hostile line.
+            let mut j = i + n;
+            let close = loop {
+                match line[j..].iter().position(|&b| b == b'`') {
+                    None => break None,
+                    Some(k) => {
+                        let m = run_len(j + k);
+                        if m == n {
+                            break Some(j + k);
+                        }
+                        j += k + m;
+                    }
+                }
+            };
+            match close {
+                Some(c) => {
+                    self.next = c + n;
+                    self.span_end = c + n;
+                    if self.span_end > at {
+                        return true;
+                    }
+                }
+                None => self.next = i + n,
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<(usize, String)> {
+        Candidates::new(text)
+            .map(|c| (c.line, c.text.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_slash_counts_only_at_the_start_of_a_line_after_blanks() {
+        let text = "to /refire you need\n/refire\n   \t /sop-help\nsee https://x/y\n";
+        assert_eq!(
+            lines(text),
+            [(2, "/refire".into()), (3, "/sop-help".into())]
+        );
+        assert!(has_candidate(text));
+        assert!(!has_candidate(
+            "to /refire you need\nsee a/b and /usr/bin\n"
+        ));
+        assert!(has_candidate("/x"));
+        assert!(has_candidate("a\n\t/x"));
+    }
+
+    #[test]
+    fn crlf_line_endings_are_read_as_lines() {
+        assert_eq!(
+            lines("hi\r\n/refire qa\r\n/sop-help\r\n"),
+            [(2, "/refire qa".into()), (3, "/sop-help".into())]
+        );
+    }
+
+    #[test]
+    fn fenced_code_blocks_are_skipped() {
+        let cases: &[(&str, &[usize])] = &[
+            ("```\n/refire\n```\n/refire", &[4]),
+            ("~~~\n/refire\n~~~\n/refire", &[4]),
+            ("  ```rust\n/refire\n   ```\n/refire", &[4]),
+            // a shorter or different fence does not close
+            ("````\n/a\n```\n/b\n~~~~\n/c\n````\n/d", &[8]),
+            // text after the closing run means it is not a close
+            ("```\n/a\n``` x\n/b\n```\n/c", &[6]),
+            // unclosed: runs to the end
+            ("/a\n```\n/b\n/c", &[1]),
+            // indented 4 columns (or a tab): not a fence
+            ("    ```\n/a\n\t```\n/b", &[2, 4]),
+            // backtick fence with a backtick in its info string: not a fence
+            ("``` a`b\n/a", &[2]),
+            // two backticks: not a fence
+            ("``\n/a", &[2]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<usize> = lines(text).into_iter().map(|(n, _)| n).collect();
+            assert_eq!(&got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_lines_are_skipped_but_lazy_continuations_are_not() {
+        let text =
+            "> /refire\n  > /refire\n> > /sop-help\n>/refire\n/refire qa\n> quote\n/sop-help";
+        assert_eq!(
+            lines(text),
+            [(5, "/refire qa".into()), (7, "/sop-help".into())]
+        );
+    }
+
+    #[test]
+    fn html_comments_hide_the_lines_they_span() {
+        let text = "<!--\n/refire\n-->\n/sop-help\nx <!-- a\n/refire\nb --> <!-- c\n/refire\n-->\n/refire qa";
+        assert_eq!(
+            lines(text),
+            [(4, "/sop-help".into()), (10, "/refire qa".into())]
+        );
+        // unclosed: runs to the end of the comment
+        assert_eq!(lines("<!-- no end\n/refire\n/sop-help"), []);
+    }
+
+    #[test]
+    fn html_comment_text_is_cut_out_of_a_command_line() {
+        assert_eq!(
+            lines("/refire qa <!-- security --> all\n/refire"),
+            [(1, "/refire qa  all".into()), (2, "/refire".into())]
+        );
+        assert_eq!(
+            lines("/refire qa <!-- x\n/refire\n-->"),
+            [(1, "/refire qa ".into())]
+        );
+    }
+
+    #[test]
+    fn comment_markers_in_code_spans_quotes_and_fences_are_text() {
+        let text = "use `<!--` to hide\n/refire\n> <!--\n/sop-help\n```\n<!--\n```\n/refire qa";
+        assert_eq!(
+            lines(text),
+            [
+                (2, "/refire".into()),
+                (4, "/sop-help".into()),
+                (8, "/refire qa".into())
+            ]
+        );
+        // an unmatched backtick does not open a span
+        assert_eq!(lines("a ` <!--\n/refire"), []);
+    }
+
+    #[test]
+    fn fences_inside_html_comments_do_not_open() {
+        assert_eq!(lines("<!--\n```\n-->\n/refire"), [(4, "/refire".into())]);
+    }
+
+    #[test]
+    fn the_body_is_cut_at_the_limit_dropping_a_split_line() {
+        let short = "/refire\n";
+        assert_eq!(readable_prefix(short), short);
+
+        let mut exact = "x".repeat(MAX_BODY_BYTES - 8);
+        exact.push_str("\n/refire\nmore");
+        assert_eq!(readable_prefix(&exact).len(), MAX_BODY_BYTES);
+        assert!(readable_prefix(&exact).ends_with("\n/refire"));
+
+        let mut split = "x".repeat(MAX_BODY_BYTES - 4);
+        split.push_str("\n/refire qa\n");
+        assert!(readable_prefix(&split).ends_with("x\n"));
+
+        // a multi-byte char across the limit
+        let mut multi = "é".repeat(MAX_BODY_BYTES / 2 + 1);
+        multi.insert(0, 'x');
+        let cut = readable_prefix(&multi);
+        assert!(cut.len() <= MAX_BODY_BYTES);
+        assert_eq!(cut, "", "a single split line is dropped whole");
+
+        let mut one_line = "/refire ".to_string();
+        one_line.push_str(&"x".repeat(MAX_BODY_BYTES));
+        assert_eq!(readable_prefix(&one_line), "");
+    }
+}
