@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::audit::{actions, insert_audit, NewAudit};
 use super::{reason, ts, Store, StoreError};
@@ -72,58 +72,11 @@ impl Store {
     /// transaction. Refuses with [`StoreError::ActiveWaiverExists`] when the gate of that PR is
     /// already waived, and with [`StoreError::EmptyReason`] without a reason.
     pub async fn insert_waiver(&self, new: &NewWaiver) -> Result<WaiverRow, StoreError> {
-        let why = reason(&new.reason)?;
         let now = self.now();
         // IMMEDIATE takes the write lock up front: the check and the insert cannot interleave
         // with another writer, and a busy database waits instead of failing mid-transaction.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM waivers
-             WHERE repo = ? AND pr = ? AND gate = ? AND revoked_at IS NULL",
-        )
-        .bind(&new.repo)
-        .bind(new.pr)
-        .bind(&new.gate)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(id) = existing {
-            return Err(StoreError::ActiveWaiverExists { id });
-        }
-        let row: WaiverRow = sqlx::query_as(&format!(
-            "INSERT INTO waivers (repo, pr, gate, declared_by, reason, comment_id, head_sha,
-                                  created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             RETURNING {COLUMNS}"
-        ))
-        .bind(&new.repo)
-        .bind(new.pr)
-        .bind(&new.gate)
-        .bind(&new.declared_by)
-        .bind(why)
-        .bind(new.comment_id)
-        .bind(&new.head_sha)
-        .bind(ts(now))
-        .fetch_one(&mut *tx)
-        .await?;
-        let detail = serde_json::json!({
-            "reason": row.reason,
-            "comment_id": row.comment_id,
-            "head_sha": row.head_sha,
-        });
-        insert_audit(
-            &mut tx,
-            now,
-            &NewAudit {
-                actor: row.declared_by.clone(),
-                action: actions::WAIVER_CREATED.into(),
-                repo: Some(row.repo.clone()),
-                pr: Some(row.pr),
-                gate: Some(row.gate.clone()),
-                waiver_id: Some(row.id),
-                detail: detail.to_string(),
-            },
-        )
-        .await?;
+        let row = insert_waiver_in(&mut tx, now, new).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -190,42 +143,9 @@ impl Store {
         by: &str,
         reason_text: &str,
     ) -> Result<WaiverRow, StoreError> {
-        let why = reason(reason_text)?;
         let now = self.now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: WaiverRow =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        if let (Some(at), Some(by)) = (current.revoked_at, current.revoked_by) {
-            return Err(StoreError::AlreadyRevoked { id, at, by });
-        }
-        let row: WaiverRow = sqlx::query_as(&format!(
-            "UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
-             WHERE id = ? RETURNING {COLUMNS}"
-        ))
-        .bind(ts(now))
-        .bind(by)
-        .bind(why)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        insert_audit(
-            &mut tx,
-            now,
-            &NewAudit {
-                actor: by.to_string(),
-                action: actions::WAIVER_REVOKED.into(),
-                repo: Some(row.repo.clone()),
-                pr: Some(row.pr),
-                gate: Some(row.gate.clone()),
-                waiver_id: Some(row.id),
-                detail: why.to_string(),
-            },
-        )
-        .await?;
+        let row = revoke_waiver_in(&mut tx, now, id, by, reason_text).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -273,4 +193,105 @@ impl Store {
         tx.commit().await?;
         Ok(rows)
     }
+}
+
+/// [`Store::insert_waiver`] inside a caller's transaction.
+pub(crate) async fn insert_waiver_in(
+    tx: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    new: &NewWaiver,
+) -> Result<WaiverRow, StoreError> {
+    let why = reason(&new.reason)?;
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM waivers
+             WHERE repo = ? AND pr = ? AND gate = ? AND revoked_at IS NULL",
+    )
+    .bind(&new.repo)
+    .bind(new.pr)
+    .bind(&new.gate)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = existing {
+        return Err(StoreError::ActiveWaiverExists { id });
+    }
+    let row: WaiverRow = sqlx::query_as(&format!(
+        "INSERT INTO waivers (repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                                  created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             RETURNING {COLUMNS}"
+    ))
+    .bind(&new.repo)
+    .bind(new.pr)
+    .bind(&new.gate)
+    .bind(&new.declared_by)
+    .bind(why)
+    .bind(new.comment_id)
+    .bind(&new.head_sha)
+    .bind(ts(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    let detail = serde_json::json!({
+        "reason": row.reason,
+        "comment_id": row.comment_id,
+        "head_sha": row.head_sha,
+    });
+    insert_audit(
+        tx,
+        now,
+        &NewAudit {
+            actor: row.declared_by.clone(),
+            action: actions::WAIVER_CREATED.into(),
+            repo: Some(row.repo.clone()),
+            pr: Some(row.pr),
+            gate: Some(row.gate.clone()),
+            waiver_id: Some(row.id),
+            detail: detail.to_string(),
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+/// [`Store::revoke_waiver`] inside a caller's transaction.
+pub(crate) async fn revoke_waiver_in(
+    tx: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    id: i64,
+    by: &str,
+    reason_text: &str,
+) -> Result<WaiverRow, StoreError> {
+    let why = reason(reason_text)?;
+    let current: WaiverRow = sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if let (Some(at), Some(by)) = (current.revoked_at, current.revoked_by) {
+        return Err(StoreError::AlreadyRevoked { id, at, by });
+    }
+    let row: WaiverRow = sqlx::query_as(&format!(
+        "UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+             WHERE id = ? RETURNING {COLUMNS}"
+    ))
+    .bind(ts(now))
+    .bind(by)
+    .bind(why)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_audit(
+        tx,
+        now,
+        &NewAudit {
+            actor: by.to_string(),
+            action: actions::WAIVER_REVOKED.into(),
+            repo: Some(row.repo.clone()),
+            pr: Some(row.pr),
+            gate: Some(row.gate.clone()),
+            waiver_id: Some(row.id),
+            detail: why.to_string(),
+        },
+    )
+    .await?;
+    Ok(row)
 }

@@ -1,0 +1,199 @@
+//! A handled comment's effects, recorded at once: the waivers it created, the ones it revoked,
+//! the audit rows (refusals too), and the answer to publish. One transaction, so a crash leaves
+//! either nothing (the comment is handled again from scratch) or everything (only the answer is
+//! published again) — never a waiver without its record, nor an audit row twice.
+
+use super::audit::{insert_audit, NewAudit};
+use super::cursors::{NewReply, Recorded, ReplyRow};
+use super::waivers::{insert_waiver_in, revoke_waiver_in, NewWaiver};
+use super::{ts, Store, StoreError};
+
+/// A waiver to end because of a comment (`/sop-revoke`, a deleted comment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub waiver_id: i64,
+    pub by: String,
+    pub reason: String,
+}
+
+/// Everything a comment caused.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommentOutcome {
+    pub repo: String,
+    pub comment_id: i64,
+    pub body_sha256: String,
+    pub waivers: Vec<NewWaiver>,
+    pub revocations: Vec<Revocation>,
+    /// Entries with no waiver row of their own (refusals).
+    pub audits: Vec<NewAudit>,
+    /// The answer to publish, as JSON (the engine's own format).
+    pub outcome: String,
+}
+
+/// A handled comment with its recorded answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandledComment {
+    pub reply: ReplyRow,
+    pub outcome: String,
+}
+
+impl Store {
+    /// Records a comment's effects and answer, first write wins: when the comment was already
+    /// handled nothing is written and the stored answer is returned.
+    pub async fn record_comment_outcome(
+        &self,
+        o: &CommentOutcome,
+    ) -> Result<Recorded<HandledComment>, StoreError> {
+        let now = self.now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(existing) = handled_in(&mut tx, &o.repo, o.comment_id).await? {
+            return Ok(Recorded::Existing(existing));
+        }
+        for w in &o.waivers {
+            insert_waiver_in(&mut tx, now, w).await?;
+        }
+        for r in &o.revocations {
+            match revoke_waiver_in(&mut tx, now, r.waiver_id, &r.by, &r.reason).await {
+                // Revoked meanwhile (the CLI): the outcome holds all the same.
+                Err(StoreError::AlreadyRevoked { .. }) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        for a in &o.audits {
+            insert_audit(&mut tx, now, a).await?;
+        }
+        sqlx::query(
+            "INSERT INTO comment_replies (repo, comment_id, reply_comment_id, body_sha256,
+                                          handled_at, outcome)
+             VALUES (?, ?, NULL, ?, ?, ?)",
+        )
+        .bind(&o.repo)
+        .bind(o.comment_id)
+        .bind(&o.body_sha256)
+        .bind(ts(now))
+        .bind(&o.outcome)
+        .execute(&mut *tx)
+        .await?;
+        let stored = handled_in(&mut tx, &o.repo, o.comment_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(Recorded::New(stored))
+    }
+
+    /// The recorded effects of a comment, if it was handled.
+    pub async fn handled_comment(
+        &self,
+        repo: &str,
+        comment_id: i64,
+    ) -> Result<Option<HandledComment>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        handled_in(&mut conn, repo, comment_id).await
+    }
+}
+
+async fn handled_in(
+    conn: &mut sqlx::SqliteConnection,
+    repo: &str,
+    comment_id: i64,
+) -> Result<Option<HandledComment>, StoreError> {
+    let row: Option<(String, i64, Option<i64>, String, String, String)> = sqlx::query_as(
+        "SELECT repo, comment_id, reply_comment_id, body_sha256, handled_at, outcome
+         FROM comment_replies WHERE repo = ? AND comment_id = ?",
+    )
+    .bind(repo)
+    .bind(comment_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(
+        |(repo, comment_id, reply_comment_id, body_sha256, handled_at, outcome)| HandledComment {
+            reply: ReplyRow {
+                repo,
+                comment_id,
+                reply_comment_id,
+                body_sha256,
+                handled_at: chrono::DateTime::parse_from_rfc3339(&handled_at)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or_default(),
+            },
+            outcome,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{actions, NewAudit, NewWaiver, WaiverFilter};
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.db")).await.unwrap();
+        (dir, s)
+    }
+
+    fn outcome(comment_id: i64) -> CommentOutcome {
+        CommentOutcome {
+            repo: "acme/widgets".into(),
+            comment_id,
+            body_sha256: "ab".into(),
+            waivers: vec![NewWaiver {
+                repo: "acme/widgets".into(),
+                pr: 7,
+                gate: "security".into(),
+                declared_by: "carol".into(),
+                reason: "docs only".into(),
+                comment_id: Some(comment_id),
+                head_sha: "h".into(),
+            }],
+            revocations: vec![],
+            audits: vec![NewAudit {
+                actor: "carol".into(),
+                action: actions::WAIVER_REFUSED.into(),
+                repo: Some("acme/widgets".into()),
+                pr: Some(7),
+                gate: Some("qa".into()),
+                waiver_id: None,
+                detail: "not in qa".into(),
+            }],
+            outcome: r#"{"lines":[]}"#.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_comment_is_recorded_once_with_all_its_effects() {
+        let (_d, s) = store().await;
+        let first = s.record_comment_outcome(&outcome(1042)).await.unwrap();
+        assert!(first.is_new());
+        let again = s.record_comment_outcome(&outcome(1042)).await.unwrap();
+        assert!(!again.is_new());
+        assert_eq!(again.into_row().outcome, r#"{"lines":[]}"#);
+        let waivers = s.list_waivers(&WaiverFilter::default()).await.unwrap();
+        assert_eq!(waivers.len(), 1);
+        let audit = s.list_audit(&Default::default()).await.unwrap();
+        let kinds: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(kinds, [actions::WAIVER_CREATED, actions::WAIVER_REFUSED]);
+        let handled = s
+            .handled_comment("acme/widgets", 1042)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(handled.reply.reply_comment_id, None);
+    }
+
+    #[tokio::test]
+    async fn a_failing_effect_records_nothing() {
+        let (_d, s) = store().await;
+        let mut bad = outcome(1);
+        bad.waivers[0].reason = "  ".into();
+        assert!(s.record_comment_outcome(&bad).await.is_err());
+        assert!(s
+            .handled_comment("acme/widgets", 1)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s.list_audit(&Default::default()).await.unwrap().is_empty());
+    }
+}
