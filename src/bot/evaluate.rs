@@ -45,6 +45,12 @@ pub struct PrEvaluation {
     /// Gates waived on this PR, for the N/A status.
     #[serde(skip)]
     pub waived: Vec<String>,
+    /// Whether the PR is open: statuses are only posted on open PRs.
+    #[serde(skip)]
+    pub open: bool,
+    /// [`reviews_fingerprint`] of the reviews read, when they were read.
+    #[serde(skip)]
+    pub reviews_fingerprint: Option<String>,
 }
 
 impl PrEvaluation {
@@ -109,12 +115,12 @@ impl Evaluator {
         let waived: Vec<String> = facts.waivers.iter().map(|w| w.gate.clone()).collect();
         let opts = Options::from(&self.config.evaluation);
 
-        // Skip rules first: they need no reviews and no probes.
+        // Skip rules and waivers first: they need no reviews and no probes.
         let decided_without_reviews = |facts: &Facts| {
             selected.iter().all(|g| {
                 matches!(
                     gate::evaluate(&GateSpec::from(g), facts, &opts, &Answers::new()),
-                    Step::Done(_)
+                    Step::Done(v) if v.skipped.is_some() || v.waiver.is_some()
                 )
             })
         };
@@ -144,6 +150,7 @@ impl Evaluator {
             }
             reviews = Some(fetched);
         }
+        let fingerprint = reviews.as_deref().map(reviews_fingerprint);
         let mut verdicts = self
             .run_gates(repo, &selected, &facts, &opts, fresh, &mut answers)
             .await;
@@ -159,7 +166,9 @@ impl Evaluator {
                 }
             }
         }
-        Ok(self.finish(repo, pr, verdicts, waived))
+        let mut eval = self.finish(repo, pr, verdicts, waived);
+        eval.reviews_fingerprint = fingerprint;
+        Ok(eval)
     }
 
     fn finish(
@@ -176,6 +185,8 @@ impl Evaluator {
             gates,
             author: pr.author().map(str::to_string),
             waived,
+            open: pr.is_open(),
+            reviews_fingerprint: None,
         }
     }
 
@@ -311,4 +322,24 @@ fn misfiled_visible(reviews: &[Review], author: Option<&str>) -> Vec<String> {
         .filter(|l| Some(l.as_str()) != author)
         .filter(|l| seen.insert(l.clone(), ()).is_none())
         .collect()
+}
+
+/// A short digest of what in a PR's reviews can change a verdict (state, dismissal, official,
+/// commit), so the poller re-evaluates a PR only when it changed; Gitea sends no webhook when a
+/// review is dismissed.
+pub fn reviews_fingerprint(reviews: &[Review]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for r in reviews {
+        h.update(format!(
+            "{}:{}:{}:{}:{}:{};",
+            r.id,
+            r.state.as_str(),
+            r.dismissed,
+            r.official,
+            r.stale,
+            r.commit_id
+        ));
+    }
+    hex::encode(&h.finalize()[..12])
 }

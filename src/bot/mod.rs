@@ -2,6 +2,8 @@
 //! `check` and the demo.
 
 mod evaluate;
+pub mod event;
+pub mod replies;
 pub mod statuses;
 
-pub use evaluate::{Evaluator, PrEvaluation};
+pub use evaluate::{reviews_fingerprint, Evaluator, PrEvaluation};

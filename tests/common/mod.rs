@@ -1,0 +1,80 @@
+//! Shared by the integration tests: a config pointing at an emulator, and running the real
+//! `sopbot` binary against it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use gitea_emu::Emulator;
+
+/// The config every test starts from: the emulator, a database in `dir`, acme/widgets with
+/// `main` protected, the qa and security gates waivable by their team or `managers`.
+pub fn config_text(emu: &Emulator, extra: &str) -> String {
+    format!(
+        r#"[gitea]
+url = "{url}"
+token = "{token}"
+timeout = "2s"
+retries = 3
+
+[server]
+listen = "127.0.0.1:0"
+
+[database]
+path = "sopbot.db"
+
+[poller]
+interval_secs = 0
+
+[[repo]]
+name = "acme/widgets"
+branches = ["main"]
+
+[gate.qa]
+team = "qa"
+context = "qa-review / approved"
+waivable_by = ["qa", "managers"]
+
+[gate.security]
+team = "security"
+context = "security-review / approved"
+waivable_by = ["security", "managers"]
+{extra}
+"#,
+        url = emu.base_url(),
+        token = emu.token(),
+    )
+}
+
+/// Writes `sopbot.toml` into `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("sopbot.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `sopbot --config CONFIG ARGS…` without blocking the emulator's runtime.
+pub async fn sopbot(config: &Path, args: &[&str]) -> Output {
+    let config = config.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("sopbot"))
+            .arg("--config")
+            .arg(&config)
+            .args(&args)
+            .env_remove("SOPBOT_GITEA_TOKEN")
+            .env_remove("SOPBOT_WEBHOOK_SECRET")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
