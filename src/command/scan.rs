@@ -31,10 +31,11 @@ pub(crate) fn readable_prefix(body: &str) -> &str {
     while !body.is_char_boundary(cut) {
         cut -= 1;
     }
-    match body.as_bytes()[cut] {
-        b'\n' | b'\r' => &body[..cut],
-        _ => body[..cut].rfind('\n').map_or("", |nl| &body[..=nl]),
+    let after = &body.as_bytes()[cut..];
+    if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
+        return &body[..cut]; // the cut falls on a line end: the last line is whole
     }
+    body[..cut].rfind('\n').map_or("", |nl| &body[..=nl])
 }
 
 /// Whether some line of `text` has `/` as its first non-blank character. A line scan: each `/`
@@ -438,6 +439,10 @@ mod tests {
         let mut split = "x".repeat(MAX_BODY_BYTES - 4);
         split.push_str("\n/refire qa\n");
         assert!(readable_prefix(&split).ends_with("x\n"));
+
+        let line_at_cut = "x".repeat(MAX_BODY_BYTES - 8) + "\n/refire";
+        assert!(readable_prefix(&(line_at_cut.clone() + "\r\nmore")).ends_with("/refire"));
+        assert!(readable_prefix(&(line_at_cut + "\rmore")).ends_with("x\n"));
 
         // a multi-byte char across the limit
         let mut multi = "é".repeat(MAX_BODY_BYTES / 2 + 1);
