@@ -1,0 +1,73 @@
+//! `sopbot doctor` against the emulator: a misprovisioned bot is found before any PR hits it.
+
+mod common;
+
+use common::{config_text, sopbot, stderr, stdout, write_config};
+use gitea_emu::{Emulator, World};
+
+async fn doctor(world: World) -> (i32, String) {
+    let emu = Emulator::start(world).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &config_text(&emu, ""));
+    let out = sopbot(&config, &["doctor"]).await;
+    let text = stdout(&out);
+    assert!(!text.contains(&emu.token()), "the token leaked: {text}");
+    assert!(!stderr(&out).contains(&emu.token()));
+    (out.status.code().unwrap(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_outside_the_security_team_fails_and_names_the_fix() {
+    let w = World::example().with_team("managers", &["mia", "sopbot"]);
+    let w = {
+        let mut w = w;
+        let sec = w.team_id("security");
+        w.remove_team_member(sec, "sopbot");
+        w
+    };
+    let (code, text) = doctor(w).await;
+    assert_eq!(code, 1, "{text}");
+    let fail = text
+        .lines()
+        .skip_while(|l| !l.starts_with("FAIL"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(fail.contains("security"), "{text}");
+    assert!(fail.contains("add @sopbot to team"), "{text}");
+    // Everything else was fine and said so.
+    assert!(text.contains("ok    token belongs to @sopbot"), "{text}");
+    assert!(text.contains("ok    team acme/qa"), "{text}");
+    assert_eq!(text.matches("FAIL").count(), 1, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correct_provisioning_passes() {
+    let w = World::example().with_team("managers", &["mia", "sopbot"]);
+    let (code, text) = doctor(w).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(text.contains("Gitea at"), "{text}");
+    assert!(text.contains("1.25.4"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_token_fails_with_what_to_do() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(&emu, "").replace(&emu.token(), "not-a-token");
+    let config = write_config(dir.path(), &text);
+    let out = sopbot(&config, &["doctor"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("FAIL  token check failed"), "{text}");
+    assert!(text.contains("invalid or revoked"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_missing_from_the_org_is_named() {
+    // No managers team at all.
+    let (code, text) = doctor(World::example()).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("managers"), "{text}");
+}
