@@ -4,7 +4,7 @@
 //! published again) — never a waiver without its record, nor an audit row twice.
 
 use super::audit::{insert_audit, NewAudit};
-use super::cursors::{NewReply, Recorded, ReplyRow};
+use super::cursors::{Recorded, ReplyRow};
 use super::waivers::{insert_waiver_in, revoke_waiver_in, NewWaiver};
 use super::{ts, Store, StoreError};
 
