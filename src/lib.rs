@@ -11,5 +11,6 @@ pub mod config;
 pub mod gate;
 pub mod gitea;
 pub mod secret;
+pub mod server;
 pub mod store;
 pub mod types;

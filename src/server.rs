@@ -1,0 +1,512 @@
+//! The HTTP edge: `POST /webhook`, `GET /healthz`, `GET /readyz`.
+//!
+//! The webhook handler only verifies, decodes and stores: signature (HMAC-SHA256 of the raw
+//! body), [`decode`](crate::bot::event::decode) into an [`Event`], then the durable inbox. It
+//! makes no Gitea call; workers drain the inbox (woken through [`AppState`]'s `Notify`). Gitea
+//! never retries a failed delivery and the poller catches up what was lost, so every answer
+//! is about *this* delivery:
+//!
+//! | answer | when |
+//! | --- | --- |
+//! | 202 `queued` / `duplicate` | stored in the inbox (or already there under its dedup key) |
+//! | 200 `ignored: <why>` | an event type, repository or author sopbot does not act on |
+//! | 400 | the body is not the event its headers claim |
+//! | 401 | a secret is configured and the signature is missing or wrong; nothing is read |
+//! | 413 | the body is larger than `max_body` |
+//! | 503 | the inbox could not be written (visible in Gitea's delivery log) |
+//!
+//! Every log line of a request carries `delivery`, `event`, `repo` and `pr` (the span of the
+//! request). Neither the secret nor a body is ever logged.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::bot::event::{self, Decoded, Event};
+use crate::gitea::GiteaClient;
+use crate::secret::Secret;
+use crate::store::{Enqueued, EventSource, NewEvent, Store};
+use crate::types::RepoName;
+
+/// Body limit when none is set (the config's default too).
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// How long `/readyz` waits for each dependency.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Signature headers, in the order they are read, with the prefix their value carries. All
+/// that are present and non-empty must verify; Gitea sends the same HMAC in each.
+const SIGNATURE_HEADERS: [(&str, &str); 4] = [
+    ("x-gitea-signature", ""),
+    ("x-forgejo-signature", ""),
+    ("x-gogs-signature", ""),
+    ("x-hub-signature-256", "sha256="),
+];
+const DELIVERY_HEADERS: [&str; 4] = [
+    "x-gitea-delivery",
+    "x-forgejo-delivery",
+    "x-gogs-delivery",
+    "x-github-delivery",
+];
+const EVENT_TYPE_HEADERS: [&str; 4] = [
+    "x-gitea-event-type",
+    "x-forgejo-event-type",
+    "x-gogs-event-type",
+    "x-github-event-type",
+];
+const EVENT_HEADERS: [&str; 4] = [
+    "x-gitea-event",
+    "x-forgejo-event",
+    "x-gogs-event",
+    "x-github-event",
+];
+
+/// Header values longer than this are cut before they are logged or stored.
+const MAX_HEADER_ECHO: usize = 128;
+
+/// How deliveries are authenticated. Running without a secret must be asked for by name.
+#[derive(Debug, Clone)]
+pub enum WebhookAuth {
+    /// Every delivery must carry a valid HMAC-SHA256 signature made with this secret.
+    Secret(Secret),
+    /// Accept unsigned deliveries (`--insecure-no-webhook-secret`): anyone who can reach the
+    /// port can queue events.
+    InsecureNone,
+}
+
+/// What the routes need. Build with [`AppState::new`] and the `with_*` methods.
+pub struct AppState {
+    store: Store,
+    secret: Option<Secret>,
+    /// Served repositories; deliveries for others are ignored.
+    repos: Vec<RepoName>,
+    /// The bot's own login: its comments are ignored.
+    bot_login: Option<String>,
+    max_body: usize,
+    /// For `/readyz`; never called on the webhook path.
+    gitea: Option<GiteaClient>,
+    /// Woken after each new event so a worker starts at once.
+    notify: Arc<Notify>,
+}
+
+impl AppState {
+    /// State for the given inbox, authentication and served repositories, with a body limit
+    /// of [`DEFAULT_MAX_BODY`], no bot login, no Gitea client (`/readyz` then answers 503) and
+    /// a fresh `Notify`.
+    pub fn new(store: Store, auth: WebhookAuth, repos: Vec<RepoName>) -> AppState {
+        AppState {
+            store,
+            secret: match auth {
+                WebhookAuth::Secret(s) => Some(s),
+                WebhookAuth::InsecureNone => None,
+            },
+            repos,
+            bot_login: None,
+            max_body: DEFAULT_MAX_BODY,
+            gitea: None,
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The bot's login (`GET /user`); comments it wrote are ignored.
+    pub fn with_bot_login(mut self, login: impl Into<String>) -> AppState {
+        self.bot_login = Some(login.into());
+        self
+    }
+
+    /// Largest accepted body in bytes (`server.max_body_bytes`).
+    pub fn with_max_body(mut self, bytes: usize) -> AppState {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The Gitea client `/readyz` checks.
+    pub fn with_gitea(mut self, client: GiteaClient) -> AppState {
+        self.gitea = Some(client);
+        self
+    }
+
+    /// The `Notify` the workers wait on (`notify_one` after each new event).
+    pub fn with_notify(mut self, notify: Arc<Notify>) -> AppState {
+        self.notify = notify;
+        self
+    }
+
+    /// The `Notify` woken after each new event.
+    pub fn notifier(&self) -> Arc<Notify> {
+        self.notify.clone()
+    }
+
+    /// The configured spelling of `repo` if it is served (Gitea names are case-insensitive).
+    fn served(&self, repo: &str) -> Option<String> {
+        self.repos
+            .iter()
+            .map(RepoName::full)
+            .find(|r| r.eq_ignore_ascii_case(repo))
+    }
+
+    fn is_bot(&self, login: Option<&str>) -> bool {
+        matches!((login, &self.bot_login), (Some(l), Some(b)) if l.eq_ignore_ascii_case(b))
+    }
+}
+
+/// The routes: `POST /webhook`, `GET /healthz`, `GET /readyz`.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.max_body;
+    Router::new()
+        .route("/webhook", post(webhook))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(Arc::new(state))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets
+/// requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "listening");
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `{"database":"ok","gitea":"ok"}`, or 503 naming what failed.
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    let database = async {
+        match tokio::time::timeout(READY_TIMEOUT, app.store.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("error: {e}")),
+            Err(_) => Some(format!("error: no answer within {READY_TIMEOUT:?}")),
+        }
+    };
+    let gitea = async {
+        let Some(client) = &app.gitea else {
+            return Some("not configured".to_string());
+        };
+        match tokio::time::timeout(READY_TIMEOUT, client.version()).await {
+            Ok(Ok(_)) => None,
+            // An answer, but not the version: a wrong URL or a broken server.
+            Ok(Err(e)) if e.status().is_some() => Some(format!("error: {e}")),
+            Ok(Err(e)) => Some(format!("unreachable: {e}")),
+            Err(_) => Some(format!("unreachable: no answer within {READY_TIMEOUT:?}")),
+        }
+    };
+    let (database, gitea) = tokio::join!(database, gitea);
+    let status = if database.is_none() && gitea.is_none() {
+        StatusCode::OK
+    } else {
+        tracing::debug!(?database, ?gitea, "not ready");
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let ok = || "ok".to_string();
+    let body = serde_json::json!({
+        "database": database.unwrap_or_else(ok),
+        "gitea": gitea.unwrap_or_else(ok),
+    });
+    (status, Json(body)).into_response()
+}
+
+/// `POST /webhook`: opens the request's span, then [`handle_delivery`].
+async fn webhook(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let delivery = first_header(&headers, &DELIVERY_HEADERS);
+    let event = first_header(&headers, &EVENT_TYPE_HEADERS)
+        .or_else(|| first_header(&headers, &EVENT_HEADERS))
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "webhook",
+        delivery = delivery.as_deref().unwrap_or("-"),
+        event = %event,
+        repo = tracing::field::Empty,
+        pr = tracing::field::Empty,
+    );
+    handle_delivery(&app, &headers, delivery, body)
+        .instrument(span)
+        .await
+}
+
+async fn handle_delivery(
+    app: &AppState,
+    headers: &HeaderMap,
+    delivery: Option<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::warn!(limit = app.max_body, "body too large");
+            return reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {} bytes", app.max_body),
+            );
+        }
+        Err(rejection) => {
+            tracing::warn!(error = %rejection.body_text(), "cannot read the body");
+            return reply(rejection.status(), rejection.body_text());
+        }
+    };
+
+    if let Some(secret) = &app.secret {
+        if let Err(problem) = verify_signature(secret, headers, &body) {
+            tracing::warn!(problem = problem.as_str(), "refused: signature");
+            let mut message = problem.as_str().to_string();
+            if is_form(headers) {
+                message.push_str(" (set the hook's content type to application/json)");
+            }
+            return reply(StatusCode::UNAUTHORIZED, message);
+        }
+    }
+
+    let decoded = match (
+        first_header(headers, &EVENT_TYPE_HEADERS),
+        first_header(headers, &EVENT_HEADERS),
+    ) {
+        (Some(event_type), _) => event::decode(&event_type, &body),
+        (None, Some(coarse)) => event::decode_coarse(&coarse, &body),
+        (None, None) => Ok(Decoded::Ignored(
+            "no X-Gitea-Event-Type or X-Gitea-Event header",
+        )),
+    };
+    let event = match decoded {
+        Ok(Decoded::Event(event)) => event,
+        Ok(Decoded::Ignored(why)) => return ignored(why),
+        Err(e) => {
+            // The field, not the message: serde's detail may quote the payload.
+            tracing::warn!(field = e.field().unwrap_or("-"), "malformed payload");
+            return reply(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("repo", event.repo());
+    span.record("pr", event.pr());
+
+    let Some(repo) = app.served(event.repo()) else {
+        return ignored("repository not served");
+    };
+    let event = event.with_repo(repo);
+    if let Event::Comment { author, .. } = &event {
+        if app.is_bot(author.as_deref()) {
+            return ignored("comment by the bot itself");
+        }
+    }
+
+    let new = NewEvent {
+        dedup_key: event.dedup_key(),
+        source: EventSource::Webhook,
+        kind: event.kind_name().to_string(),
+        repo: event.repo().to_string(),
+        // `decode` only yields numbers that fit.
+        pr: i64::try_from(event.pr()).ok(),
+        delivery_id: delivery,
+        payload: event.to_json(),
+    };
+    match app.store.enqueue(&new).await {
+        Ok(Enqueued::New(id)) => {
+            tracing::info!(id, %event, "queued");
+            app.notify.notify_one();
+            reply(StatusCode::ACCEPTED, "queued".into())
+        }
+        Ok(Enqueued::Duplicate(id)) => {
+            tracing::info!(id, %event, "duplicate of a stored event");
+            reply(StatusCode::ACCEPTED, "duplicate".into())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store the event");
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store the event now; it will be picked up by polling".into(),
+            )
+        }
+    }
+}
+
+fn reply(status: StatusCode, message: String) -> Response {
+    (status, message).into_response()
+}
+
+fn ignored(why: &'static str) -> Response {
+    tracing::debug!(why, "ignored");
+    reply(StatusCode::OK, format!("ignored: {why}"))
+}
+
+/// The first of `names` present with a readable value, cut to [`MAX_HEADER_ECHO`].
+fn first_header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?.trim();
+        (!value.is_empty()).then(|| value.chars().take(MAX_HEADER_ECHO).collect())
+    })
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignatureProblem {
+    /// No signature header, or only the empty ones Gitea sends for a hook without a secret.
+    Missing,
+    /// A signature that is not hex or does not match the body.
+    Bad,
+}
+
+impl SignatureProblem {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignatureProblem::Missing => "missing signature",
+            SignatureProblem::Bad => "bad signature",
+        }
+    }
+}
+
+/// Checks every non-empty signature header against the HMAC-SHA256 of `body`, in constant
+/// time; at least one must be there.
+fn verify_signature(
+    secret: &Secret,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), SignatureProblem> {
+    let mut seen = false;
+    for (name, prefix) in SIGNATURE_HEADERS {
+        for value in headers.get_all(name) {
+            let value = value.to_str().map_err(|_| SignatureProblem::Bad)?.trim();
+            let hex_sig = match value.get(..prefix.len()) {
+                Some(p) if p.eq_ignore_ascii_case(prefix) => &value[prefix.len()..],
+                _ if value.is_empty() => "",
+                _ => return Err(SignatureProblem::Bad),
+            };
+            if hex_sig.is_empty() {
+                continue;
+            }
+            seen = true;
+            let sig = hex::decode(hex_sig).map_err(|_| SignatureProblem::Bad)?;
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
+                .expect("HMAC accepts keys of any length");
+            mac.update(body);
+            mac.verify_slice(&sig).map_err(|_| SignatureProblem::Bad)?;
+        }
+    }
+    if seen {
+        Ok(())
+    } else {
+        Err(SignatureProblem::Missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn sign(secret: &str, body: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn signatures() {
+        let secret = Secret::new("s3cret");
+        let body = br#"{"a":1}"#;
+        let good = sign("s3cret", body);
+        let check =
+            |pairs: &[(&'static str, &str)]| verify_signature(&secret, &headers(pairs), body);
+        assert_eq!(check(&[("X-Gitea-Signature", &good)]), Ok(()));
+        assert_eq!(check(&[("x-forgejo-signature", &good)]), Ok(()));
+        assert_eq!(
+            check(&[("X-Gitea-Signature", &good.to_uppercase())]),
+            Ok(())
+        );
+        let hub = format!("sha256={good}");
+        assert_eq!(check(&[("X-Hub-Signature-256", &hub)]), Ok(()));
+        // Gitea's placeholders for a hook without a secret.
+        assert_eq!(
+            check(&[
+                ("X-Gitea-Signature", ""),
+                ("X-Hub-Signature-256", "sha256=")
+            ]),
+            Err(SignatureProblem::Missing)
+        );
+        assert_eq!(check(&[]), Err(SignatureProblem::Missing));
+        assert_eq!(
+            check(&[("X-Hub-Signature-256", &good)]),
+            Err(SignatureProblem::Bad),
+            "the sha256= prefix is required"
+        );
+        assert_eq!(
+            check(&[("X-Gitea-Signature", "zz")]),
+            Err(SignatureProblem::Bad)
+        );
+        assert_eq!(
+            check(&[("X-Gitea-Signature", &good[..32])]),
+            Err(SignatureProblem::Bad)
+        );
+        assert_eq!(
+            check(&[("X-Gitea-Signature", &sign("other", body))]),
+            Err(SignatureProblem::Bad)
+        );
+        // One wrong header spoils a right one.
+        assert_eq!(
+            check(&[
+                ("X-Gitea-Signature", &good),
+                ("X-Hub-Signature-256", "sha256=00")
+            ]),
+            Err(SignatureProblem::Bad)
+        );
+    }
+
+    #[test]
+    fn header_values_are_trimmed_and_cut() {
+        let long = "d".repeat(500);
+        let h = headers(&[
+            ("X-GitHub-Delivery", &long),
+            ("x-gitea-event", " pull_request "),
+        ]);
+        assert_eq!(
+            first_header(&h, &DELIVERY_HEADERS).unwrap().len(),
+            MAX_HEADER_ECHO
+        );
+        assert_eq!(
+            first_header(&h, &EVENT_HEADERS).as_deref(),
+            Some("pull_request")
+        );
+        assert_eq!(first_header(&h, &EVENT_TYPE_HEADERS), None);
+    }
+}
