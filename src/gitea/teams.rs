@@ -211,7 +211,13 @@ impl TeamDirectory {
             TeamSpec::Id(id) => *id,
             TeamSpec::Name(name) => self.id_for_name(org, name, team).await?,
         };
-        let found = self.confirm(id, false).await.map_err(|cause| match cause {
+        let confirmed = self.confirm(id, false).await;
+        if let (Err(GiteaError::NotFound { .. }), TeamSpec::Name(name)) = (&confirmed, team) {
+            // A deleted (maybe recreated) team: list the org again next time.
+            let key = (org.to_lowercase(), name.to_lowercase());
+            self.lock().names.remove(&key);
+        }
+        let found = confirmed.map_err(|cause| match cause {
             GiteaError::Forbidden { .. } => TeamError::TeamForbidden {
                 org: org.to_string(),
                 team: team.clone(),
@@ -459,6 +465,24 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("team `qa-lead` is not a team of org `acme` (its teams: QA, qa-leads,"));
+    }
+
+    #[tokio::test]
+    async fn a_name_whose_team_vanished_is_listed_again() {
+        let server = TestServer::start(|seen, _| match seen.path.as_str() {
+            "/orgs/acme/teams" => Reply::json(200, json!([{"id": 22, "name": "ops"}])),
+            _ => Reply::error(404, "not found"),
+        })
+        .await;
+        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60));
+        for _ in 0..2 {
+            let err = dir.resolve("acme", &name("ops")).await.unwrap_err();
+            assert!(
+                matches!(err, TeamError::TeamNotVisible { id: 22, .. }),
+                "{err:?}"
+            );
+        }
+        assert_eq!(server.count("/orgs/acme/teams"), 2);
     }
 
     #[tokio::test]
