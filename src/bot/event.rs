@@ -69,7 +69,16 @@ pub enum Event {
         updated_at: Option<DateTime<Utc>>,
     },
     /// Evaluate all gates of a PR again (poller, CLI).
-    Reevaluate { repo: String, pr: u64, why: String },
+    Reevaluate {
+        repo: String,
+        pr: u64,
+        /// Why, for logs and the dedup key: one re-evaluation per distinct `why`.
+        why: String,
+        /// The reviews fingerprint the poller saw (`bot::reviews_fingerprint`), recorded with
+        /// the evaluation so the same reviews are not re-evaluated again.
+        #[serde(default)]
+        fingerprint: Option<String>,
+    },
 }
 
 /// What happened to a comment.
@@ -186,7 +195,8 @@ impl Event {
     /// - `pr:{repo}:{n}:{action}:{head_sha}:{updated_at}`
     /// - `review:{repo}:{n}:{reviewer}:{verdict}:{updated_at}` (the PR's `updated_at`: the
     ///   payload has no review id)
-    /// - `reeval:{repo}:{n}:{why}`
+    /// - `reeval:{repo}:{n}:{why}`, then `:{fingerprint}` when there is one (so a poller
+    ///   that finds new reviews again with the same `why` is not taken for a duplicate)
     ///
     /// A missing reviewer or time is an empty field. Times are UTC RFC 3339 with `Z`, so a
     /// server in another zone gives the same key.
@@ -227,7 +237,18 @@ impl Event {
                 verdict.as_str(),
                 key_time(updated_at)
             ),
-            Event::Reevaluate { repo, pr, why } => format!("reeval:{repo}:{pr}:{why}"),
+            Event::Reevaluate {
+                repo,
+                pr,
+                why,
+                fingerprint: None,
+            } => format!("reeval:{repo}:{pr}:{why}"),
+            Event::Reevaluate {
+                repo,
+                pr,
+                why,
+                fingerprint: Some(fp),
+            } => format!("reeval:{repo}:{pr}:{why}:{fp}"),
         }
     }
 
@@ -968,12 +989,30 @@ mod tests {
             repo: "acme/widgets".into(),
             pr: 7,
             why: "poll".into(),
+            fingerprint: None,
         };
         assert_eq!(
             r.to_json(),
-            r#"{"kind":"reevaluate","repo":"acme/widgets","pr":7,"why":"poll"}"#
+            r#"{"kind":"reevaluate","repo":"acme/widgets","pr":7,"why":"poll","fingerprint":null}"#
         );
         assert_eq!(r.dedup_key(), "reeval:acme/widgets:7:poll");
+        let without_field: Event =
+            serde_json::from_str(r#"{"kind":"reevaluate","repo":"a/b","pr":1,"why":"cli"}"#)
+                .unwrap();
+        assert!(matches!(
+            without_field,
+            Event::Reevaluate {
+                fingerprint: None,
+                ..
+            }
+        ));
+        let fp = Event::Reevaluate {
+            repo: "acme/widgets".into(),
+            pr: 7,
+            why: "reviews changed".into(),
+            fingerprint: Some("f00d".into()),
+        };
+        assert_eq!(fp.dedup_key(), "reeval:acme/widgets:7:reviews changed:f00d");
         assert_eq!(
             event_of("pull_request_review_approved.json").to_json(),
             r#"{"kind":"review","repo":"acme/widgets","pr":7,"reviewer":"bob","verdict":"approved","updated_at":"2026-03-03T10:40:09Z"}"#
