@@ -1,0 +1,80 @@
+//! `gitea-emu`: serves the API-NOTES §11 scenario (org `acme`, repo `widgets`, PR #7 by alice,
+//! bob in qa, carol in security, the bot `sopbot` in both) for the demo and the load bench.
+//!
+//! ```text
+//! gitea-emu [--listen 127.0.0.1:3000] [--latency-ms 0] [--extra-prs 0]
+//! ```
+//! Prints `url=…` and `token=…`, then serves until Ctrl-C.
+
+use std::time::Duration;
+
+use gitea_emu::{Emulator, World};
+
+const USAGE: &str = "usage: gitea-emu [--listen ADDR] [--latency-ms MS] [--extra-prs N]";
+
+struct Args {
+    listen: String,
+    latency_ms: u64,
+    extra_prs: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        listen: "127.0.0.1:3000".into(),
+        latency_ms: 0,
+        extra_prs: 0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.into());
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
+        match flag.as_str() {
+            "--listen" => args.listen = value.clone(),
+            "--latency-ms" => args.latency_ms = number()?,
+            "--extra-prs" => args.extra_prs = number()?,
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let mut world = World::example();
+    for i in 0..args.extra_prs {
+        world.open_pr("widgets", "alice", "main", &format!("load/{i}"));
+    }
+    let emu = match Emulator::bind(world, &args.listen).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gitea-emu: cannot listen on {}: {e}", args.listen);
+            std::process::exit(2);
+        }
+    };
+    emu.set_latency(Duration::from_millis(args.latency_ms));
+    println!("url={}", emu.base_url());
+    println!("token={}", emu.token());
+    eprintln!(
+        "gitea-emu: Gitea {} emulator for acme/widgets (PR #7), API at {}; Ctrl-C stops",
+        gitea_emu::GITEA_VERSION,
+        emu.api_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    emu.shutdown().await;
+}

@@ -1,0 +1,1460 @@
+//! The HTTP side: an axum router answering Gitea's REST API under `/api/v1` from the shared
+//! [`World`], behind a gate that records every call and applies the armed [`Faults`].
+//!
+//! Connections are served by our own accept loop (hyper's HTTP/1 server) rather than
+//! `axum::serve`, so a "dropped" call can really close its TCP connection without an answer:
+//! the handler signals its connection task, which drops the connection.
+
+// Handlers return `Result<Response, Response>` so an error answer can leave early with `?`;
+// the size of an axum `Response` in the `Err` variant does not matter for a test server.
+#![allow(clippy::result_large_err)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tower_service::Service;
+
+use crate::faults::{Action, Faults};
+use crate::json::{self, ApiErrorJson, NotFoundJson};
+use crate::world::{Access, CommentKind, Issue, Repo, TeamDenial, World, ALLOWED_REACTIONS};
+
+/// The version `GET /version` reports.
+pub const GITEA_VERSION: &str = "1.25.4";
+
+/// One request the emulator received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The full path, e.g. `/api/v1/repos/acme/widgets/pulls/7`.
+    pub path: String,
+    /// The raw query string (`""` when none).
+    pub query: String,
+    /// The status answered; 0 when no answer was sent (a dropped connection, or a client that
+    /// gave up before a stalled answer).
+    pub status: u16,
+}
+
+impl Call {
+    /// Whether this call is `method` on exactly `path` (query ignored).
+    pub fn is(&self, method: &str, path: &str) -> bool {
+        self.method == method && self.path == path
+    }
+}
+
+/// A running emulator. Dropping it stops the server too; [`Emulator::shutdown`] waits for that.
+pub struct Emulator {
+    addr: SocketAddr,
+    state: AppState,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    world: Arc<Mutex<World>>,
+    faults: Arc<Faults>,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+/// Put into every request's extensions by the connection task: notifying it drops the
+/// connection.
+#[derive(Clone)]
+struct ConnKill(Arc<Notify>);
+
+impl Emulator {
+    /// Starts a server for `world` on `127.0.0.1` at a free port. Unless the world has a fixed
+    /// root URL, its ROOT_URL becomes this server's base URL.
+    pub async fn start(world: World) -> Emulator {
+        Self::bind(world, "127.0.0.1:0")
+            .await
+            .expect("gitea-emu: cannot bind 127.0.0.1:0")
+    }
+
+    /// Starts a server for `world` on `addr` (e.g. `127.0.0.1:3000`).
+    pub async fn bind(mut world: World, addr: &str) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        if !world.root_url_fixed {
+            world.root_url = format!("http://{addr}/");
+        }
+        let state = AppState {
+            world: Arc::new(Mutex::new(world)),
+            faults: Arc::new(Faults::default()),
+            calls: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, router(state.clone()), stopped));
+        Ok(Emulator {
+            addr,
+            state,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash; the API is under `/api/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/api/v1`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v1", self.base_url())
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bot's token (`emu-token-<bot>`); panics if the world has no bot.
+    pub fn token(&self) -> String {
+        self.with_world(|w| w.bot_token())
+            .expect("gitea-emu: the world has no bot (use .with_bot)")
+    }
+
+    /// The shared world. Lock it briefly; never hold the guard across an `.await`.
+    pub fn world(&self) -> Arc<Mutex<World>> {
+        self.state.world.clone()
+    }
+
+    /// Runs `f` on the world under its lock: `emu.with_world(|w| w.push("widgets", 7))`.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut lock(&self.state.world))
+    }
+
+    /// Every call received so far, in arrival order.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.state.calls).clone()
+    }
+
+    /// Forgets the recorded calls.
+    pub fn clear_calls(&self) {
+        lock(&self.state.calls).clear();
+    }
+
+    /// The fault switches (also reachable through the shortcuts below).
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// Delays every answer by `d`.
+    pub fn set_latency(&self, d: Duration) {
+        self.state.faults.set_latency(d);
+    }
+
+    /// The next `n` calls answer `status`: a 500 has Gitea's JSON error body, other statuses
+    /// a plain-text body as a proxy would send.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.state.faults.fail_next(n, status);
+    }
+
+    /// A random share of calls (0.0–1.0) fails with one of `statuses`; see [`Emulator::seed_faults`].
+    pub fn fail_ratio(&self, ratio: f64, statuses: &[u16]) {
+        self.state.faults.fail_ratio(ratio, statuses);
+    }
+
+    /// Seeds the generator behind [`Emulator::fail_ratio`].
+    pub fn seed_faults(&self, seed: u64) {
+        self.state.faults.seed(seed);
+    }
+
+    /// The next `n` calls answer 429 with `Retry-After: retry_after_secs`.
+    pub fn rate_limit_next(&self, n: u32, retry_after_secs: u64) {
+        self.state.faults.rate_limit_next(n, retry_after_secs);
+    }
+
+    /// The next `n` calls wait `d` before answering.
+    pub fn stall_next(&self, n: u32, d: Duration) {
+        self.state.faults.stall_next(n, d);
+    }
+
+    /// The next `n` calls have their TCP connection closed without any answer.
+    pub fn drop_next(&self, n: u32) {
+        self.state.faults.drop_next(n);
+    }
+
+    /// While down, every call answers 503 with a plain-text body.
+    pub fn set_down(&self, down: bool) {
+        self.state.faults.set_down(down);
+    }
+
+    /// Disarms every fault and the latency.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear();
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
+    let mut conns = JoinSet::new();
+    let for_conns = stopped.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                conns.spawn(serve_connection(stream, app.clone(), for_conns.clone()));
+                while conns.try_join_next().is_some() {}
+            }
+            _ = stopped.wait_for(|s| *s) => break,
+        }
+    }
+    conns.shutdown().await;
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let kill = Arc::new(Notify::new());
+    let handle = ConnKill(kill.clone());
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(handle.clone());
+        let mut app = app.clone();
+        async move { app.call(req).await }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = kill.notified() => {}
+        _ = stopped.wait_for(|s| *s) => {}
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let repo = "/repos/{owner}/{repo}";
+    let api = Router::new()
+        .route("/version", get(version))
+        .route("/user", get(get_user))
+        .route("/user/teams", get(user_teams))
+        .route(repo, get(get_repo))
+        .route(&format!("{repo}/branches/{{*branch}}"), get(get_branch))
+        .route(&format!("{repo}/pulls"), get(list_pulls))
+        .route(&format!("{repo}/pulls/{{index}}"), get(get_pull))
+        .route(
+            &format!("{repo}/pulls/{{index}}/reviews"),
+            get(list_reviews),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/reviews/{{id}}"),
+            get(get_review),
+        )
+        .route(&format!("{repo}/issues/comments"), get(list_repo_comments))
+        .route(
+            &format!("{repo}/issues/comments/{{id}}"),
+            get(get_comment).patch(edit_comment).delete(delete_comment),
+        )
+        .route(
+            &format!("{repo}/issues/comments/{{id}}/reactions"),
+            get(list_reactions)
+                .post(post_reaction)
+                .delete(delete_reaction),
+        )
+        .route(
+            &format!("{repo}/issues/{{index}}/comments"),
+            get(list_comments).post(post_comment),
+        )
+        .route(&format!("{repo}/issues/{{index}}/timeline"), get(timeline))
+        .route(
+            &format!("{repo}/statuses/{{sha}}"),
+            get(list_statuses).post(post_status),
+        )
+        .route(
+            &format!("{repo}/commits/{{ref}}/statuses"),
+            get(list_statuses_by_ref),
+        )
+        .route(
+            &format!("{repo}/commits/{{ref}}/status"),
+            get(combined_status),
+        )
+        .route("/teams/{id}", get(get_team))
+        .route("/teams/{id}/members", get(team_members))
+        .route("/teams/{id}/members/{username}", get(team_member))
+        .route("/orgs/{org}/teams", get(org_teams));
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(unknown_route)
+        .layer(from_fn_with_state(state.clone(), gate))
+        .with_state(state)
+}
+
+// ----- the gate: call log and faults -----------------------------------------------------------
+
+async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let call = Call {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        query: req.uri().query().unwrap_or("").to_string(),
+        status: 0,
+    };
+    // Logged before answering, so a call whose answer never goes out keeps status 0.
+    let slot = {
+        let mut calls = lock(&st.calls);
+        calls.push(call);
+        calls.len() - 1
+    };
+    let decision = st.faults.decide();
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    let resp = match decision.action {
+        Action::Pass => next.run(req).await,
+        Action::Stall(d) => {
+            tokio::time::sleep(d).await;
+            next.run(req).await
+        }
+        Action::Fail(code) => fault_response(&st, code),
+        Action::RateLimit(secs) => {
+            let mut r = text(StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r
+        }
+        Action::Down => text(StatusCode::SERVICE_UNAVAILABLE),
+        Action::Drop => return drop_connection(&req).await,
+    };
+    if let Some(c) = lock(&st.calls).get_mut(slot) {
+        c.status = resp.status().as_u16();
+    }
+    resp
+}
+
+/// Asks the connection task to close the connection, then never answers.
+fn drop_connection(req: &Request) -> impl Future<Output = Response> {
+    if let Some(k) = req.extensions().get::<ConnKill>() {
+        k.0.notify_one();
+    }
+    std::future::pending()
+}
+
+fn fault_response(st: &AppState, code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let w = lock(&st.world);
+        return json_error(&w, status, "");
+    }
+    text(status)
+}
+
+/// A proxy-style plain-text answer: `503 Service Unavailable`.
+fn text(status: StatusCode) -> Response {
+    let body = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+// ----- response helpers --------------------------------------------------------------------------
+
+type Res = Result<Response, Response>;
+
+fn json_body<T: Serialize>(status: StatusCode, v: &T) -> Response {
+    let body = serde_json::to_vec(v).expect("serialisable response");
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn ok<T: Serialize>(v: &T) -> Res {
+    Ok(json_body(StatusCode::OK, v))
+}
+
+/// `{"message","url"}`.
+fn json_error(w: &World, status: StatusCode, message: &str) -> Response {
+    json_body(
+        status,
+        &ApiErrorJson {
+            message: message.to_string(),
+            url: json::swagger_url(w),
+        },
+    )
+}
+
+/// `APIErrorNotFound(msg?, errs…)`: `{"errors","message","url"}`.
+fn not_found_with(w: &World, message: &str, errors: Vec<String>) -> Response {
+    json_body(
+        StatusCode::NOT_FOUND,
+        &NotFoundJson {
+            errors: (!errors.is_empty()).then_some(errors),
+            message: message.to_string(),
+            url: json::swagger_url(w),
+        },
+    )
+}
+
+fn not_found(w: &World) -> Response {
+    not_found_with(w, "not found", Vec::new())
+}
+
+/// `APIErrorInternal`: the message is blank in production unless the caller is a site admin.
+fn internal(w: &World, doer: &str, detail: &str) -> Response {
+    let message = if w.is_site_admin(doer) { detail } else { "" };
+    json_error(w, StatusCode::INTERNAL_SERVER_ERROR, message)
+}
+
+/// `ctx.Status(code)`: no body at all.
+fn bare(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+fn with_total(mut r: Response, total: usize) -> Response {
+    r.headers_mut()
+        .insert("X-Total-Count", HeaderValue::from(total));
+    r
+}
+
+// ----- request helpers ---------------------------------------------------------------------------
+
+impl AppState {
+    /// Locks the world, authenticates the caller, and runs the handler body.
+    fn api(&self, headers: &HeaderMap, f: impl FnOnce(&mut World, &str) -> Res) -> Response {
+        let mut w = lock(&self.world);
+        let doer = match authenticate(&w, headers) {
+            Ok(d) => d,
+            Err(r) => return r,
+        };
+        match f(&mut w, &doer) {
+            Ok(r) | Err(r) => r,
+        }
+    }
+}
+
+/// `Authorization: token <t>` or `Bearer <t>`, scheme case-insensitive.
+fn authenticate(w: &World, headers: &HeaderMap) -> Result<String, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(json_error(w, StatusCode::UNAUTHORIZED, "token is required"));
+    };
+    let invalid = || {
+        json_error(
+            w,
+            StatusCode::UNAUTHORIZED,
+            "invalid username, password or token",
+        )
+    };
+    let value = value.to_str().map_err(|_| invalid())?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("token") && !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(invalid());
+    }
+    w.login_for_token(token.trim())
+        .map(str::to_string)
+        .ok_or_else(invalid)
+}
+
+/// Query parameters, read like Gitea's `ctx.FormInt` (missing or malformed: 0).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn int(&self, key: &str) -> i64 {
+        self.get(key)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `limit` as `ToCorrectPageSize`: ≤ 0 → 30, above 50 → 50.
+    fn page_size(&self) -> usize {
+        match self.int("limit") {
+            l if l <= 0 => 30,
+            l if l > 50 => 50,
+            l => l as usize,
+        }
+    }
+
+    /// Lists that are always paged: page ≤ 0 is page 1.
+    fn paging(&self) -> Paging {
+        Paging {
+            page: self.int("page").max(1) as usize,
+            size: self.page_size(),
+        }
+    }
+
+    /// Lists paged only when `page` is given (> 0); otherwise everything.
+    fn paging_if_page(&self) -> Option<Paging> {
+        (self.int("page") > 0).then(|| self.paging())
+    }
+
+    /// `since` and `before` (RFC 3339); a bad value is a 422 with Go's parse error.
+    fn since_before(&self, w: &World) -> Result<(Option<i64>, Option<i64>), Response> {
+        let parse = |key: &str| -> Result<Option<i64>, Response> {
+            match self.get(key) {
+                None | Some("") => Ok(None),
+                Some(v) => DateTime::parse_from_rfc3339(v)
+                    .map(|t| Some(t.timestamp()))
+                    .map_err(|_| {
+                        let msg = format!(
+                            "parsing time \"{v}\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"{v}\" as \"2006\""
+                        );
+                        json_error(w, StatusCode::UNPROCESSABLE_ENTITY, &msg)
+                    }),
+            }
+        };
+        Ok((parse("since")?, parse("before")?))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Paging {
+    page: usize,
+    size: usize,
+}
+
+fn page_of<T>(items: Vec<T>, p: Option<Paging>) -> Vec<T> {
+    match p {
+        None => items,
+        Some(p) => items
+            .into_iter()
+            .skip((p.page - 1) * p.size)
+            .take(p.size)
+            .collect(),
+    }
+}
+
+/// Gitea's `SetLinkHeader`: `next`, `last`, `first`, `prev` links (in that order, comma
+/// separated) with the query re-encoded, keys sorted, as Go's `url.Values.Encode`.
+fn link_header(w: &World, uri: &Uri, params: &Params, total: usize, size: usize) -> Option<String> {
+    let size = size.max(1);
+    let pages = if total == 0 { 1 } else { total.div_ceil(size) };
+    let cur = (params.int("page").max(1) as usize).min(pages);
+    let link = |page: usize, rel: &str| {
+        let mut q: Vec<(String, String)> = params
+            .0
+            .iter()
+            .filter(|(k, _)| k != "page")
+            .cloned()
+            .collect();
+        q.push(("page".into(), page.to_string()));
+        q.sort_by(|a, b| a.0.cmp(&b.0));
+        let query: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+            .collect();
+        format!(
+            "<{}{}?{}>; rel=\"{rel}\"",
+            w.root_url(),
+            uri.path().trim_start_matches('/'),
+            query.join("&")
+        )
+    };
+    let has_next = total > cur * size;
+    let is_last = total == 0 || (total > (cur - 1) * size && !has_next);
+    let mut links = Vec::new();
+    if has_next {
+        links.push(link(cur + 1, "next"));
+    }
+    if !is_last {
+        links.push(link(pages, "last"));
+    }
+    if cur != 1 {
+        links.push(link(1, "first"));
+    }
+    if cur > 1 {
+        links.push(link(cur - 1, "prev"));
+    }
+    (!links.is_empty()).then(|| links.join(","))
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn with_link(mut r: Response, link: Option<String>) -> Response {
+    if let Some(l) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(header::LINK, l);
+    }
+    r
+}
+
+/// `repoAssignment`: an unknown repo, or one the caller cannot read, is 404.
+fn find_repo<'a>(w: &'a World, owner: &str, name: &str, doer: &str) -> Result<&'a Repo, Response> {
+    match w.find_repo(owner, name) {
+        Some(r) if w.access(doer) >= Access::Read => Ok(r),
+        _ => Err(not_found(w)),
+    }
+}
+
+fn find_pr<'a>(w: &'a World, r: &'a Repo, index: &str) -> Result<&'a Issue, Response> {
+    let n: u64 = index.parse().unwrap_or(0);
+    r.issues
+        .iter()
+        .find(|i| i.index == n && i.pull.is_some())
+        .ok_or_else(|| not_found(w))
+}
+
+/// Issue-level comment routes answer 500 (blank message) for an unknown index.
+fn find_issue_or_500<'a>(
+    w: &'a World,
+    r: &'a Repo,
+    index: &str,
+    doer: &str,
+) -> Result<&'a Issue, Response> {
+    let n: u64 = index.parse().unwrap_or(0);
+    r.issues.iter().find(|i| i.index == n).ok_or_else(|| {
+        internal(
+            w,
+            doer,
+            &format!("issue does not exist [repo_id: {}, index: {n}]", r.id),
+        )
+    })
+}
+
+fn parse_body(w: &World, body: &Bytes) -> Result<serde_json::Value, Response> {
+    if body.is_empty() {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        json_error(
+            w,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[]: Deserialization Error",
+        )
+    })
+}
+
+fn str_field(v: &serde_json::Value, key: &str) -> String {
+    v.get(key)
+        .and_then(|x| x.as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `updated` within `since`/`before` (inclusive, whole seconds).
+fn in_window(t: &DateTime<Utc>, since: Option<i64>, before: Option<i64>) -> bool {
+    since.is_none_or(|s| t.timestamp() >= s) && before.is_none_or(|b| t.timestamp() <= b)
+}
+
+// ----- handlers: misc and user ------------------------------------------------------------------
+
+async fn unknown_route(State(st): State<AppState>) -> Response {
+    not_found(&lock(&st.world))
+}
+
+async fn version() -> Response {
+    json_body(
+        StatusCode::OK,
+        &json::ServerVersionJson {
+            version: GITEA_VERSION.into(),
+        },
+    )
+}
+
+async fn get_user(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    st.api(&headers, |w, doer| ok(&json::user(w, doer, Some(doer))))
+}
+
+async fn user_teams(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let mut teams: Vec<_> = w
+            .teams
+            .iter()
+            .filter(|t| w.is_team_member(t.id, doer))
+            .collect();
+        teams.sort_by_key(|t| t.name.to_lowercase());
+        let total = teams.len();
+        let page: Vec<_> = page_of(teams, Some(params.paging()))
+            .into_iter()
+            .map(|t| json::team(w, t, true))
+            .collect();
+        Ok(with_total(ok(&page)?, total))
+    })
+}
+
+// ----- handlers: repository, branches, pulls ----------------------------------------------------------
+
+async fn get_repo(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r)): Path<(String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        ok(&json::repository(w, repo, w.access(doer)))
+    })
+}
+
+async fn get_branch(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, b)): Path<(String, String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        match repo.branches.iter().find(|x| x.name == b) {
+            Some(branch) => ok(&json::branch(w, repo, branch, doer)),
+            None => Err(not_found_with(
+                w,
+                "not found",
+                vec![format!("branch does not exist [name: {b}]")],
+            )),
+        }
+    })
+}
+
+async fn list_pulls(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path((o, r)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let state = params.get("state").unwrap_or("open");
+        let mut prs: Vec<&Issue> = repo
+            .issues
+            .iter()
+            .filter(|i| i.pull.is_some())
+            .filter(|i| match state {
+                "closed" => i.closed,
+                "all" => true,
+                _ => !i.closed,
+            })
+            .filter(|i| {
+                params.get("base_branch").is_none_or(|b| {
+                    b.is_empty() || i.pull.as_ref().is_some_and(|p| p.base_ref == b)
+                })
+            })
+            .filter(|i| {
+                params
+                    .get("poster")
+                    .is_none_or(|p| p.is_empty() || i.author.eq_ignore_ascii_case(p))
+            })
+            .collect();
+        match params.get("sort").unwrap_or("") {
+            "oldest" => prs.sort_by_key(|i| (i.created, i.index)),
+            "recentupdate" => prs.sort_by_key(|i| std::cmp::Reverse((i.updated, i.index))),
+            "leastupdate" => prs.sort_by_key(|i| (i.updated, i.index)),
+            _ => prs.sort_by_key(|i| std::cmp::Reverse((i.created, i.index))),
+        }
+        let total = prs.len();
+        let paging = params.paging();
+        let page: Vec<_> = page_of(prs, Some(paging))
+            .into_iter()
+            .map(|i| json::pull_request(w, repo, i, Some(doer)))
+            .collect();
+        let link = link_header(w, &uri, &params, total, paging.size);
+        Ok(with_link(with_total(ok(&page)?, total), link))
+    })
+}
+
+async fn get_pull(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, n)): Path<(String, String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let pr = find_pr(w, repo, &n)?;
+        ok(&json::pull_request(w, repo, pr, Some(doer)))
+    })
+}
+
+/// `ToPullReviewList`: PENDING reviews only for their reviewer or a site admin.
+fn review_visible(w: &World, x: &crate::world::Review, doer: &str) -> bool {
+    x.state != "PENDING"
+        || w.is_site_admin(doer)
+        || x.user
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(doer))
+}
+
+async fn list_reviews(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let pr = find_pr(w, repo, &n)?;
+        let all: Vec<_> = w
+            .reviews
+            .iter()
+            .filter(|x| x.repo_id == repo.id && x.index == pr.index)
+            .collect();
+        // X-Total-Count counts before the PENDING filter, as Gitea does.
+        let total = all.len();
+        let page: Vec<_> = page_of(all, params.paging_if_page())
+            .into_iter()
+            .filter(|x| review_visible(w, x, doer))
+            .map(|x| json::review(w, repo, pr, x, Some(doer)))
+            .collect();
+        Ok(with_total(ok(&page)?, total))
+    })
+}
+
+async fn get_review(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, n, id)): Path<(String, String, String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let pr = find_pr(w, repo, &n)?;
+        let id: i64 = id.parse().unwrap_or(0);
+        match w
+            .reviews
+            .iter()
+            .find(|x| x.id == id && x.repo_id == repo.id && x.index == pr.index)
+        {
+            Some(x) if review_visible(w, x, doer) => ok(&json::review(w, repo, pr, x, Some(doer))),
+            _ => Err(not_found(w)),
+        }
+    })
+}
+
+// ----- handlers: comments, timeline, reactions ---------------------------------------------------------
+
+async fn timeline(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let (since, before) = params.since_before(w)?;
+        let issue = find_issue_or_500(w, repo, &n, doer)?;
+        let mut rows: Vec<_> = w
+            .comments
+            .iter()
+            .filter(|c| c.repo_id == repo.id && c.index == issue.index)
+            .filter(|c| in_window(&c.updated, since, before))
+            .collect();
+        rows.sort_by_key(|c| (c.created, c.id));
+        let total = rows.len();
+        let page: Vec<_> = page_of(rows, params.paging_if_page())
+            .into_iter()
+            .map(|c| json::timeline_comment(w, repo, issue, c, Some(doer)))
+            .collect();
+        Ok(with_total(ok(&page)?, total))
+    })
+}
+
+async fn list_comments(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let (since, before) = params.since_before(w)?;
+        let issue = find_issue_or_500(w, repo, &n, doer)?;
+        // Not paginated at all: page and limit are ignored.
+        let mut rows: Vec<_> = w
+            .comments
+            .iter()
+            .filter(|c| {
+                c.repo_id == repo.id && c.index == issue.index && c.kind == CommentKind::Comment
+            })
+            .filter(|c| in_window(&c.updated, since, before))
+            .collect();
+        rows.sort_by_key(|c| (c.created, c.id));
+        let out: Vec<_> = rows
+            .iter()
+            .map(|c| json::comment(w, repo, issue, c, Some(doer)))
+            .collect();
+        Ok(with_total(ok(&out)?, out.len()))
+    })
+}
+
+async fn list_repo_comments(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let (since, before) = params.since_before(w)?;
+        let mut rows: Vec<_> = w
+            .comments
+            .iter()
+            .filter(|c| c.repo_id == repo.id && c.kind == CommentKind::Comment)
+            .filter(|c| in_window(&c.updated, since, before))
+            .collect();
+        rows.sort_by_key(|c| (c.created, c.id));
+        let total = rows.len();
+        let out: Vec<_> = page_of(rows, params.paging_if_page())
+            .into_iter()
+            .filter_map(|c| {
+                let issue = repo.issues.iter().find(|i| i.index == c.index)?;
+                Some(json::comment(w, repo, issue, c, Some(doer)))
+            })
+            .collect();
+        Ok(with_total(ok(&out)?, total))
+    })
+}
+
+async fn post_comment(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, n)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let form = parse_body(w, &body)?;
+        let text = str_field(&form, "body");
+        if text.trim().is_empty() {
+            return Err(json_error(
+                w,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "[Body]: Required",
+            ));
+        }
+        let index = find_issue_or_500(w, repo, &n, doer)?.index;
+        let repo_name = repo.name.clone();
+        let id = w.add_comment(&repo_name, index, Some(doer.to_string()), &text);
+        let repo = w.repo(&repo_name);
+        let issue = w.issue(&repo_name, index);
+        let c = w.comments.iter().find(|c| c.id == id).expect("just added");
+        Ok(json_body(
+            StatusCode::CREATED,
+            &json::comment(w, repo, issue, c, Some(doer)),
+        ))
+    })
+}
+
+/// The comment `id` for the comment-by-id routes: unknown is a JSON 404, one of another repo a
+/// bare 404.
+fn find_comment(w: &World, repo: &Repo, id: &str) -> Result<crate::world::Comment, Response> {
+    let id: i64 = id.parse().unwrap_or(0);
+    let c = w
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| not_found(w))?;
+    if c.repo_id != repo.id {
+        return Err(bare(StatusCode::NOT_FOUND));
+    }
+    Ok(c.clone())
+}
+
+async fn get_comment(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, id)): Path<(String, String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let c = find_comment(w, repo, &id)?;
+        if c.kind != CommentKind::Comment {
+            return Err(bare(StatusCode::NO_CONTENT));
+        }
+        let issue = w.issue(&repo.name, c.index);
+        ok(&json::comment(w, repo, issue, &c, Some(doer)))
+    })
+}
+
+async fn edit_comment(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let form = parse_body(w, &body)?;
+        let text = str_field(&form, "body");
+        if text.trim().is_empty() {
+            return Err(json_error(
+                w,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "[Body]: Required",
+            ));
+        }
+        let c = find_comment(w, repo, &id)?;
+        let poster = c
+            .user
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(doer));
+        if !poster && w.access(doer) < Access::Write {
+            return Err(bare(StatusCode::FORBIDDEN));
+        }
+        if c.kind != CommentKind::Comment {
+            return Err(bare(StatusCode::NO_CONTENT));
+        }
+        let repo_name = repo.name.clone();
+        w.edit_comment(&repo_name, c.id, &text);
+        let c = w.comment_by_id(c.id).expect("still there");
+        let repo = w.repo(&repo_name);
+        let issue = w.issue(&repo_name, c.index);
+        ok(&json::comment(w, repo, issue, &c, Some(doer)))
+    })
+}
+
+async fn delete_comment(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, id)): Path<(String, String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let c = find_comment(w, repo, &id)?;
+        let poster = c
+            .user
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(doer));
+        if !poster && w.access(doer) < Access::Write {
+            return Err(bare(StatusCode::FORBIDDEN));
+        }
+        if c.kind != CommentKind::Comment {
+            return Err(bare(StatusCode::NO_CONTENT));
+        }
+        let repo_name = repo.name.clone();
+        w.delete_comment(&repo_name, c.id);
+        if let Some(d) = w.deleted_comments.iter_mut().find(|d| d.id == c.id) {
+            d.deleted_by = Some(doer.to_string());
+        }
+        Ok(bare(StatusCode::NO_CONTENT))
+    })
+}
+
+/// The comment for the reaction routes: unknown or in another repo is a JSON 404.
+fn reaction_target(w: &World, repo: &Repo, id: &str) -> Result<i64, Response> {
+    let id: i64 = id.parse().unwrap_or(0);
+    match w.comments.iter().find(|c| c.id == id) {
+        Some(c) if c.repo_id == repo.id => Ok(id),
+        _ => Err(not_found(w)),
+    }
+}
+
+async fn list_reactions(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, id)): Path<(String, String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let id = reaction_target(w, repo, &id)?;
+        let out: Vec<_> = w
+            .reactions(id)
+            .iter()
+            .map(|x| json::reaction(w, x, Some(doer)))
+            .collect();
+        ok(&out)
+    })
+}
+
+async fn post_reaction(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let id = reaction_target(w, repo, &id)?;
+        let form = parse_body(w, &body)?;
+        let content = str_field(&form, "content");
+        if !ALLOWED_REACTIONS.contains(&content.as_str()) {
+            let msg = format!("'{content}' is not an allowed reaction");
+            return Err(json_error(w, StatusCode::FORBIDDEN, &msg));
+        }
+        let created = w.react(id, doer, &content);
+        let x = w
+            .reactions(id)
+            .into_iter()
+            .find(|x| x.user.eq_ignore_ascii_case(doer) && x.content == content)
+            .expect("reaction exists");
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok(json_body(status, &json::reaction(w, &x, Some(doer))))
+    })
+}
+
+async fn delete_reaction(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let id = reaction_target(w, repo, &id)?;
+        let form = parse_body(w, &body)?;
+        let content = str_field(&form, "content");
+        w.reactions.retain(|x| {
+            !(x.comment_id == id && x.user.eq_ignore_ascii_case(doer) && x.content == content)
+        });
+        Ok(bare(StatusCode::OK))
+    })
+}
+
+// ----- handlers: commit statuses ---------------------------------------------------------------------
+
+async fn post_status(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, sha)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        if w.access(doer) < Access::Write {
+            return Err(json_error(
+                w,
+                StatusCode::FORBIDDEN,
+                "user should have a permission to write to a repo",
+            ));
+        }
+        let form = parse_body(w, &body)?;
+        let repo_name = repo.name.clone();
+        let Some(full) = w.resolve_sha(&repo_name, &sha) else {
+            return Err(internal(
+                w,
+                doer,
+                &format!("object does not exist [id: {sha}, rel_path: ]"),
+            ));
+        };
+        let s = w.post_status(
+            &repo_name,
+            &full,
+            doer,
+            &str_field(&form, "state"),
+            &str_field(&form, "context"),
+            &str_field(&form, "description"),
+            &str_field(&form, "target_url"),
+        );
+        Ok(json_body(
+            StatusCode::CREATED,
+            &json::commit_status(w, w.repo(&repo_name), &s),
+        ))
+    })
+}
+
+/// The status list of `sha`: newest first unless `sort` says otherwise, `state` filter, paged,
+/// with `X-Total-Count` and `Link`.
+fn status_list(w: &World, repo: &Repo, sha: &str, uri: &Uri, params: &Params) -> Res {
+    let mut rows: Vec<_> = w
+        .statuses
+        .iter()
+        .filter(|s| s.repo_id == repo.id && s.sha == sha)
+        .filter(|s| {
+            params
+                .get("state")
+                .is_none_or(|f| f.is_empty() || s.state == f)
+        })
+        .collect();
+    match params.get("sort").unwrap_or("") {
+        "oldest" | "leastupdate" | "leastindex" => rows.sort_by_key(|s| s.id),
+        _ => rows.sort_by_key(|s| std::cmp::Reverse(s.id)),
+    }
+    let total = rows.len();
+    let paging = params.paging();
+    let out: Vec<_> = page_of(rows, Some(paging))
+        .into_iter()
+        .map(|s| json::commit_status(w, repo, s))
+        .collect();
+    let link = link_header(w, uri, params, total, paging.size);
+    Ok(with_link(with_total(ok(&out)?, total), link))
+}
+
+async fn list_statuses(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path((o, r, sha)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        // Not resolved: only the full SHA matches.
+        status_list(w, repo, &sha, &uri, &params)
+    })
+}
+
+/// A branch name, or a full or abbreviated SHA the repo knows.
+fn resolve_ref(w: &World, repo: &Repo, reference: &str) -> Result<String, Response> {
+    if let Some(b) = repo.branches.iter().find(|b| b.name == reference) {
+        return Ok(b.sha.clone());
+    }
+    w.resolve_sha(&repo.name, reference).ok_or_else(|| {
+        not_found_with(
+            w,
+            "not found",
+            vec![format!(
+                "object does not exist [id: {reference}, rel_path: ]"
+            )],
+        )
+    })
+}
+
+async fn list_statuses_by_ref(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path((o, r, reference)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let sha = resolve_ref(w, repo, &reference)?;
+        status_list(w, repo, &sha, &uri, &params)
+    })
+}
+
+async fn combined_status(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r, reference)): Path<(String, String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let sha = resolve_ref(w, repo, &reference)?;
+        // Latest row per context, contexts ordered by their newest index (desc) for paging,
+        // then returned in index order.
+        let mut latest: Vec<&crate::world::Status> = Vec::new();
+        for s in w
+            .statuses
+            .iter()
+            .filter(|s| s.repo_id == repo.id && s.sha == sha)
+        {
+            match latest.iter_mut().find(|l| l.context == s.context) {
+                Some(l) => *l = s,
+                None => latest.push(s),
+            }
+        }
+        latest.sort_by_key(|s| std::cmp::Reverse(s.id));
+        let total = latest.len();
+        let mut page = page_of(latest, Some(params.paging()));
+        page.sort_by_key(|s| s.id);
+        if page.is_empty() {
+            return Ok(with_total(ok(&json::CombinedStatusJson::default())?, total));
+        }
+        let api = json::repo_api_url(w, repo);
+        let combined = json::CombinedStatusJson {
+            state: json::combine_states(page.iter().map(|s| s.state.as_str())),
+            sha: sha.clone(),
+            total_count: page.len() as i64,
+            statuses: Some(
+                page.iter()
+                    .map(|s| json::commit_status(w, repo, s))
+                    .collect(),
+            ),
+            repository: Some(json::repository(w, repo, w.access(doer))),
+            commit_url: format!("{api}/commits/{sha}"),
+            url: format!("{api}/commits/{sha}/status"),
+        };
+        Ok(with_total(ok(&combined)?, total))
+    })
+}
+
+// ----- handlers: teams and orgs -------------------------------------------------------------------------
+
+/// `orgAssignment` + `reqTeamMembership` for `/teams/{id}/…`.
+fn team_gate(w: &World, id: &str, doer: &str) -> Result<i64, Response> {
+    let id: i64 = id.parse().unwrap_or(0);
+    match w.check_team_access(doer, id) {
+        Ok(()) => Ok(id),
+        Err(TeamDenial::Forbidden) => Err(json_error(
+            w,
+            StatusCode::FORBIDDEN,
+            "Must be a team member",
+        )),
+        Err(TeamDenial::NotFound) => Err(not_found(w)),
+    }
+}
+
+async fn get_team(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let id = team_gate(w, &id, doer)?;
+        let t = w.team_by_id(id).expect("checked");
+        ok(&json::team(w, t, true))
+    })
+}
+
+async fn team_members(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let id = team_gate(w, &id, doer)?;
+        let t = w.team_by_id(id).expect("checked");
+        let mut members: Vec<_> = t.members.iter().filter_map(|m| w.user(m)).collect();
+        members.sort_by_key(|u| (u.full_name.clone(), u.login.to_lowercase()));
+        let total = members.len();
+        let out: Vec<_> = page_of(members, params.paging_if_page())
+            .into_iter()
+            .filter_map(|u| json::user(w, &u.login, Some(doer)))
+            .collect();
+        Ok(with_total(ok(&out)?, total))
+    })
+}
+
+async fn team_member(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, username)): Path<(String, String)>,
+) -> Response {
+    st.api(&headers, |w, doer| {
+        let id = team_gate(w, &id, doer)?;
+        if w.user(&username).is_none() {
+            return Err(not_found_with(
+                w,
+                "GetUserByName",
+                vec![format!("user does not exist [uid: 0, name: {username}]")],
+            ));
+        }
+        if !w.is_team_member(id, &username) {
+            return Err(not_found(w));
+        }
+        ok(&json::user(w, &username, Some(doer)))
+    })
+}
+
+async fn org_teams(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        if !org.eq_ignore_ascii_case(w.org_login()) {
+            return Err(not_found(w));
+        }
+        if !w.is_org_member(doer) && !w.is_site_admin(doer) {
+            return Err(json_error(
+                w,
+                StatusCode::FORBIDDEN,
+                "Must be an organization member",
+            ));
+        }
+        let mut teams: Vec<_> = w.teams.iter().collect();
+        teams.sort_by_key(|t| t.name.to_lowercase());
+        let total = teams.len();
+        let out: Vec<_> = page_of(teams, Some(params.paging()))
+            .into_iter()
+            .map(|t| json::team(w, t, false))
+            .collect();
+        Ok(with_total(ok(&out)?, total))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_escape_matches_go() {
+        assert_eq!(query_escape("a b&c/é"), "a+b%26c%2F%C3%A9");
+        assert_eq!(query_escape("Az09-_.~"), "Az09-_.~");
+    }
+
+    #[test]
+    fn link_header_has_next_last_first_prev_in_gitea_order() {
+        let w = World::new("acme").with_root_url("http://g.test/");
+        let uri: Uri = "/api/v1/repos/acme/widgets/pulls?limit=2&page=2&state=open"
+            .parse()
+            .unwrap();
+        let params = Params(vec![
+            ("state".into(), "open".into()),
+            ("limit".into(), "2".into()),
+            ("page".into(), "2".into()),
+        ]);
+        let l = link_header(&w, &uri, &params, 7, 2).unwrap();
+        let base = "http://g.test/api/v1/repos/acme/widgets/pulls?limit=2";
+        assert_eq!(
+            l,
+            format!(
+                "<{base}&page=3&state=open>; rel=\"next\",<{base}&page=4&state=open>; rel=\"last\",\
+                 <{base}&page=1&state=open>; rel=\"first\",<{base}&page=1&state=open>; rel=\"prev\""
+            )
+        );
+        let first = Params(vec![]);
+        assert_eq!(link_header(&w, &uri, &first, 3, 30), None);
+    }
+}
