@@ -1402,7 +1402,8 @@ impl World {
         self.repo(repo).issues.iter().find(|i| i.index == n)
     }
 
-    pub(crate) fn repo(&self, name: &str) -> &Repo {
+    /// A repository by name (`widgets` or `acme/widgets`).
+    pub fn repo(&self, name: &str) -> &Repo {
         let name = self.strip_owner(name);
         self.repos
             .iter()
