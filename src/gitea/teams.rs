@@ -327,7 +327,11 @@ impl TeamDirectory {
         Ok(team)
     }
 
-    /// Is `login` in `team`? `fresh` bypasses the caches (for `/refire`).
+    /// Is `login` in `team`? `fresh` bypasses the membership cache (for `/refire`).
+    ///
+    /// The team's visibility comes from its cache, so a fresh probe of a member costs one call.
+    /// A fresh 404 re-confirms the team before it is trusted: the bot may have left the org
+    /// since, and then every probe answers 404.
     ///
     /// 200 → `Member`; 404 once the team is confirmed visible → `NotMember`; 403 (on the team or
     /// on the probe) → `Forbidden`; a team that cannot be confirmed (404 on `GET /teams/{id}`) →
@@ -341,34 +345,47 @@ impl TeamDirectory {
                 }
             }
         }
-        match self.confirm(team.id, fresh).await {
-            Ok(_) => {}
-            Err(GiteaError::Forbidden { .. }) => return Membership::Forbidden,
-            Err(GiteaError::NotFound { .. }) => {
-                return Membership::Error(format!(
-                    "team {} (`{}`) not visible to the bot: is the bot in the org?",
-                    team.id, team.name
-                ))
-            }
-            Err(e) => return Membership::Error(e.to_string()),
+        if let Some(unusable) = self.visibility(team, false).await {
+            return unusable;
         }
         match self.client.team_member(team.id, login).await {
-            Ok(member) => {
-                if !self.membership_ttl.is_zero() {
-                    let now = (self.clock)();
-                    self.lock().members.insert(
-                        key,
-                        Stamped {
-                            value: member,
-                            at: now,
-                        },
-                    );
-                }
-                answer(member)
-            }
+            Ok(false) if fresh => match self.visibility(team, true).await {
+                Some(unusable) => unusable,
+                None => self.remember(key, false),
+            },
+            Ok(member) => self.remember(key, member),
             Err(GiteaError::Forbidden { .. }) => Membership::Forbidden,
             Err(e) => Membership::Error(e.to_string()),
         }
+    }
+
+    /// `None` when the bot can see the team (so a 404 probe means "not a member"), else the
+    /// answer every probe of it gets.
+    async fn visibility(&self, team: &ResolvedTeam, fresh: bool) -> Option<Membership> {
+        match self.confirm(team.id, fresh).await {
+            Ok(_) => None,
+            Err(GiteaError::Forbidden { .. }) => Some(Membership::Forbidden),
+            Err(GiteaError::NotFound { .. }) => Some(Membership::Error(format!(
+                "team {} (`{}`) not visible to the bot: is the bot in the org?",
+                team.id, team.name
+            ))),
+            Err(e) => Some(Membership::Error(e.to_string())),
+        }
+    }
+
+    /// Caches a Member/NotMember answer (unless the TTL is zero) and returns it.
+    fn remember(&self, key: (i64, String), member: bool) -> Membership {
+        if !self.membership_ttl.is_zero() {
+            let now = (self.clock)();
+            self.lock().members.insert(
+                key,
+                Stamped {
+                    value: member,
+                    at: now,
+                },
+            );
+        }
+        answer(member)
     }
 }
 
@@ -604,12 +621,19 @@ mod tests {
         assert_eq!(server.count("/teams/20/members/dave"), 1);
         assert_eq!(server.count("/teams/20"), 1);
 
+        // A fresh member answer costs one call: the team's visibility is still cached.
         assert_eq!(dir.membership(&qa(), "bob", true).await, Membership::Member);
         assert_eq!(server.count("/teams/20/members/bob"), 2);
+        assert_eq!(server.count("/teams/20"), 1);
+        // A fresh 404 is trusted only after the team is confirmed again.
+        assert_eq!(
+            dir.membership(&qa(), "dave", true).await,
+            Membership::NotMember
+        );
         assert_eq!(
             server.count("/teams/20"),
             2,
-            "fresh also re-confirms the team"
+            "a fresh 404 re-confirms the team"
         );
     }
 
