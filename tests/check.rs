@@ -89,17 +89,18 @@ async fn both_gates_approved_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn author_self_approval_does_not_count() {
-    // alice is in qa too: her own approval still must not open the gate.
+    // alice is in qa too; Gitea's API refuses a self-approval today (422), but older data can
+    // hold one: it still must not open the gate.
     let c = case(world(), "").await;
     c.emu.with_world(|w| {
         let qa = w.team_id("qa");
         w.add_team_member(qa, "alice");
+        w.review_unchecked("widgets", 7, "alice", "APPROVED", "");
     });
-    c.emu
-        .with_world(|w| w.review("widgets", 7, "alice", "APPROVED", ""));
     let (_, v) = check(&c).await;
     assert_eq!(state(&v, "qa"), "failure");
     assert!(gate(&v, "qa")["candidates"].as_array().unwrap().is_empty());
+    assert_eq!(gate(&v, "qa")["ignored"][0]["why"], "is the PR author");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,6 +239,24 @@ async fn pending_review_fails_with_the_misfiled_hint_when_visible() {
     let (_, v) = check(&c).await;
     assert_eq!(state(&v, "qa"), "failure");
     assert_eq!(gate(&v, "qa")["misfiled"][0], "bob");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_on_one_candidate_is_skipped_and_the_next_member_decides() {
+    let c = case(world(), "").await;
+    c.emu.with_world(|w| {
+        let qa = w.team_id("qa");
+        w.add_team_member(qa, "erin");
+        w.review("widgets", 7, "erin", "APPROVED", "");
+        w.review("widgets", 7, "bob", "APPROVED", "");
+    });
+    c.emu.fail_path("/api/v1/teams/20/members/erin", 1, 403);
+    let (_, v) = check(&c).await;
+    let qa = gate(&v, "qa");
+    assert_eq!(qa["state"], "success", "{qa}");
+    assert_eq!(qa["approved_by"], "bob");
+    assert_eq!(qa["candidates"][0]["login"], "erin");
+    assert_eq!(qa["candidates"][0]["membership"], "forbidden");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,8 @@ struct State {
     fail_status: u16,
     fail_ratio: f64,
     fail_statuses: Vec<u16>,
+    /// (path, remaining, status): the next calls to exactly this path fail.
+    path_faults: Vec<(String, u32, u16)>,
     rng: fastrand::Rng,
 }
 
@@ -68,6 +70,7 @@ impl Default for Faults {
                 fail_status: 500,
                 fail_ratio: 0.0,
                 fail_statuses: Vec::new(),
+                path_faults: Vec::new(),
                 rng: fastrand::Rng::with_seed(0x5eed),
             }),
         }
@@ -142,6 +145,33 @@ impl Faults {
         s.rate_limit_next = 0;
         s.fail_next = 0;
         s.fail_ratio = 0.0;
+        s.path_faults.clear();
+    }
+
+    /// The next `n` calls to exactly `path` (e.g. `/api/v1/teams/20/members/bob`) answer
+    /// `status`, whatever else is armed: a fault aimed at one endpoint.
+    pub fn fail_path(&self, path: &str, n: u32, status: u16) {
+        self.state().path_faults.push((path.to_string(), n, status));
+    }
+
+    /// [`Faults::decide`] for a request to `path`: a path fault comes first.
+    pub fn decide_for(&self, path: &str) -> Decision {
+        {
+            let mut s = self.state();
+            let latency = s.latency;
+            if let Some(f) = s
+                .path_faults
+                .iter_mut()
+                .find(|(p, left, _)| p == path && *left > 0)
+            {
+                f.1 -= 1;
+                return Decision {
+                    latency,
+                    action: Action::Fail(f.2),
+                };
+            }
+        }
+        self.decide()
     }
 
     /// Decides the fate of one request, using up one counted fault.

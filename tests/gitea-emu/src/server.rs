@@ -160,6 +160,11 @@ impl Emulator {
         self.state.faults.set_latency(d);
     }
 
+    /// The next `n` calls to exactly `path` answer `status` (see [`Faults::fail_path`]).
+    pub fn fail_path(&self, path: &str, n: u32, status: u16) {
+        self.faults().fail_path(path, n, status)
+    }
+
     /// The next `n` calls answer `status`: a 500 has Gitea's JSON error body, other statuses
     /// a plain-text body as a proxy would send.
     pub fn fail_next(&self, n: u32, status: u16) {
@@ -329,7 +334,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
         calls.push(call);
         calls.len() - 1
     };
-    let decision = st.faults.decide();
+    let decision = st.faults.decide_for(req.uri().path());
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
