@@ -74,7 +74,14 @@ fn dense_64k() -> String {
         .collect();
     let mut out = String::new();
     for section in 0..10 {
-        out.push_str(&comment(SLASHY, 6 * 1024));
+        // Whole cycles only, so that every code fence is closed before the command.
+        let section_start = out.len();
+        while out.len() - section_start < 6 * 1024 {
+            for line in SLASHY {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
         out.push_str(commands[section % commands.len()]);
         out.push('\n');
     }

@@ -11,7 +11,9 @@ use nom::combinator::{peek, value};
 use nom::sequence::{preceded, terminated};
 use nom::{branch::alt, IResult, Parser};
 
-use super::normalise::{clip, nearest, normalise};
+use super::normalise::{
+    clip, longer_than, nearest, normalise, normalised_starts_with, normalises_to,
+};
 use super::{Command, CommandKind, GateNames};
 
 /// Why a command line was refused: what was wrong and what was expected, and maybe a nearby
@@ -113,11 +115,11 @@ impl<'a> Phrase<'a> {
         &self.input[self.ends[k - 1]..]
     }
 
-    /// The longest leading run of words whose normalised text `find` knows, and what follows it.
+    /// The longest leading run of words that `find` knows, and what follows it.
     fn longest<T>(&self, find: impl Fn(&str) -> Option<T>) -> Option<(T, &'a str)> {
         (1..=self.words)
             .rev()
-            .find_map(|k| find(&normalise(self.text(k))).map(|found| (found, self.rest(k))))
+            .find_map(|k| find(self.text(k)).map(|found| (found, self.rest(k))))
     }
 }
 
@@ -127,7 +129,7 @@ impl<'a> Phrase<'a> {
 pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Command, Refusal>> {
     let (after_slash, _) = preceded(indent, char('/')).parse(line).ok()?;
     let phrase = Phrase::parse(after_slash, word)?;
-    let Some((kind, rest)) = phrase.longest(CommandKind::from_normalised) else {
+    let Some((kind, rest)) = phrase.longest(CommandKind::from_typed) else {
         return unknown_command(&phrase).map(Err);
     };
     Some(match kind {
@@ -141,17 +143,21 @@ pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Comma
 /// A `/word` that is no command: a refusal for `/sop-…` words and near misses of a command name,
 /// `None` (prose) for anything else.
 fn unknown_command(phrase: &Phrase<'_>) -> Option<Refusal> {
-    let first = normalise(phrase.text(1));
     // `/sop na` was meant as one word, like `/sop help`.
-    let (typed, raw) = if first == "sop" && phrase.words > 1 {
-        (normalise(phrase.text(2)), phrase.text(2))
+    let words = if phrase.words > 1 && normalises_to(phrase.text(1), "sop") {
+        2
     } else {
-        (first, phrase.text(1))
+        1
     };
-    let suggestion = nearest(&typed, CommandKind::ALL.map(CommandKind::name));
-    let ours = typed == "sop" || typed.starts_with("sop-");
-    // near_miss allows 2 edits only on words of 4 characters or more, and every command name is
-    // 6 or longer, so a short `/cc` or `/me` never comes close.
+    let raw = phrase.text(words);
+    let ours = normalises_to(raw, "sop") || normalised_starts_with(raw, "sop-");
+    // Paths and URLs are prose: rule them out before normalising. near_miss allows 2 edits, and
+    // only on words of 4 characters or more, so a short `/cc` or `/me` never comes close.
+    let longest = CommandKind::ALL.map(|k| k.name().len()).into_iter().max();
+    if !ours && longer_than(raw, longest.unwrap_or(0) + 2) {
+        return None;
+    }
+    let suggestion = nearest(&normalise(raw), CommandKind::ALL.map(CommandKind::name));
     if !ours && suggestion.is_none() {
         return None;
     }
@@ -180,7 +186,7 @@ fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
         if let Ok((after, ())) = separator(at) {
             break (after, true);
         }
-        let found = Phrase::parse(at, word).and_then(|p| p.longest(|w| gates.lookup(w)));
+        let found = Phrase::parse(at, word).and_then(|p| p.longest(|w| gates.find(w)));
         match found {
             Some((gate, after)) => {
                 push_unique(&mut named, gate);
@@ -199,29 +205,38 @@ fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
             None,
         ));
     }
-    if !separated {
-        // A mistyped gate would otherwise read as the reason's first word and widen the waiver
-        // to every gate the declarer may waive.
-        if let Ok((_, first)) = word(reason) {
-            let typed = normalise(first);
-            let long_aliases = gates.aliases().filter(|a| a.chars().count() >= 4);
-            if typed.chars().count() >= 4 {
-                if let Some(alias) = nearest(&typed, long_aliases) {
-                    return Err(Refusal::new(
-                        format!(
-                            "unknown gate `{}` (a reason that starts with this word needs `:` before it)",
-                            clip(first, QUOTE_MAX)
-                        ),
-                        Some(alias.to_owned()),
-                    ));
-                }
-            }
+    // A mistyped gate would otherwise read as the reason's first word and widen the waiver to
+    // every gate the declarer may waive. After a separator the reason is taken as written.
+    let first = word(reason).map(|(_, first)| first);
+    if let (false, Ok(first)) = (separated, first) {
+        if let Some(alias) = mistyped_gate(first, gates) {
+            return Err(Refusal::new(
+                format!(
+                    "unknown gate `{}` (a reason that starts with this word needs `:` before it)",
+                    clip(first, QUOTE_MAX)
+                ),
+                Some(alias.to_owned()),
+            ));
         }
     }
     Ok(Command::Waive {
         gates: named,
         reason: reason.to_owned(),
     })
+}
+
+/// The gate alias that `typed` nearly spells, both of 4 characters or more, if any.
+fn mistyped_gate<'g>(typed: &str, gates: &'g GateNames) -> Option<&'g str> {
+    let long_aliases = || gates.aliases().filter(|a| a.chars().count() >= 4);
+    let longest = long_aliases().map(|a| a.chars().count()).max()?;
+    if longer_than(typed, longest + 2) {
+        return None;
+    }
+    let typed = normalise(typed);
+    if typed.chars().count() < 4 {
+        return None;
+    }
+    nearest(&typed, long_aliases())
 }
 
 /// revoke_arguments = gate_list ;   at least one gate
@@ -269,25 +284,26 @@ fn gate_list(
         let Some(phrase) = Phrase::parse(at, item) else {
             return Ok((named, all));
         };
-        if let Some((gate, after)) = phrase.longest(|w| gates.lookup(w)) {
+        if let Some((gate, after)) = phrase.longest(|w| gates.find(w)) {
             push_unique(&mut named, gate);
             rest = after;
             continue;
         }
-        let typed = normalise(phrase.text(1));
-        match typed.as_str() {
-            "" => {}
-            "all" if allow_all => all = true,
-            _ => return Err(unknown_gate(phrase.text(1), &typed, gates, allow_all)),
+        let typed = phrase.text(1);
+        if allow_all && normalises_to(typed, "all") {
+            all = true;
+        } else if !normalises_to(typed, "") {
+            return Err(unknown_gate(typed, gates, allow_all));
         }
         rest = phrase.rest(1);
     }
 }
 
-fn unknown_gate(raw: &str, typed: &str, gates: &GateNames, allow_all: bool) -> Refusal {
+fn unknown_gate(raw: &str, gates: &GateNames, allow_all: bool) -> Refusal {
     let all = allow_all.then_some("all");
+    let typed = normalise(raw);
     let raw = clip(raw, QUOTE_MAX);
-    match nearest(typed, gates.aliases().chain(all)) {
+    match nearest(&typed, gates.aliases().chain(all)) {
         Some(alias) => Refusal::new(format!("unknown gate `{raw}`"), Some(alias.to_owned())),
         None => Refusal::new(
             format!("unknown gate `{raw}`; {}", known_gates(gates, allow_all)),

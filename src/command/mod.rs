@@ -84,6 +84,14 @@ impl GateNames {
             .map(|&(_, index)| self.canonical[index].as_str())
     }
 
+    /// The canonical name for a typed `word`, without allocating.
+    fn find(&self, word: &str) -> Option<&str> {
+        self.aliases
+            .iter()
+            .find(|(alias, _)| normalise::normalises_to(word, alias))
+            .map(|&(_, index)| self.canonical[index].as_str())
+    }
+
     /// Every normalised alias (canonical names included), for "did you mean".
     fn aliases(&self) -> impl Iterator<Item = &str> {
         self.aliases.iter().map(|(alias, _)| alias.as_str())
@@ -132,13 +140,14 @@ impl CommandKind {
     /// The kind a typed command word names (`/SOP_N/A`, `refire!`), if any.
     pub fn from_name(word: &str) -> Option<Self> {
         let word = word.trim();
-        Self::from_normalised(&normalise::normalise(
-            word.strip_prefix('/').unwrap_or(word),
-        ))
+        Self::from_typed(word.strip_prefix('/').unwrap_or(word))
     }
 
-    fn from_normalised(word: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.name() == word)
+    /// The kind a typed word names, without allocating.
+    fn from_typed(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| normalise::normalises_to(word, kind.name()))
     }
 }
 

@@ -7,31 +7,119 @@ use strsim::osa_distance;
 
 /// Punctuation dropped from the end of a name. The reference behaviour drops `.` and `!`; we also
 /// drop `,` `;` `:` (list and separator marks that stick to a word) and `?` (`/sop-help?`).
+/// (`ascii_normalises_to` spells the same set out as bytes.)
 const TRAILING: &[char] = &['.', '!', ',', ';', ':', '?'];
 
 /// Lower-cases, turns `_` and whitespace into `-`, collapses runs of `-`, and drops trailing
 /// punctuation.
 pub(crate) fn normalise(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    for c in word.chars() {
-        let c = if c == '_' || c.is_whitespace() {
-            '-'
-        } else {
-            c
-        };
-        if c == '-' && out.ends_with('-') {
-            continue;
-        }
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.extend(c.to_lowercase());
-        }
-    }
+    let mut out: String = folded(word).collect();
     while out.ends_with(TRAILING) {
         out.pop();
     }
     out
+}
+
+/// Whether `normalise(word) == name`, for a `name` that is itself normalised, without
+/// allocating: the folded characters must be `name` followed by trailing punctuation only.
+pub(crate) fn normalises_to(word: &str, name: &str) -> bool {
+    if word.is_ascii() {
+        return ascii_normalises_to(word.as_bytes(), name.as_bytes());
+    }
+    let mut folded = folded(word);
+    name.chars().all(|c| folded.next() == Some(c)) && folded.all(|c| TRAILING.contains(&c))
+}
+
+/// [`normalises_to`] for an ASCII `word`, byte by byte: the parser's hot path.
+fn ascii_normalises_to(word: &[u8], name: &[u8]) -> bool {
+    let mut matched = 0;
+    let mut after_dash = false;
+    for &b in word {
+        // `_` and the ASCII whitespace of `char::is_whitespace` fold to `-`.
+        let c = match b {
+            b'_' | b' ' | b'\t'..=b'\r' => b'-',
+            b => b.to_ascii_lowercase(),
+        };
+        let dash = c == b'-';
+        if dash && after_dash {
+            continue;
+        }
+        after_dash = dash;
+        match name.get(matched) {
+            Some(&n) if n == c => matched += 1,
+            Some(_) => return false,
+            None if matches!(c, b'.' | b'!' | b',' | b';' | b':' | b'?') => {}
+            None => return false,
+        }
+    }
+    matched == name.len()
+}
+
+/// Whether `normalise(word)` starts with `prefix` (normalised, not ending in punctuation),
+/// without allocating.
+pub(crate) fn normalised_starts_with(word: &str, prefix: &str) -> bool {
+    let mut folded = folded(word);
+    prefix.chars().all(|c| folded.next() == Some(c))
+}
+
+/// Whether `normalise(word)` is longer than `max` characters, decided without allocating and
+/// reading at most `max + 1` characters: every character other than `-`, `_`, whitespace and the
+/// trailing punctuation survives normalisation. Long prose words (paths, URLs) are ruled out of
+/// "did you mean" this way before any real work.
+pub(crate) fn longer_than(word: &str, max: usize) -> bool {
+    word.trim_end_matches(TRAILING)
+        .chars()
+        .filter(|&c| c != '-' && c != '_' && !c.is_whitespace())
+        .take(max + 1)
+        .count()
+        > max
+}
+
+/// The characters of `normalise(word)` before trailing punctuation is dropped.
+fn folded(word: &str) -> Folded<'_> {
+    Folded {
+        chars: word.chars(),
+        lower: None,
+        after_dash: false,
+    }
+}
+
+/// The iterator behind [`folded`], with a fast path for ASCII (most of what is typed).
+struct Folded<'a> {
+    chars: std::str::Chars<'a>,
+    /// The rest of a non-ASCII character's lower case (some have several characters).
+    lower: Option<std::char::ToLowercase>,
+    after_dash: bool,
+}
+
+impl Iterator for Folded<'_> {
+    type Item = char;
+
+    #[inline]
+    fn next(&mut self) -> Option<char> {
+        if let Some(c) = self.lower.as_mut().and_then(Iterator::next) {
+            return Some(c);
+        }
+        loop {
+            let c = match self.chars.next()? {
+                '_' => '-',
+                c if c.is_whitespace() => '-',
+                c => c,
+            };
+            let dash = c == '-';
+            if dash && self.after_dash {
+                continue;
+            }
+            self.after_dash = dash;
+            if c.is_ascii() {
+                return Some(c.to_ascii_lowercase());
+            }
+            let mut lower = c.to_lowercase();
+            let first = lower.next();
+            self.lower = Some(lower);
+            return first;
+        }
+    }
 }
 
 /// The edit distance between `typed` and `known` when it is small enough to suggest `known`:
@@ -93,6 +181,104 @@ mod tests {
         for (typed, want) in cases {
             assert_eq!(normalise(typed), want, "normalise({typed:?})");
         }
+    }
+
+    #[test]
+    fn normalises_to_agrees_with_normalise() {
+        let words = [
+            "qa\u{b}review",
+            "qa\u{c}review;",
+            "qa\rreview?",
+            "qa\u{85}review",
+            "QA\u{a0}review",
+            "Security_Review.",
+            "security  review",
+            "qa-.",
+            "qa-",
+            "QA!!",
+            "",
+            "..",
+            "-qa",
+            "sop-n/a:",
+            "SOP_N/A",
+            "ÄRGER",
+            "qa review x",
+            "q",
+            "qaa",
+        ];
+        let names = [
+            "security-review",
+            "qa",
+            "qa-",
+            "",
+            "sop-n/a",
+            "ärger",
+            "qa-review-x",
+            "qa-review",
+        ];
+        for word in words {
+            for name in names {
+                assert_eq!(
+                    normalises_to(word, name),
+                    normalise(word) == name,
+                    "{word:?} vs {name:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_checks_agree_with_normalise(
+            word in "[a-cA-C_ .!:?\t\u{b}\u{85}\u{a0}ÄİK-]{0,8}",
+            name in "[a-c-]{0,4}",
+            max in 0usize..8,
+        ) {
+            let normalised = normalise(&word);
+            proptest::prop_assert_eq!(normalises_to(&word, &name), normalised == name);
+            if !name.ends_with('-') {
+                proptest::prop_assert_eq!(
+                    normalised_starts_with(&word, &name),
+                    normalised.starts_with(&name)
+                );
+            }
+            if longer_than(&word, max) {
+                proptest::prop_assert!(normalised.chars().count() > max);
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_and_length_checks_agree_with_normalise() {
+        let words = [
+            "SOP-na",
+            "sop",
+            "sop.",
+            "sop-",
+            "Sop_x",
+            "so",
+            "sopx",
+            "refier!!!!!!!!!!!!!!",
+            "a-b-c-d",
+            "usr/local/lib/python3.12",
+            "x _ y",
+            "ÄÄÄ",
+        ];
+        for word in words {
+            let normalised = normalise(word);
+            assert_eq!(
+                normalised_starts_with(word, "sop-"),
+                normalised.starts_with("sop-"),
+                "{word:?}"
+            );
+            for max in 0..12 {
+                if longer_than(word, max) {
+                    assert!(normalised.chars().count() > max, "{word:?} {max}");
+                }
+            }
+        }
+        assert!(!longer_than("refier!!!!!!!!!!!!!!", 12));
+        assert!(longer_than("usr/local/lib/python3.12", 12));
     }
 
     #[test]

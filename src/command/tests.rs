@@ -352,6 +352,17 @@ fn waive_refuses_a_near_miss_of_a_gate_that_would_widen_the_waiver() {
     );
     // Short words are never near misses of `qa`.
     assert_eq!(ok("/sop-n/a qaqa docs"), waive(&[], "qaqa docs"));
+    let docs = GateNames::new([("docs".to_owned(), vec![])]);
+    let parsed = parse_comment(
+        "/sop-n/a doc changes only
+/sop-n/a dosc: x",
+        &docs,
+    );
+    assert_eq!(parsed[0].result, Ok(waive(&[], "doc changes only")));
+    assert_eq!(
+        parsed[1].result.as_ref().map_err(|e| e.suggestion.clone()),
+        Err(Some("docs".to_owned()))
+    );
 }
 
 #[test]
