@@ -6,6 +6,7 @@ mod check;
 mod commands;
 mod doctor;
 mod parse;
+mod serve;
 mod table;
 mod waivers;
 
@@ -35,6 +36,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the bot: webhook server, poller and workers.
+    Serve(serve::Args),
     /// Parse a comment as sopbot would (stdin without FILE).
     #[command(after_help = "Example:\n  echo '/sop-n/a qa docs only' | sopbot parse --json")]
     Parse(parse::Args),
@@ -62,7 +65,12 @@ pub enum Outcome {
 
 /// Runs the CLI: 0 ok, 1 check failed, 2 error (bad config, unreadable database, bad input).
 pub async fn run(cli: Cli) -> ExitCode {
-    init_logging();
+    // The server logs what it does; one-shot commands only their warnings.
+    init_logging(if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    });
     match dispatch(cli).await {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
@@ -76,6 +84,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let config = cli.config.as_deref();
     match cli.command {
+        Command::Serve(args) => serve::run(required_config(config)?, args).await,
         Command::Parse(args) => parse::run(&optional_config(config)?, args),
         Command::Commands => commands::run(),
         Command::Waivers(cmd) => {
@@ -90,9 +99,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// Logs go to stderr so that stdout stays clean for tables and JSON. `RUST_LOG` sets the level.
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

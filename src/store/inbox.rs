@@ -22,7 +22,9 @@ use serde::Serialize;
 use super::{ts, Store, StoreError};
 
 /// Claims after which a failing event is given up (`failed`) even if a retry time is offered.
-pub const MAX_ATTEMPTS: i64 = 5;
+// With the workers' backoff (1 s doubling, capped at 5 min) 30 claims span about two hours:
+// a Gitea outage of that length loses nothing, since the poller will not find a done key again.
+pub const MAX_ATTEMPTS: i64 = 30;
 
 /// Which edge saw the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize)]

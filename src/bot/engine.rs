@@ -1,0 +1,557 @@
+//! The engine: one event in, effects out — statuses, one reply per command comment, waiver and
+//! audit rows. Every handler is safe to run again after a crash: a comment's effects are
+//! recorded in one transaction before anything is published, replies carry a marker and are
+//! edited rather than posted twice, and statuses are only posted when they change.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::command::{parse_comment, Command, GateNames, ParsedLine};
+use crate::config::Gate;
+use crate::gate::{
+    authorise_revoke, authorise_waiver, Answers, AuthStep, Authorisation, GateSpec, GateState,
+};
+use crate::gitea::PullRequest;
+use crate::store::{
+    actions, CommentOutcome, NewAudit, NewEvaluation, NewWaiver, Revocation, StoreError,
+};
+use crate::types::RepoName;
+
+use super::event::{CommentAction, Event, PrAction};
+use super::replies::{self, Answer};
+use super::{statuses, Evaluator, PrEvaluation};
+
+/// How long a `/refire` may be answered from the PR's last evaluation instead of a new one.
+pub const REFIRE_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// The bot's decision-making, shared by the workers.
+pub struct Engine {
+    ev: Evaluator,
+    bot: String,
+    gate_names: GateNames,
+    recent: Mutex<HashMap<(String, u64), (Instant, PrEvaluation)>>,
+}
+
+impl Engine {
+    pub fn new(ev: Evaluator, bot_login: impl Into<String>) -> Arc<Engine> {
+        let gate_names = ev.config.gate_names();
+        Arc::new(Engine {
+            ev,
+            bot: bot_login.into(),
+            gate_names,
+            recent: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn evaluator(&self) -> &Evaluator {
+        &self.ev
+    }
+
+    /// Handles one event to the end. An error means "try again later": nothing half-done shows.
+    pub async fn handle(&self, event: &Event) -> anyhow::Result<()> {
+        let repo: RepoName = event
+            .repo()
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?;
+        if self.ev.config.repo(&repo).is_none() {
+            return Ok(());
+        }
+        match event {
+            Event::Comment {
+                pr,
+                comment_id,
+                action,
+                author,
+                body,
+                ..
+            } => {
+                let Some(author) = author.as_deref() else {
+                    return Ok(());
+                };
+                if author.eq_ignore_ascii_case(&self.bot) {
+                    return Ok(());
+                }
+                match action {
+                    CommentAction::Created => {
+                        self.command_comment(&repo, *pr, *comment_id, author, body)
+                            .await
+                    }
+                    CommentAction::Edited if self.ev.config.evaluation.handle_edited_comments => {
+                        self.command_comment(&repo, *pr, *comment_id, author, body)
+                            .await
+                    }
+                    CommentAction::Edited => Ok(()),
+                    CommentAction::Deleted => {
+                        self.comment_deleted(&repo, *pr, *comment_id, author).await
+                    }
+                }
+            }
+            Event::PullRequest {
+                pr, action, merged, ..
+            } => match action {
+                PrAction::Closed => self.pr_closed(&repo, *pr, *merged).await,
+                _ => self.reevaluate(&repo, *pr, None).await,
+            },
+            Event::Review { pr, .. } => self.reevaluate(&repo, *pr, None).await,
+            Event::Reevaluate {
+                pr, fingerprint, ..
+            } => self.reevaluate(&repo, *pr, fingerprint.clone()).await,
+        }
+    }
+
+    /// A comment that may hold commands: react, decide, record, publish.
+    async fn command_comment(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+        author: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        let store = &self.ev.store;
+        if let Some(done) = store.handled_comment(&repo.full(), comment_id).await? {
+            if done.reply.reply_comment_id.is_some() {
+                return Ok(());
+            }
+            // Decided before a crash, not yet answered: answer now, from the record.
+            let answer: Answer = serde_json::from_str(&done.outcome)?;
+            return self.publish(repo, comment_id, &answer, true).await;
+        }
+        let parsed = parse_comment(body, &self.gate_names);
+        if parsed.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.ev.client.react(repo, comment_id, "eyes").await {
+            warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
+        }
+        let pull = self.ev.client.pull(repo, pr).await?;
+        let (outcome, answer) = self
+            .decide(repo, &pull, comment_id, author, body, &parsed)
+            .await?;
+        let recorded = store.record_comment_outcome(&outcome).await?;
+        let retry = !recorded.is_new();
+        let answer = if retry {
+            serde_json::from_str(&recorded.into_row().outcome)?
+        } else {
+            answer
+        };
+        self.publish(repo, comment_id, &answer, retry).await
+    }
+
+    /// Runs each command: authorises, plans the store writes, and writes the answer's lines.
+    /// Only reads happen here; the writes are recorded by the caller in one transaction.
+    async fn decide(
+        &self,
+        repo: &RepoName,
+        pull: &PullRequest,
+        comment_id: i64,
+        author: &str,
+        body: &str,
+        parsed: &[ParsedLine],
+    ) -> anyhow::Result<(CommentOutcome, Answer)> {
+        let gates = self.ev.config.gates();
+        let active = self
+            .ev
+            .store
+            .active_waivers(&repo.full(), pull.number as i64)
+            .await?;
+        let mut outcome = CommentOutcome {
+            repo: repo.full(),
+            comment_id,
+            body_sha256: hex::encode(Sha256::digest(body.as_bytes())),
+            ..CommentOutcome::default()
+        };
+        let mut answer = Answer {
+            pr: pull.number,
+            to: author.to_string(),
+            only_refire: true,
+            ..Answer::default()
+        };
+        let evaluate = |answer: &mut Answer, gate: &str| {
+            if !answer.evaluate.iter().any(|g| g == gate) {
+                answer.evaluate.push(gate.to_string());
+            }
+        };
+        let refusal = |gate: &str, detail: String| NewAudit {
+            actor: author.to_string(),
+            action: actions::WAIVER_REFUSED.into(),
+            repo: Some(repo.full()),
+            pr: Some(pull.number as i64),
+            gate: Some(gate.to_string()),
+            waiver_id: None,
+            detail,
+        };
+        for p in parsed {
+            let line = p.line;
+            let cmd = match &p.result {
+                Err(e) => {
+                    answer.lines.push(replies::malformed(line, e, None));
+                    continue;
+                }
+                Ok(cmd) => cmd,
+            };
+            if !matches!(cmd, Command::Refire { .. }) {
+                answer.only_refire = false;
+            }
+            match cmd {
+                Command::Help => {
+                    answer.help = true;
+                    answer.lines.push(replies::help(line));
+                }
+                Command::Refire { gates: named } => {
+                    answer.fresh = true;
+                    for g in named {
+                        evaluate(&mut answer, g);
+                    }
+                    answer.lines.push(replies::refire(line, named));
+                }
+                Command::Waive {
+                    gates: named,
+                    reason,
+                } => {
+                    let implicit = named.is_empty();
+                    let targets: Vec<&Gate> = gates
+                        .iter()
+                        .filter(|g| implicit || named.contains(&g.name))
+                        .collect();
+                    let mut any = false;
+                    let mut refusals = Vec::new();
+                    for gate in targets {
+                        evaluate(&mut answer, &gate.name);
+                        let planned = outcome.waivers.iter().any(|w| w.gate == gate.name);
+                        if let Some(w) = active.iter().find(|w| w.gate == gate.name) {
+                            if !implicit {
+                                answer.lines.push(replies::already_waived(
+                                    line,
+                                    &gate.name,
+                                    &w.declared_by,
+                                    w.id,
+                                ));
+                            }
+                            continue;
+                        }
+                        if planned {
+                            continue;
+                        }
+                        let spec = GateSpec::from(gate);
+                        let decision = self
+                            .authorise(repo, |a| authorise_waiver(&spec, author, pull.author(), a))
+                            .await;
+                        match decision {
+                            Authorisation::Allowed { via } => {
+                                any = true;
+                                info!(%repo, pr = pull.number, gate = %gate.name, declarer = author, via, "waiver granted");
+                                outcome.waivers.push(NewWaiver {
+                                    repo: repo.full(),
+                                    pr: pull.number as i64,
+                                    gate: gate.name.clone(),
+                                    declared_by: author.to_string(),
+                                    reason: reason.clone(),
+                                    comment_id: Some(comment_id),
+                                    head_sha: pull.head.sha.clone(),
+                                });
+                                answer
+                                    .lines
+                                    .push(replies::waived(line, &gate.name, reason, implicit));
+                            }
+                            Authorisation::Refused { reason: why } => {
+                                outcome.audits.push(refusal(&gate.name, why.clone()));
+                                refusals.push(replies::waive_refused(line, &gate.name, &why));
+                            }
+                            Authorisation::Unknown { reason: why } => {
+                                outcome
+                                    .audits
+                                    .push(refusal(&gate.name, format!("could not verify: {why}")));
+                                refusals.push(replies::waive_unverified(line, &gate.name, &why));
+                            }
+                        }
+                    }
+                    // Naming no gate waives what the declarer may waive; refusals matter only
+                    // when nothing was waived, or when the gate was named.
+                    if !implicit || !any {
+                        answer.lines.extend(refusals);
+                    }
+                }
+                Command::Revoke { gates: named } => {
+                    for name in named {
+                        evaluate(&mut answer, name);
+                        let Some(w) = active.iter().find(|w| &w.gate == name) else {
+                            answer.lines.push(replies::nothing_to_revoke(line, name));
+                            continue;
+                        };
+                        if outcome.revocations.iter().any(|r| r.waiver_id == w.id) {
+                            continue;
+                        }
+                        let Some(gate) = gates.iter().find(|g| &g.name == name) else {
+                            continue;
+                        };
+                        let spec = GateSpec::from(gate);
+                        let decision = self
+                            .authorise(repo, |a| authorise_revoke(&spec, &w.declared_by, author, a))
+                            .await;
+                        match decision {
+                            Authorisation::Allowed { .. } => {
+                                outcome.revocations.push(Revocation {
+                                    waiver_id: w.id,
+                                    by: author.to_string(),
+                                    reason: format!("/sop-revoke in comment {comment_id}"),
+                                });
+                                answer.lines.push(replies::revoked(
+                                    line,
+                                    name,
+                                    w.id,
+                                    &w.declared_by,
+                                ));
+                            }
+                            Authorisation::Refused { reason: why }
+                            | Authorisation::Unknown { reason: why } => {
+                                outcome
+                                    .audits
+                                    .push(refusal(name, format!("revoke refused: {why}")));
+                                answer.lines.push(replies::revoke_refused(line, name, &why));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        outcome.outcome = serde_json::to_string(&answer)?;
+        Ok((outcome, answer))
+    }
+
+    /// Runs a lazy authorisation to the end, asking Gitea anew for each answer: a waiver is a
+    /// security decision and must not rest on a cached membership.
+    async fn authorise(
+        &self,
+        repo: &RepoName,
+        step: impl Fn(&Answers) -> AuthStep,
+    ) -> Authorisation {
+        let mut answers = Answers::new();
+        loop {
+            match step(&answers) {
+                AuthStep::Done(a) => return a,
+                AuthStep::Probe { team, login } => {
+                    let m = self.ev.membership(repo, &team, &login, true).await;
+                    answers.insert((team, login), m);
+                }
+            }
+        }
+    }
+
+    /// Evaluates what the answer asks, posts the statuses, and posts or edits the one reply.
+    async fn publish(
+        &self,
+        repo: &RepoName,
+        comment_id: i64,
+        answer: &Answer,
+        retry: bool,
+    ) -> anyhow::Result<()> {
+        let mut guard_notes = Vec::new();
+        let eval = if answer.evaluate.is_empty() {
+            None
+        } else {
+            let cached = answer
+                .only_refire
+                .then(|| self.recent_evaluation(repo, answer.pr, &answer.evaluate))
+                .flatten();
+            match cached {
+                Some(eval) => Some(eval),
+                None => {
+                    let eval = self
+                        .ev
+                        .evaluate(repo, answer.pr, Some(&answer.evaluate), answer.fresh)
+                        .await?;
+                    guard_notes = self.post_statuses(repo, &eval).await?;
+                    Some(eval)
+                }
+            }
+        };
+        let body = replies::compose(comment_id, answer, eval.as_ref(), &guard_notes);
+        let client = &self.ev.client;
+        let existing = if retry {
+            self.find_reply(repo, answer.pr, comment_id).await?
+        } else {
+            None
+        };
+        let reply = match existing {
+            Some(id) => client.edit_comment(repo, id, &body).await?,
+            None => client.post_comment(repo, answer.pr, &body).await?,
+        };
+        self.ev
+            .store
+            .set_reply_comment_id(&repo.full(), comment_id, reply.id)
+            .await?;
+        info!(%repo, pr = answer.pr, comment_id, reply = reply.id, "answered");
+        Ok(())
+    }
+
+    /// The bot's earlier reply to a comment, found by its marker (after a crash).
+    async fn find_reply(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        let marker = replies::marker(comment_id);
+        let comments = self.ev.client.issue_comments(repo, pr).await?;
+        Ok(comments
+            .iter()
+            .find(|c| {
+                c.author()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&self.bot))
+                    && c.body.starts_with(&marker)
+            })
+            .map(|c| c.id))
+    }
+
+    /// A PR's last evaluation, if recent and covering these gates (coalesces `/refire` bursts).
+    fn recent_evaluation(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        gates: &[String],
+    ) -> Option<PrEvaluation> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, eval) = recent.get(&(repo.full(), pr))?;
+        let covers = gates
+            .iter()
+            .all(|g| eval.gates.iter().any(|v| &v.gate == g));
+        (at.elapsed() < REFIRE_COOLDOWN && covers).then(|| PrEvaluation {
+            gates: eval
+                .gates
+                .iter()
+                .filter(|v| gates.contains(&v.gate))
+                .cloned()
+                .collect(),
+            ..eval.clone()
+        })
+    }
+
+    /// Posts an evaluation's statuses (open PRs only), remembers it, and handles the status
+    /// guard. Returns the notes to tell the PR about overturned statuses.
+    async fn post_statuses(
+        &self,
+        repo: &RepoName,
+        eval: &PrEvaluation,
+    ) -> anyhow::Result<Vec<String>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((repo.full(), eval.pr), (Instant::now(), eval.clone()));
+        if !eval.open {
+            return Ok(vec![]);
+        }
+        let posted = statuses::post(&self.ev.client, &self.ev.config, repo, eval, &self.bot)
+            .await
+            .context("cannot post statuses")?;
+        let mut notes = Vec::new();
+        for (context, who, state) in posted.overturned {
+            let ours = eval
+                .gates
+                .iter()
+                .zip(self.ev.config.gates())
+                .find(|(_, g)| g.context == context)
+                .map(|(v, _)| v.state.as_str())
+                .unwrap_or("success");
+            self.ev
+                .store
+                .record_audit(&NewAudit {
+                    actor: who.clone(),
+                    action: actions::STATUS_GUARD.into(),
+                    repo: Some(repo.full()),
+                    pr: Some(eval.pr as i64),
+                    gate: None,
+                    waiver_id: None,
+                    detail: format!(
+                        "`{state}` posted on `{context}` at {} by @{who}; sopbot re-posted `{ours}`",
+                        eval.head_sha
+                    ),
+                })
+                .await?;
+            warn!(%repo, pr = eval.pr, context, by = who, "status guard: overturned a hand-posted status");
+            notes.push(replies::guard(&context, &who, &state, ours));
+        }
+        Ok(notes)
+    }
+
+    /// Evaluates every gate of a PR and posts the statuses (pushes, reviews, the poller).
+    async fn reevaluate(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        fingerprint: Option<String>,
+    ) -> anyhow::Result<()> {
+        let eval = self.ev.evaluate(repo, pr, None, false).await?;
+        let notes = self.post_statuses(repo, &eval).await?;
+        if !notes.is_empty() {
+            self.ev
+                .client
+                .post_comment(repo, pr, &notes.join("\n\n"))
+                .await?;
+        }
+        if let Some(fp) = fingerprint.or_else(|| eval.reviews_fingerprint.clone()) {
+            self.ev
+                .store
+                .record_evaluation(&NewEvaluation {
+                    repo: repo.full(),
+                    pr: pr as i64,
+                    head_sha: eval.head_sha.clone(),
+                    reviews_fingerprint: fp,
+                })
+                .await?;
+        }
+        let failing: Vec<&str> = eval
+            .gates
+            .iter()
+            .filter(|v| v.state != GateState::Success)
+            .map(|v| v.gate.as_str())
+            .collect();
+        info!(%repo, pr, head = %eval.head_sha, ?failing, "evaluated");
+        Ok(())
+    }
+
+    /// A closed or merged PR: its waivers stop being active (recorded, not deleted).
+    async fn pr_closed(&self, repo: &RepoName, pr: u64, merged: bool) -> anyhow::Result<()> {
+        let why = if merged { "PR merged" } else { "PR closed" };
+        let ended = self
+            .ev
+            .store
+            .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
+            .await?;
+        if !ended.is_empty() {
+            info!(%repo, pr, count = ended.len(), why, "waivers expired");
+        }
+        Ok(())
+    }
+
+    /// A deleted comment takes its waivers with it; the gates are evaluated again.
+    async fn comment_deleted(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+        author: &str,
+    ) -> anyhow::Result<()> {
+        let waivers = self
+            .ev
+            .store
+            .active_waivers_for_comment(&repo.full(), comment_id)
+            .await?;
+        if waivers.is_empty() {
+            return Ok(());
+        }
+        for w in &waivers {
+            let why = format!("comment {comment_id} by @{author} that declared it was deleted");
+            match self.ev.store.revoke_waiver(w.id, "sopbot", &why).await {
+                Ok(_) | Err(StoreError::AlreadyRevoked { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.reevaluate(repo, pr, None).await
+    }
+}

@@ -1,0 +1,131 @@
+//! `sopbot serve`: the webhook server, the poller and the workers, wired to one inbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{watch, Notify};
+use tracing::{info, warn};
+
+use crate::bot::{engine::Engine, worker};
+use crate::config::Config;
+use crate::poller::Poller;
+use crate::server::{self, AppState, WebhookAuth};
+
+use super::Outcome;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml serve\n\nStops cleanly on SIGTERM or SIGINT: no new deliveries, in-flight events finish or stay in the inbox."
+)]
+pub struct Args {
+    /// Accept unsigned webhooks. Anyone who can reach the port can then feed the bot events.
+    #[arg(long)]
+    pub insecure_no_webhook_secret: bool,
+    /// Events processed in parallel (always one at a time per PR).
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+}
+
+/// How long in-flight events get to finish after a stop signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
+    let auth = match config.webhook_secret()? {
+        Some(secret) => WebhookAuth::Secret(secret),
+        None if args.insecure_no_webhook_secret => {
+            warn!("webhook signatures are NOT checked (--insecure-no-webhook-secret)");
+            WebhookAuth::InsecureNone
+        }
+        None => anyhow::bail!(
+            "no webhook secret: set server.webhook_secret_file (or SOPBOT_WEBHOOK_SECRET), or pass --insecure-no-webhook-secret"
+        ),
+    };
+    let ctx = super::connect(&config).await?;
+    let store = ctx.evaluator.store.clone();
+    let requeued = store.reset_running().await?;
+    if requeued > 0 {
+        info!(
+            requeued,
+            "events interrupted by the last stop will run again"
+        );
+    }
+    let config = ctx.evaluator.config.clone();
+    let client = ctx.evaluator.client.clone();
+    let bot = ctx.bot.login.clone();
+    let notify = Arc::new(Notify::new());
+
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(
+        store.clone(),
+        auth,
+        config.repos.iter().map(|r| r.name.clone()).collect(),
+    )
+    .with_bot_login(bot.clone())
+    .with_max_body(config.server.max_body_bytes)
+    .with_gitea(client.clone())
+    .with_notify(notify.clone());
+    let router = server::router(state);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let engine = Engine::new(ctx.evaluator, bot.clone());
+    let workers = tokio::spawn(worker::run(
+        engine,
+        store.clone(),
+        notify.clone(),
+        args.workers,
+        stop_rx.clone(),
+    ));
+    let poller = tokio::spawn(
+        Poller {
+            config: config.clone(),
+            client,
+            store: store.clone(),
+            bot_login: bot.clone(),
+            notify,
+        }
+        .run(stop_rx),
+    );
+    // The line scripts wait for: the address really bound (port 0 picks one).
+    println!("sopbot listening on http://{addr} as @{bot}");
+    info!(%addr, bot, repos = config.repos.len(), "serving");
+
+    server::serve(listener, router, shutdown_signal()).await?;
+    info!("stopping: no new deliveries; letting in-flight events finish");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(DRAIN, async {
+        let _ = workers.await;
+        let _ = poller.await;
+    })
+    .await
+    .is_err()
+    {
+        warn!("events still running after {DRAIN:?}: they stay in the inbox and run on the next start");
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
