@@ -3,11 +3,11 @@
 //!
 //! Words are matched after [`normalise`]; a name may be typed as up to three words
 //! (`security review`), matched longest first. The grammar lines below use EBNF over the text of
-//! one line; `blank` is any whitespace, which inside a line means spaces and tabs.
+//! one line; `blank` is any Unicode whitespace (spaces, tabs, no-break spaces).
 
 use nom::bytes::complete::{take_till1, take_while, take_while1};
 use nom::character::complete::{char, one_of};
-use nom::combinator::{peek, value};
+use nom::combinator::{eof, peek, value};
 use nom::sequence::{preceded, terminated};
 use nom::{branch::alt, IResult, Parser};
 
@@ -71,10 +71,7 @@ fn list_gap(input: &str) -> Res<'_, &str> {
 /// The reference behaviour knew the dashes and the colon; a free-standing ASCII `-` or `--` is
 /// what people type when their keyboard has no dash, so it separates too.
 fn separator(input: &str) -> Res<'_, ()> {
-    let ascii_dashes = terminated(
-        take_while1(|c| c == '-'),
-        peek(alt((blank1, nom::combinator::eof))),
-    );
+    let ascii_dashes = terminated(take_while1(|c| c == '-'), peek(alt((blank1, eof))));
     alt((value((), one_of("—–:")), value((), ascii_dashes))).parse(input)
 }
 

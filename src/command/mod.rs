@@ -4,7 +4,7 @@
 //! [`parse_comment`] gives one [`ParsedLine`] per command line, in order: a [`Command`] or a
 //! [`CommandError`] to answer with. The rules and their reasons are in `commands/*.md` (the user
 //! reference, whose examples the tests check against this parser) and in the module docs of
-//! [`scan`] (what is skipped) and [`grammar`] (what a line means).
+//! `scan.rs` (which lines are skipped) and `grammar.rs` (what a line means).
 
 mod grammar;
 mod normalise;

@@ -115,9 +115,14 @@ impl<'a> Candidates<'a> {
     }
 
     /// Tracks HTML comments opened on the visible stretch `[from, end)` of a line (`from` is the
-    /// line start, or where a comment closed on it). Returns the visible pieces of the stretch
-    /// when some comment cut it, `None` when the whole stretch is visible.
-    fn track_comments(&mut self, mut from: usize, end: usize) -> Option<Vec<(usize, usize)>> {
+    /// line start, or where a comment closed on it). With `keep`, returns the visible pieces of
+    /// the stretch when some comment cut it; `None` when the whole stretch is visible.
+    fn track_comments(
+        &mut self,
+        mut from: usize,
+        end: usize,
+        keep: bool,
+    ) -> Option<Vec<(usize, usize)>> {
         let mut pieces: Option<Vec<(usize, usize)>> = None;
         let mut spans = CodeSpans::default();
         let mut search = from;
@@ -129,7 +134,9 @@ impl<'a> Candidates<'a> {
             let close = self.text[open + 4..]
                 .find("-->")
                 .map_or(self.text.len(), |i| open + 4 + i + 3);
-            pieces.get_or_insert_with(Vec::new).push((from, open));
+            if keep {
+                pieces.get_or_insert_with(Vec::new).push((from, open));
+            }
             self.comment_until = close;
             if close >= end {
                 return pieces;
@@ -183,7 +190,7 @@ impl<'a> Iterator for Candidates<'a> {
             if start < self.comment_until {
                 // Inside an HTML comment; it may close on this line and another open after.
                 if self.comment_until < end {
-                    self.track_comments(self.comment_until, end);
+                    self.track_comments(self.comment_until, end, false);
                 }
                 continue;
             }
@@ -204,12 +211,12 @@ impl<'a> Iterator for Candidates<'a> {
             match line.get(blanks) {
                 Some(b'>') => continue,
                 Some(b'/') => {
-                    let pieces = self.track_comments(start, end);
+                    let pieces = self.track_comments(start, end, true);
                     let text = self.visible_text(start + blanks, end, pieces);
                     return Some(Candidate { line: number, text });
                 }
                 _ => {
-                    self.track_comments(start, end);
+                    self.track_comments(start, end, false);
                 }
             }
         }
