@@ -27,8 +27,7 @@ impl fmt::Display for RepoName {
 
 fn valid_part(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
@@ -41,7 +40,9 @@ impl FromStr for RepoName {
                 owner: owner.to_string(),
                 name: name.to_string(),
             }),
-            _ => Err(format!("`{s}` is not a repository name of the form OWNER/REPO")),
+            _ => Err(format!(
+                "`{s}` is not a repository name of the form OWNER/REPO"
+            )),
         }
     }
 }
