@@ -120,7 +120,15 @@ impl<'a> Phrase<'a> {
     }
 }
 
-/// command_line = indent "/" phrase(word) arguments ;
+/// glued = { ":" | "," } ;
+///
+/// Punctuation stuck to the command word belongs to it, like the `.` of `/sop-help.`: in
+/// `/sop-n/a: qa docs` the colon is not the reason separator, and `qa` is still a gate.
+fn glued(input: &str) -> Res<'_, &str> {
+    take_while(|c| c == ':' || c == ',').parse(input)
+}
+
+/// command_line = indent "/" phrase(word) glued arguments ;
 ///
 /// `None` when the line is prose that happens to start with `/` (`/usr/bin is broken`).
 pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Command, Refusal>> {
@@ -129,6 +137,7 @@ pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Comma
     let Some((kind, rest)) = phrase.longest(CommandKind::from_typed) else {
         return unknown_command(&phrase).map(Err);
     };
+    let (rest, _) = glued(rest).unwrap_or((rest, ""));
     Some(match kind {
         CommandKind::Waive => waive(rest, gates),
         CommandKind::Revoke => revoke(rest, gates),

@@ -347,7 +347,7 @@ fn waive_refuses_a_near_miss_of_a_gate_that_would_widen_the_waiver() {
     }
     // After a separator the reason is taken as written.
     assert_eq!(
-        ok("/sop-n/a: securely handled elsewhere"),
+        ok("/sop-n/a — securely handled elsewhere"),
         waive(&[], "securely handled elsewhere")
     );
     // Short words are never near misses of `qa`.
@@ -363,6 +363,16 @@ fn waive_refuses_a_near_miss_of_a_gate_that_would_widen_the_waiver() {
         parsed[1].result.as_ref().map_err(|e| e.suggestion.clone()),
         Err(Some("docs".to_owned()))
     );
+}
+
+#[test]
+fn a_colon_stuck_to_the_command_word_is_not_the_reason_separator() {
+    // Read as the separator, the colon would turn `qa` into reason text and the waiver would
+    // cover every gate.
+    assert_eq!(ok("/sop-n/a: QA: docs"), waive(&["qa"], "docs"));
+    assert_eq!(ok("/sop-N/A:qa docs"), waive(&["qa"], "docs"));
+    assert_eq!(ok("/sop-n/a : qa docs"), waive(&[], "qa docs"));
+    assert_eq!(ok("/refire:security"), refire(&["security"]));
 }
 
 #[test]
