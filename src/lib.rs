@@ -10,6 +10,7 @@ pub mod command;
 pub mod config;
 pub mod gate;
 pub mod gitea;
+pub mod metrics;
 pub mod poller;
 pub mod secret;
 pub mod server;

@@ -196,7 +196,7 @@ impl Poller {
     }
 
     async fn enqueue(&self, event: &Event) -> anyhow::Result<Enqueued> {
-        Ok(self
+        let stored = self
             .store
             .enqueue(&NewEvent {
                 dedup_key: event.dedup_key(),
@@ -207,6 +207,10 @@ impl Poller {
                 delivery_id: None,
                 payload: event.to_json(),
             })
-            .await?)
+            .await?;
+        if let Enqueued::New(_) = stored {
+            crate::metrics::get().event_received(event.kind_name());
+        }
+        Ok(stored)
     }
 }

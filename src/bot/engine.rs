@@ -186,10 +186,12 @@ impl Engine {
             waiver_id: None,
             detail,
         };
+        let count = |command: &str, outcome: &str| crate::metrics::get().command(command, outcome);
         for p in parsed {
             let line = p.line;
             let cmd = match &p.result {
                 Err(e) => {
+                    count("malformed", "malformed");
                     answer.lines.push(replies::malformed(line, e, None));
                     continue;
                 }
@@ -200,10 +202,12 @@ impl Engine {
             }
             match cmd {
                 Command::Help => {
+                    count(cmd.name(), "ok");
                     answer.help = true;
                     answer.lines.push(replies::help(line));
                 }
                 Command::Refire { gates: named } => {
+                    count(cmd.name(), "ok");
                     answer.fresh = true;
                     for g in named {
                         evaluate(&mut answer, g);
@@ -244,6 +248,7 @@ impl Engine {
                             .await;
                         match decision {
                             Authorisation::Allowed { via } => {
+                                count(cmd.name(), "ok");
                                 any = true;
                                 info!(%repo, pr = pull.number, gate = %gate.name, declarer = author, via, "waiver granted");
                                 outcome.waivers.push(NewWaiver {
@@ -260,10 +265,12 @@ impl Engine {
                                     .push(replies::waived(line, &gate.name, reason, implicit));
                             }
                             Authorisation::Refused { reason: why } => {
+                                count(cmd.name(), "refused");
                                 outcome.audits.push(refusal(&gate.name, why.clone()));
                                 refusals.push(replies::waive_refused(line, &gate.name, &why));
                             }
                             Authorisation::Unknown { reason: why } => {
+                                count(cmd.name(), "unverified");
                                 outcome
                                     .audits
                                     .push(refusal(&gate.name, format!("could not verify: {why}")));
@@ -296,6 +303,7 @@ impl Engine {
                             .await;
                         match decision {
                             Authorisation::Allowed { .. } => {
+                                count(cmd.name(), "ok");
                                 outcome.revocations.push(Revocation {
                                     waiver_id: w.id,
                                     by: author.to_string(),
@@ -310,6 +318,7 @@ impl Engine {
                             }
                             Authorisation::Refused { reason: why }
                             | Authorisation::Unknown { reason: why } => {
+                                count(cmd.name(), "refused");
                                 outcome
                                     .audits
                                     .push(refusal(name, format!("revoke refused: {why}")));

@@ -95,9 +95,14 @@ async fn process(engine: &Engine, store: &Store, row: EventRow) {
         }
     };
     let result = engine.handle(&event).await;
+    let metrics = crate::metrics::get();
     let marked = match result {
-        Ok(()) => store.mark_done(row.id).await.map(|_| ()),
+        Ok(()) => {
+            metrics.event_processed(&row.kind);
+            store.mark_done(row.id).await.map(|_| ())
+        }
         Err(e) => {
+            metrics.event_failed(&row.kind);
             let retry_at = chrono::Utc::now()
                 + chrono::Duration::from_std(backoff(row.attempts)).unwrap_or_default();
             warn!(error = %format!("{e:#}"), attempt = row.attempts, "event failed; will retry");

@@ -174,7 +174,10 @@ async fn connect(config: &Config) -> anyhow::Result<Connected> {
         config.gitea_url()?,
         config.gitea_token()?,
         client_options(config),
-    )?;
+    )?
+    .with_observer(std::sync::Arc::new(|call| {
+        crate::metrics::get().api_call(call)
+    }));
     let bot = client
         .current_user()
         .await

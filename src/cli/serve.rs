@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::bot::{engine::Engine, worker};
 use crate::config::Config;
+use crate::metrics;
 use crate::poller::Poller;
 use crate::server::{self, AppState, WebhookAuth};
 
@@ -68,7 +69,9 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
     .with_max_body(config.server.max_body_bytes)
     .with_gitea(client.clone())
     .with_notify(notify.clone());
-    let router = server::router(state);
+    let router = server::router(state)
+        .merge(metrics::router(store.clone()))
+        .layer(axum::middleware::from_fn(metrics::count_webhooks));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine = Engine::new(ctx.evaluator, bot.clone());

@@ -1,0 +1,269 @@
+//! Prometheus metrics: what happened (events, commands, Gitea calls) is counted where it
+//! happens; what is (inbox depth, oldest event, active waivers) is read from the store at scrape
+//! time. One process-wide registry, served as text at `GET /metrics`.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::gitea::CallRecord;
+use crate::store::{Store, WaiverFilter};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    event: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    command: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    method: String,
+    endpoint: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    method: String,
+    endpoint: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    webhooks: Family<WebhookLabels, Counter>,
+    received: Family<KindLabels, Counter>,
+    processed: Family<KindLabels, Counter>,
+    failed: Family<KindLabels, Counter>,
+    commands: Family<CommandLabels, Counter>,
+    api_calls: Family<ApiLabels, Counter>,
+    api_latency: HistogramFamily<EndpointLabels>,
+    inbox_depth: Gauge,
+    inbox_oldest: Gauge<f64, AtomicU64>,
+    waivers_active: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The metrics of this process.
+pub fn get() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("sopbot");
+        let m = Metrics {
+            webhooks: Family::default(),
+            received: Family::default(),
+            processed: Family::default(),
+            failed: Family::default(),
+            commands: Family::default(),
+            api_calls: Family::default(),
+            api_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            inbox_depth: Gauge::default(),
+            inbox_oldest: Gauge::default(),
+            waivers_active: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "webhook_requests",
+            "Webhook deliveries answered, by X-Gitea-Event-Type and HTTP status",
+            m.webhooks.clone(),
+        );
+        registry.register(
+            "events_received",
+            "Events stored in the inbox (webhook and poller), by kind",
+            m.received.clone(),
+        );
+        registry.register(
+            "events_processed",
+            "Events whose effects are done, by kind",
+            m.processed.clone(),
+        );
+        registry.register(
+            "events_failed",
+            "Event attempts that failed (retried later), by kind",
+            m.failed.clone(),
+        );
+        registry.register(
+            "commands",
+            "Slash commands run, by command and outcome",
+            m.commands.clone(),
+        );
+        registry.register(
+            "gitea_api_calls",
+            "Gitea API requests, by method, endpoint and status",
+            m.api_calls.clone(),
+        );
+        registry.register(
+            "gitea_api_latency_seconds",
+            "Gitea API request latency",
+            m.api_latency.clone(),
+        );
+        registry.register(
+            "inbox_depth",
+            "Inbox events not yet done",
+            m.inbox_depth.clone(),
+        );
+        registry.register(
+            "inbox_oldest_age_seconds",
+            "Age of the oldest pending inbox event",
+            m.inbox_oldest.clone(),
+        );
+        registry.register("waivers_active", "Active waivers", m.waivers_active.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn webhook(&self, event_type: &str, status: u16) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                event: event_type.to_string(),
+                status,
+            })
+            .inc();
+    }
+
+    pub fn event_received(&self, kind: &str) {
+        self.received.get_or_create(&kind_labels(kind)).inc();
+    }
+
+    pub fn event_processed(&self, kind: &str) {
+        self.processed.get_or_create(&kind_labels(kind)).inc();
+    }
+
+    pub fn event_failed(&self, kind: &str) {
+        self.failed.get_or_create(&kind_labels(kind)).inc();
+    }
+
+    /// `outcome`: `ok`, `refused`, `unverified`, `malformed` …
+    pub fn command(&self, command: &str, outcome: &str) {
+        self.commands
+            .get_or_create(&CommandLabels {
+                command: command.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// The Gitea client's observer: one record per HTTP attempt.
+    pub fn api_call(&self, call: &CallRecord) {
+        self.api_calls
+            .get_or_create(&ApiLabels {
+                method: call.method.to_string(),
+                endpoint: call.endpoint_template.to_string(),
+                status: call
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            })
+            .inc();
+        self.api_latency
+            .get_or_create(&EndpointLabels {
+                method: call.method.to_string(),
+                endpoint: call.endpoint_template.to_string(),
+            })
+            .observe(call.elapsed.as_secs_f64());
+    }
+
+    /// Reads the gauges from the store and renders the text format.
+    pub async fn render(&self, store: &Store) -> Result<String, std::fmt::Error> {
+        if let Ok(n) = store.pending_count().await {
+            self.inbox_depth.set(n);
+        }
+        if let Ok(age) = store.oldest_pending_age().await {
+            let secs = age
+                .and_then(|a| a.to_std().ok())
+                .unwrap_or(Duration::ZERO)
+                .as_secs_f64();
+            self.inbox_oldest.set(secs);
+        }
+        if let Ok(w) = store.list_waivers(&WaiverFilter::default()).await {
+            self.waivers_active.set(w.len() as i64);
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+fn kind_labels(kind: &str) -> KindLabels {
+    KindLabels {
+        kind: kind.to_string(),
+    }
+}
+
+/// `GET /metrics`.
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/metrics", routing::get(scrape))
+        .with_state(store)
+}
+
+async fn scrape(State(store): State<Store>) -> Response {
+    match get().render(&store).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Middleware counting webhook answers by event type and status (202 = stored in the inbox).
+pub async fn count_webhooks(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().path() != "/webhook" {
+        return next.run(req).await;
+    }
+    let event = [
+        "x-gitea-event-type",
+        "x-forgejo-event-type",
+        "x-gitea-event",
+    ]
+    .iter()
+    .find_map(|h| req.headers().get(*h).and_then(|v| v.to_str().ok()))
+    .unwrap_or("none")
+    .chars()
+    .take(64)
+    .collect::<String>();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    get().webhook(&event, status);
+    if status == 202 {
+        get().event_received(&event);
+    }
+    resp
+}
