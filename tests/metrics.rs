@@ -1,0 +1,152 @@
+//! `GET /metrics` after real events: the bot process, the emulator behind it, signed webhooks in.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{config_text, write_config};
+use gitea_emu::{Emulator, World};
+
+const SECRET: &str = "metrics-test-secret";
+
+struct Bot(Child);
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `sopbot serve` and returns it with the address it printed.
+fn serve(config: &std::path::Path) -> (Bot, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sopbot"))
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (Bot(child), addr)
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn value(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}` in:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_real_events() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(&emu, "").replace(
+        "[server]\n",
+        &format!("[server]\nwebhook_secret = \"{SECRET}\"\n"),
+    );
+    let config = write_config(dir.path(), &text);
+    let (_bot, url) = tokio::task::spawn_blocking(move || serve(&config))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+
+    let id = emu.with_world(|w| w.comment("widgets", 7, "bob", "/refire qa"));
+    let delivery = emu.with_world(|w| w.webhook_for_comment("widgets", 7, id, "created"));
+    let mut req = http
+        .post(format!("{url}/webhook"))
+        .body(delivery.body.clone());
+    for (k, v) in delivery.signed_headers(SECRET) {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 202);
+    // One forged delivery too.
+    let forged = http
+        .post(format!("{url}/webhook"))
+        .header("X-Gitea-Event-Type", "pull_request_comment")
+        .header("X-Gitea-Signature", "00")
+        .body(delivery.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+
+    eventually("the bot's reply", || {
+        emu.with_world(|w| w.comments("widgets", 7).len()) == 2
+    })
+    .await;
+    let scrape = || async {
+        http.get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let mut text = scrape().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text.contains("sopbot_events_processed_total{kind=\"comment\"}") {
+        assert!(Instant::now() < deadline, "event never counted:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        text = scrape().await;
+    }
+    assert_eq!(
+        value(
+            &text,
+            "sopbot_webhook_requests_total{event=\"pull_request_comment\",status=\"202\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "sopbot_webhook_requests_total{event=\"pull_request_comment\",status=\"401\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&text, "sopbot_events_processed_total{kind=\"comment\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "sopbot_commands_total{command=\"refire\",outcome=\"ok\"}"
+        ),
+        1.0
+    );
+    assert!(
+        value(
+            &text,
+            "sopbot_gitea_api_calls_total{method=\"GET\",endpoint=\"/repos/{o}/{r}/pulls/{n}\",status=\"200\"}"
+        ) >= 1.0
+    );
+    assert!(
+        text.contains("sopbot_gitea_api_latency_seconds_bucket"),
+        "{text}"
+    );
+    assert_eq!(value(&text, "sopbot_inbox_depth "), 0.0);
+    assert_eq!(value(&text, "sopbot_waivers_active "), 0.0);
+}
