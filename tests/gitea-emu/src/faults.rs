@@ -46,6 +46,8 @@ struct State {
     fail_statuses: Vec<u16>,
     /// (path, remaining, status): the next calls to exactly this path fail.
     path_faults: Vec<(String, u32, u16)>,
+    /// (method, path, remaining, hold): the next such calls are handled, then answered late.
+    holds: Vec<(String, String, u32, Duration)>,
     rng: fastrand::Rng,
 }
 
@@ -71,6 +73,7 @@ impl Default for Faults {
                 fail_ratio: 0.0,
                 fail_statuses: Vec::new(),
                 path_faults: Vec::new(),
+                holds: Vec::new(),
                 rng: fastrand::Rng::with_seed(0x5eed),
             }),
         }
@@ -146,6 +149,28 @@ impl Faults {
         s.fail_next = 0;
         s.fail_ratio = 0.0;
         s.path_faults.clear();
+        s.holds.clear();
+    }
+
+    /// The next `n` calls of `method` on exactly `path` are carried out at once, and their
+    /// answer is held back for `d`: the effect is visible in the world while the client still
+    /// waits. A test can act in that window (kill the client after its comment exists but
+    /// before it learnt the comment's id, say).
+    pub fn hold_answer(&self, method: &str, path: &str, n: u32, d: Duration) {
+        self.state()
+            .holds
+            .push((method.to_ascii_uppercase(), path.to_string(), n, d));
+    }
+
+    /// How long to hold the answer to this call (using up one armed hold), if at all.
+    pub fn take_hold(&self, method: &str, path: &str) -> Option<Duration> {
+        let mut s = self.state();
+        let h = s
+            .holds
+            .iter_mut()
+            .find(|(m, p, left, _)| m == method && p == path && *left > 0)?;
+        h.2 -= 1;
+        Some(h.3)
     }
 
     /// The next `n` calls to exactly `path` (e.g. `/api/v1/teams/20/members/bob`) answer

@@ -49,7 +49,8 @@
 //!   `reopen`, `merge_pull`, `dismiss_review`, `review_request`, `change_title`,
 //!   `change_target_branch`.
 //! - Faults (see [`Faults`]): latency, `fail_next`, seeded `fail_ratio`, 429 with `Retry-After`,
-//!   stalls, dropped connections (the TCP connection really closes, no bytes sent), down (503).
+//!   stalls, dropped connections (the TCP connection really closes, no bytes sent), down (503),
+//!   answers held back after the call took effect (`hold_answer`).
 //!
 //! # Not emulated
 //! - Token scopes, 2FA enforcement, locked issues, archived repos (423), blocked users, renamed

@@ -191,6 +191,12 @@ impl Emulator {
         self.state.faults.stall_next(n, d);
     }
 
+    /// The next `n` `method` calls to exactly `path` take effect at once but are answered
+    /// only after `d` (see [`Faults::hold_answer`]).
+    pub fn hold_answer(&self, method: &str, path: &str, n: u32, d: Duration) {
+        self.state.faults.hold_answer(method, path, n, d);
+    }
+
     /// The next `n` calls have their TCP connection closed without any answer.
     pub fn drop_next(&self, n: u32) {
         self.state.faults.drop_next(n);
@@ -328,6 +334,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
         query: req.uri().query().unwrap_or("").to_string(),
         status: 0,
     };
+    let (method, path) = (call.method.clone(), call.path.clone());
     // Logged before answering, so a call whose answer never goes out keeps status 0.
     let slot = {
         let mut calls = lock(&st.calls);
@@ -354,6 +361,9 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
         Action::Down => text(StatusCode::SERVICE_UNAVAILABLE),
         Action::Drop => return drop_connection(&req).await,
     };
+    if let Some(d) = st.faults.take_hold(&method, &path) {
+        tokio::time::sleep(d).await;
+    }
     if let Some(c) = lock(&st.calls).get_mut(slot) {
         c.status = resp.status().as_u16();
     }

@@ -150,3 +150,45 @@ async fn shutdown_stops_the_server() {
     let fresh = reqwest::Client::new();
     assert!(fresh.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn a_held_answer_comes_late_but_its_effect_is_visible_at_once() {
+    let emu = Emulator::start(scene()).await;
+    let api = Api::new(&emu);
+    let path = "/api/v1/repos/acme/widgets/issues/7/comments";
+    emu.hold_answer("POST", path, 1, Duration::from_millis(400));
+    let t = Instant::now();
+    let posting = api.post(
+        BOT,
+        "/repos/acme/widgets/issues/7/comments",
+        serde_json::json!({"body": "held"}),
+    );
+    let watching = async {
+        // The comment exists well before its answer arrives.
+        loop {
+            if emu.with_world(|w| w.comments("widgets", 7).iter().any(|c| c.body == "held")) {
+                return t.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let (answer, seen) = tokio::join!(posting, watching);
+    assert_eq!(answer.status, 201);
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    assert!(seen < Duration::from_millis(300), "seen after {seen:?}");
+    // Used up: GETs on the same path and the next POST are not held.
+    let t = Instant::now();
+    assert_eq!(
+        api.get(BOT, "/repos/acme/widgets/issues/7/comments")
+            .await
+            .status,
+        200
+    );
+    api.post(
+        BOT,
+        "/repos/acme/widgets/issues/7/comments",
+        serde_json::json!({"body": "quick"}),
+    )
+    .await;
+    assert!(t.elapsed() < Duration::from_millis(300));
+}
