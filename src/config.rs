@@ -332,7 +332,7 @@ impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: one_line(&e),
+            message: one_line(&e, text),
         })?;
         config.source = path.to_path_buf();
         config.validate()?;
@@ -538,10 +538,13 @@ impl Config {
 }
 
 /// toml's messages span several lines with a source excerpt; keep the first line and the key.
-fn one_line(e: &toml::de::Error) -> String {
+fn one_line(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim().replace('\n', " ");
     match e.span() {
-        Some(span) => format!("{msg} (at byte {})", span.start),
+        Some(span) => {
+            let line = text.get(..span.start).unwrap_or(text).matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
         None => msg,
     }
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod commands;
+mod config_check;
 mod doctor;
 mod parse;
 mod serve;
@@ -30,8 +31,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "SOPBOT_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Log format: human-readable text, or one JSON object per line (for log collectors).
+    #[arg(long, global = true, env = "SOPBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +63,15 @@ pub enum Command {
     Check(check::Args),
     /// Check config, database, Gitea, the token and every team; one line per check.
     Doctor,
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(config_check::Command),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  sopbot completions bash > /etc/bash_completion.d/sopbot")]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  sopbot man > /usr/local/share/man/man1/sopbot.1")]
+    Man,
 }
 
 /// How a subcommand ended, mapped to the exit code.
@@ -66,11 +86,12 @@ pub enum Outcome {
 /// Runs the CLI: 0 ok, 1 check failed, 2 error (bad config, unreadable database, bad input).
 pub async fn run(cli: Cli) -> ExitCode {
     // The server logs what it does; one-shot commands only their warnings.
-    init_logging(if matches!(cli.command, Command::Serve(_)) {
+    let level = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {
         "warn"
-    });
+    };
+    init_logging(level, cli.log_format);
     match dispatch(cli).await {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
@@ -95,17 +116,32 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Check(args) => check::run(&required_config(config)?, args).await,
         Command::Doctor => doctor::run(&required_config(config)?).await,
+        Command::Config(cmd) => config_check::run(config, cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "sopbot", &mut std::io::stdout());
+            Ok(Outcome::Ok)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(Outcome::Ok)
+        }
     }
 }
 
 /// Logs go to stderr so that stdout stays clean for tables and JSON. `RUST_LOG` sets the level.
-fn init_logging(default: &str) {
+fn init_logging(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        // Span fields (repo, pr, delivery) are flattened into every line of an event.
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// The config named by `--config`/`SOPBOT_CONFIG`, else `sopbot.toml` if it exists, else the
