@@ -26,8 +26,10 @@ use super::event::{CommentAction, Event, PrAction};
 use super::replies::{self, Answer};
 use super::{statuses, Evaluator, PrEvaluation};
 
-/// How long a `/refire` may be answered from the PR's last evaluation instead of a new one.
-pub const REFIRE_COOLDOWN: Duration = Duration::from_secs(5);
+/// How long a `/refire` may be answered from the PR's previous `/refire` evaluation instead of
+/// a new one. Any other event on the PR (a review, a push, a waiver) ends it at once; what it
+/// can miss is a change Gitea sent no webhook for, within these seconds.
+pub const REFIRE_COOLDOWN: Duration = Duration::from_secs(2);
 
 /// The bot's decision-making, shared by the workers.
 pub struct Engine {
@@ -60,6 +62,9 @@ impl Engine {
             .map_err(|e: String| anyhow::anyhow!(e))?;
         if self.ev.config.repo(&repo).is_none() {
             return Ok(());
+        }
+        if !matches!(event, Event::Comment { .. }) {
+            self.forget_refire(&repo, event.pr());
         }
         match event {
             Event::Comment {
@@ -280,6 +285,9 @@ impl Engine {
                     }
                     // Naming no gate waives what the declarer may waive; refusals matter only
                     // when nothing was waived, or when the gate was named.
+                    if implicit && !any && refusals.is_empty() {
+                        answer.lines.push(replies::nothing_to_waive(line));
+                    }
                     if !implicit || !any {
                         answer.lines.extend(refusals);
                     }
@@ -371,11 +379,18 @@ impl Engine {
             match cached {
                 Some(eval) => Some(eval),
                 None => {
+                    self.forget_refire(repo, answer.pr);
                     let eval = self
                         .ev
                         .evaluate(repo, answer.pr, Some(&answer.evaluate), answer.fresh)
                         .await?;
                     guard_notes = self.post_statuses(repo, &eval).await?;
+                    if answer.only_refire {
+                        self.recent
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert((repo.full(), eval.pr), (Instant::now(), eval.clone()));
+                    }
                     Some(eval)
                 }
             }
@@ -418,7 +433,16 @@ impl Engine {
             .map(|c| c.id))
     }
 
-    /// A PR's last evaluation, if recent and covering these gates (coalesces `/refire` bursts).
+    /// Something happened on the PR: the next `/refire` evaluates anew.
+    fn forget_refire(&self, repo: &RepoName, pr: u64) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(repo.full(), pr));
+    }
+
+    /// The PR's previous `/refire` evaluation, if recent and covering these gates (coalesces
+    /// `/refire` bursts).
     fn recent_evaluation(
         &self,
         repo: &RepoName,
@@ -448,10 +472,6 @@ impl Engine {
         repo: &RepoName,
         eval: &PrEvaluation,
     ) -> anyhow::Result<Vec<String>> {
-        self.recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((repo.full(), eval.pr), (Instant::now(), eval.clone()));
         if !eval.open {
             return Ok(vec![]);
         }
@@ -460,12 +480,15 @@ impl Engine {
             .context("cannot post statuses")?;
         let mut notes = Vec::new();
         for (context, who, state) in posted.overturned {
-            let ours = eval
-                .gates
-                .iter()
-                .zip(self.ev.config.gates())
-                .find(|(_, g)| g.context == context)
-                .map(|(v, _)| v.state.as_str())
+            // Our verdict on that context: a gate's state, or the N/A status (always success).
+            let ours = self
+                .ev
+                .config
+                .gates()
+                .into_iter()
+                .find(|g| g.context == context)
+                .and_then(|g| eval.gates.iter().find(|v| v.gate == g.name))
+                .map(|v| v.state.as_str())
                 .unwrap_or("success");
             self.ev
                 .store

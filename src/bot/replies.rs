@@ -80,6 +80,13 @@ pub fn already_waived(line: usize, gate: &str, by: &str, id: i64) -> String {
     )
 }
 
+pub fn nothing_to_waive(line: usize) -> String {
+    format!(
+        "- {}: every gate you may waive is already waived on this PR",
+        cmd(line, "/sop-n/a")
+    )
+}
+
 pub fn waive_refused(line: usize, gate: &str, reason: &str) -> String {
     format!(
         "- {}: **not waived** `{gate}`: {reason}",
