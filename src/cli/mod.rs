@@ -58,10 +58,12 @@ pub enum Command {
     /// The audit log: every state change, oldest first.
     Audit(audit::Args),
     /// Print the command reference (the pages in commands/).
+    #[command(after_help = "Example:\n  sopbot commands | less")]
     Commands,
     /// Evaluate every gate of a PR and explain the verdicts (posts nothing without --post).
     Check(check::Args),
     /// Check config, database, Gitea, the token and every team; one line per check.
+    #[command(after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml doctor\n\nExit status: 0 all checks pass, 1 a check failed (each failure says how to fix it).")]
     Doctor,
     /// Configuration tools.
     #[command(subcommand)]
