@@ -7,7 +7,7 @@ use strsim::osa_distance;
 
 /// Punctuation dropped from the end of a name. The reference behaviour drops `.` and `!`; we also
 /// drop `,` `;` `:` (list and separator marks that stick to a word) and `?` (`/sop-help?`).
-/// (`ascii_normalises_to` spells the same set out as bytes.)
+/// (`normalises_to` spells the same set out as bytes.)
 const TRAILING: &[char] = &['.', '!', ',', ';', ':', '?'];
 
 /// Lower-cases, turns `_` and whitespace into `-`, collapses runs of `-`, and drops trailing
@@ -23,21 +23,15 @@ pub(crate) fn normalise(word: &str) -> String {
 /// Whether `normalise(word) == name`, for a `name` that is itself normalised, without
 /// allocating: the folded characters must be `name` followed by trailing punctuation only.
 pub(crate) fn normalises_to(word: &str, name: &str) -> bool {
-    if word.is_ascii() {
-        return ascii_normalises_to(word.as_bytes(), name.as_bytes());
-    }
-    let mut folded = folded(word);
-    name.chars().all(|c| folded.next() == Some(c)) && folded.all(|c| TRAILING.contains(&c))
-}
-
-/// [`normalises_to`] for an ASCII `word`, byte by byte: the parser's hot path.
-fn ascii_normalises_to(word: &[u8], name: &[u8]) -> bool {
+    // The hot path: plain ASCII, byte by byte, which settles most candidates within a few bytes.
+    let name_bytes = name.as_bytes();
     let mut matched = 0;
     let mut after_dash = false;
-    for &b in word {
+    for &b in word.as_bytes() {
         // `_` and the ASCII whitespace of `char::is_whitespace` fold to `-`.
         let c = match b {
             b'_' | b' ' | b'\t'..=b'\r' => b'-',
+            0x80.. => return folded_normalises_to(word, name),
             b => b.to_ascii_lowercase(),
         };
         let dash = c == b'-';
@@ -45,14 +39,20 @@ fn ascii_normalises_to(word: &[u8], name: &[u8]) -> bool {
             continue;
         }
         after_dash = dash;
-        match name.get(matched) {
+        match name_bytes.get(matched) {
             Some(&n) if n == c => matched += 1,
             Some(_) => return false,
             None if matches!(c, b'.' | b'!' | b',' | b';' | b':' | b'?') => {}
             None => return false,
         }
     }
-    matched == name.len()
+    matched == name_bytes.len()
+}
+
+/// [`normalises_to`] for any text, through [`folded`].
+fn folded_normalises_to(word: &str, name: &str) -> bool {
+    let mut folded = folded(word);
+    name.chars().all(|c| folded.next() == Some(c)) && folded.all(|c| TRAILING.contains(&c))
 }
 
 /// Whether `normalise(word)` starts with `prefix` (normalised, not ending in punctuation),
@@ -128,8 +128,9 @@ impl Iterator for Folded<'_> {
 pub(crate) fn near_miss(typed: &str, known: &str) -> Option<usize> {
     let (a, b) = (typed.chars().count(), known.chars().count());
     let allowed = if a >= 4 { 2 } else { 1 };
-    // The distance is at least the length difference: skip the quadratic work on long words.
-    if a.abs_diff(b) > allowed {
+    // The distance is at least the length difference, and at least the bag distance: skip the
+    // quadratic (and allocating) work when either bound already says "too far".
+    if a.abs_diff(b) > allowed || bag_distance(typed, known) > allowed {
         return None;
     }
     match osa_distance(typed, known) {
@@ -137,6 +138,39 @@ pub(crate) fn near_miss(typed: &str, known: &str) -> Option<usize> {
         d if d <= allowed => Some(d),
         _ => None,
     }
+}
+
+/// A lower bound on the edit distance of two ASCII words: the larger of the two multiset
+/// differences of their letters (an edit changes each by at most one; a swap changes neither).
+/// 0 (no bound) when either word is not ASCII.
+fn bag_distance(a: &str, b: &str) -> usize {
+    if !a.is_ascii() || !b.is_ascii() {
+        return 0;
+    }
+    let mut balance = [0i32; 128];
+    for &c in a.as_bytes() {
+        balance[usize::from(c)] += 1;
+    }
+    for &c in b.as_bytes() {
+        balance[usize::from(c)] -= 1;
+    }
+    // Read each letter's balance once, through the words themselves rather than all 128 slots.
+    let (mut only_a, mut only_b) = (0usize, 0usize);
+    for &c in a.as_bytes() {
+        let n = &mut balance[usize::from(c)];
+        if *n > 0 {
+            only_a += n.unsigned_abs() as usize;
+            *n = 0;
+        }
+    }
+    for &c in b.as_bytes() {
+        let n = &mut balance[usize::from(c)];
+        if *n < 0 {
+            only_b += n.unsigned_abs() as usize;
+            *n = 0;
+        }
+    }
+    only_a.max(only_b)
 }
 
 /// The nearest of `candidates` to `typed` that is a near miss, first one on a tie.
@@ -291,6 +325,13 @@ mod tests {
         assert_eq!(near_miss("x", "qa"), None);
         assert_eq!(near_miss("security", "security"), None);
         assert_eq!(near_miss(&"a".repeat(10_000), "refire"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bag_distance_never_exceeds_the_edit_distance(a in "[a-d/-]{0,10}", b in "[a-d/-]{0,10}") {
+            proptest::prop_assert!(bag_distance(&a, &b) <= osa_distance(&a, &b));
+        }
     }
 
     #[test]
