@@ -7,9 +7,16 @@ use std::process::Output;
 
 use gitea_emu::Emulator;
 
+pub mod serve;
+
 /// The config every test starts from: the emulator, a database in `dir`, acme/widgets with
 /// `main` protected, the qa and security gates waivable by their team or `managers`.
 pub fn config_text(emu: &Emulator, extra: &str) -> String {
+    config_text_with(emu, "", 0, extra)
+}
+
+/// [`config_text`] with more lines in `[server]` and the poller every `poll_secs` (0: off).
+pub fn config_text_with(emu: &Emulator, server: &str, poll_secs: u64, extra: &str) -> String {
     format!(
         r#"[gitea]
 url = "{url}"
@@ -19,12 +26,12 @@ retries = 3
 
 [server]
 listen = "127.0.0.1:0"
-
+{server}
 [database]
 path = "sopbot.db"
 
 [poller]
-interval_secs = 0
+interval_secs = {poll_secs}
 
 [[repo]]
 name = "acme/widgets"
