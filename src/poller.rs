@@ -3,10 +3,12 @@
 //! - lists PR comments updated since a stored cursor and puts them in the inbox (the webhook's
 //!   copy of the same comment has the same dedup key, so it is handled once);
 //! - re-evaluates open PRs whose head commit or reviews changed since their last evaluation;
+//! - ends the waivers of PRs closed or merged while the bot was not told (a lost webhook);
 //! - notices statuses on sopbot's contexts posted by another account (the status guard).
 //!
 //! Findings are stored before the cursor moves, so a crash re-finds rather than loses them.
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,11 +16,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
-use crate::bot::event::{CommentAction, Event};
+use crate::bot::event::{CommentAction, Event, PrAction};
 use crate::bot::reviews_fingerprint;
 use crate::config::Config;
 use crate::gitea::{Comment, GiteaClient};
-use crate::store::{Enqueued, EventSource, NewEvent, Store};
+use crate::store::{Enqueued, EventSource, NewEvent, Store, WaiverFilter};
 use crate::types::RepoName;
 
 /// One poller for all configured repositories.
@@ -150,7 +152,9 @@ impl Poller {
             .chain(std::iter::once(self.config.waiver.context.clone()))
             .collect();
         let mut found = 0;
+        let mut open = HashSet::new();
         for pr in self.client.open_pulls(repo).await? {
+            open.insert(pr.number);
             let reviews = self.client.reviews(repo, pr.number).await?;
             let fp = reviews_fingerprint(&reviews);
             let last = self
@@ -188,6 +192,50 @@ impl Poller {
                 fingerprint: Some(fp),
             };
             debug!(%repo, pr = pr.number, why = %why, "poller: re-evaluate");
+            if let Enqueued::New(_) = self.enqueue(&event).await? {
+                found += 1;
+            }
+        }
+        Ok(found + self.poll_closed(repo, &open).await?)
+    }
+
+    /// PRs with active waivers that are no longer open: their `closed` webhook never came.
+    /// Each becomes the `closed` event the webhook would have given (same dedup key, so a late
+    /// delivery is a duplicate), and the engine ends the waivers.
+    async fn poll_closed(&self, repo: &RepoName, open: &HashSet<u64>) -> anyhow::Result<usize> {
+        let waived: BTreeSet<u64> = self
+            .store
+            .list_waivers(&WaiverFilter {
+                repo: Some(repo.full()),
+                ..WaiverFilter::default()
+            })
+            .await?
+            .into_iter()
+            .filter_map(|w| u64::try_from(w.pr).ok())
+            .filter(|n| !open.contains(n))
+            .collect();
+        let mut found = 0;
+        for n in waived {
+            // One PR that cannot be read (deleted, say) must not stop the others.
+            let pr = match self.client.pull(repo, n).await {
+                Ok(pr) => pr,
+                Err(e) => {
+                    warn!(%repo, pr = n, error = %e, "cannot read a PR with active waivers");
+                    continue;
+                }
+            };
+            if pr.is_open() {
+                continue;
+            }
+            let event = Event::PullRequest {
+                repo: repo.full(),
+                pr: n,
+                action: PrAction::Closed,
+                merged: pr.merged,
+                head_sha: pr.head.sha.clone(),
+                updated_at: pr.updated_at,
+            };
+            debug!(%repo, pr = n, "poller: closed with active waivers");
             if let Enqueued::New(_) = self.enqueue(&event).await? {
                 found += 1;
             }

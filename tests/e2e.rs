@@ -899,3 +899,41 @@ async fn sigterm_stops_the_bot_cleanly() {
     assert_eq!(status.code(), Some(0), "{}", c.log());
     c.finish();
 }
+
+// ----- what the poller catches up ----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_webhook_was_lost_is_caught_by_the_poller() {
+    let c = Case::start_polling().await;
+    c.approve("bob").await;
+    c.expect_status(QA, "success", "approved by @bob").await;
+    let new = c.world(|w| w.push(REPO, PR));
+    c.expect_status_on(&new, QA, "success", "approved by @bob")
+        .await;
+    c.expect_status_on(&new, SECURITY, "failure", "awaiting")
+        .await;
+    c.expect_status_on(&new, NA, "success", "no gates waived")
+        .await;
+    c.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pr_closed_while_its_webhook_was_lost_still_expires_its_waivers() {
+    let c = Case::start_polling().await;
+    let waive = c.say("carol", "/sop-n/a security docs only").await;
+    c.reply(waive).await;
+    assert_eq!(c.waivers(false).await.len(), 1);
+    c.world(|w| w.close_pr(REPO, PR, true));
+    c.eventually("the waiver of the merged PR to expire", || async {
+        c.waivers(false).await.is_empty().then_some(())
+    })
+    .await;
+    let all = c.waivers(true).await;
+    assert_eq!(all[0]["revoked_by"], "sopbot");
+    assert_eq!(all[0]["revoke_reason"], "PR merged");
+    // The webhook turns up after all: the same event, nothing more happens.
+    let late = c.world(|w| w.webhook_for_pr(REPO, PR, "closed"));
+    assert_eq!(c.deliver(&late).await, "duplicate");
+    assert_eq!(c.audit_of("waiver.expired").await.len(), 1);
+    c.finish();
+}
