@@ -3,7 +3,8 @@
 //! - lists PR comments updated since a stored cursor and puts them in the inbox (the webhook's
 //!   copy of the same comment has the same dedup key, so it is handled once);
 //! - re-evaluates open PRs whose head commit or reviews changed since their last evaluation;
-//! - ends the waivers of PRs closed or merged while the bot was not told (a lost webhook);
+//! - ends the waivers of PRs closed or merged, and those whose comment was deleted, while the
+//!   bot was not told (a lost webhook);
 //! - notices statuses on sopbot's contexts posted by another account (the status guard).
 //!
 //! Findings are stored before the cursor moves, so a crash re-finds rather than loses them.
@@ -196,26 +197,58 @@ impl Poller {
                 found += 1;
             }
         }
-        Ok(found + self.poll_closed(repo, &open).await?)
+        Ok(found + self.poll_waivers(repo, &open).await?)
     }
 
-    /// PRs with active waivers that are no longer open: their `closed` webhook never came.
-    /// Each becomes the `closed` event the webhook would have given (same dedup key, so a late
-    /// delivery is a duplicate), and the engine ends the waivers.
-    async fn poll_closed(&self, repo: &RepoName, open: &HashSet<u64>) -> anyhow::Result<usize> {
-        let waived: BTreeSet<u64> = self
+    /// Active waivers whose end no webhook announced: their PR is no longer open, or the
+    /// comment that declared them is gone. Each becomes the event the webhook would have given
+    /// and the engine ends the waivers. A closed PR's event has the webhook's dedup key, so a
+    /// late delivery is a duplicate; a deletion's cannot (the body is gone), but the engine's
+    /// handling of a second one finds no waiver left and does nothing.
+    async fn poll_waivers(&self, repo: &RepoName, open: &HashSet<u64>) -> anyhow::Result<usize> {
+        let active = self
             .store
             .list_waivers(&WaiverFilter {
                 repo: Some(repo.full()),
                 ..WaiverFilter::default()
             })
-            .await?
-            .into_iter()
-            .filter_map(|w| u64::try_from(w.pr).ok())
-            .filter(|n| !open.contains(n))
-            .collect();
+            .await?;
         let mut found = 0;
-        for n in waived {
+        let mut closed = BTreeSet::new();
+        for w in &active {
+            let Ok(pr) = u64::try_from(w.pr) else {
+                continue;
+            };
+            if !open.contains(&pr) {
+                closed.insert(pr);
+                continue;
+            }
+            let Some(comment_id) = w.comment_id else {
+                continue;
+            };
+            match self.client.comment(repo, comment_id).await {
+                Err(e) if e.is_not_found() => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    warn!(%repo, pr, comment_id, error = %e, "cannot check a waiver's comment");
+                    continue;
+                }
+            }
+            let event = Event::Comment {
+                repo: repo.full(),
+                pr,
+                comment_id,
+                action: CommentAction::Deleted,
+                author: Some(w.declared_by.clone()),
+                body: String::new(),
+                updated_at: None,
+            };
+            debug!(%repo, pr, comment_id, "poller: a waiver's comment is gone");
+            if let Enqueued::New(_) = self.enqueue(&event).await? {
+                found += 1;
+            }
+        }
+        for n in closed {
             // One PR that cannot be read (deleted, say) must not stop the others.
             let pr = match self.client.pull(repo, n).await {
                 Ok(pr) => pr,

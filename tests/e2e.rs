@@ -937,3 +937,22 @@ async fn a_pr_closed_while_its_webhook_was_lost_still_expires_its_waivers() {
     assert_eq!(c.audit_of("waiver.expired").await.len(), 1);
     c.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_comment_deleted_while_its_webhook_was_lost_is_caught_by_the_poller() {
+    let c = Case::start_polling().await;
+    let waive = c.say("carol", "/sop-n/a security docs only").await;
+    c.reply(waive).await;
+    c.expect_status(SECURITY, "success", "waived by @carol")
+        .await;
+    c.world(|w| w.delete_comment(REPO, waive));
+    c.expect_status(SECURITY, "failure", "awaiting").await;
+    c.expect_status(NA, "success", "no gates waived").await;
+    let all = c.waivers(true).await;
+    assert_eq!(all[0]["revoked_by"], "sopbot");
+    // The webhook turns up after all: nothing more to revoke.
+    c.deliver(&c.comment_hook(waive, "deleted")).await;
+    c.barrier().await;
+    assert_eq!(c.audit_of("waiver.revoked").await.len(), 1);
+    c.finish();
+}
