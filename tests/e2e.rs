@@ -956,3 +956,68 @@ async fn a_waiver_comment_deleted_while_its_webhook_was_lost_is_caught_by_the_po
     assert_eq!(c.audit_of("waiver.revoked").await.len(), 1);
     c.finish();
 }
+
+// ----- the reasons a reply gives ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_without_a_reason_gets_usage_help_and_changes_nothing() {
+    let c = Case::start().await;
+    let id = c.say("carol", "/sop-n/a security").await;
+    let reply = c.reply(id).await;
+    assert!(
+        reply.contains("- line 1: missing reason: say why the gate does not apply; usage: /sop-n/a [GATE...] REASON"),
+        "{reply}"
+    );
+    assert!(!reply.contains("Gates on"), "nothing to evaluate: {reply}");
+    assert!(c.waivers(true).await.is_empty());
+    c.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refire_explains_an_approval_by_someone_outside_the_team() {
+    let c = Case::start().await;
+    c.approve("dave").await;
+    let id = c.say("alice", "/refire qa").await;
+    let reply = c.reply(id).await;
+    assert!(
+        reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@dave is not in it) |"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("- `qa`: @dave approved but is not a member of the gate's team"),
+        "{reply}"
+    );
+    c.expect_status(QA, "failure", "@dave is not in it").await;
+    c.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned() {
+    // The seed's 403: the bot is in the org (through qa) but not in security.
+    let mut w = world();
+    let security = w.team_id("security");
+    w.remove_team_member(security, "sopbot");
+    let c = Case::start_with(w, 0).await;
+    c.world(|w| w.review(REPO, PR, "carol", "APPROVED", "ok"));
+    let id = c.say("alice", "/refire security").await;
+    let reply = c.reply(id).await;
+    assert!(
+        reply.contains("the bot's token got **403** reading the team of @carol's approval. An admin must add the bot account to that team"),
+        "{reply}"
+    );
+    c.expect_status(SECURITY, "error", "may not read it (403)")
+        .await;
+
+    // An admin provisions the bot, and someone asks again once the /refire cooldown is over.
+    c.world(|w| w.add_team_member(security, "sopbot"));
+    tokio::time::sleep(sopbot::bot::engine::REFIRE_COOLDOWN).await;
+    let again = c.say("alice", "/refire security").await;
+    let reply = c.reply(again).await;
+    assert!(
+        reply.contains("| security | ✅ success | approved by @carol (team security) |"),
+        "{reply}"
+    );
+    c.expect_status(SECURITY, "success", "approved by @carol")
+        .await;
+    c.finish();
+}
