@@ -250,6 +250,34 @@ pub enum Step {
 
 /// Evaluates one gate from the facts and the membership answers known so far.
 pub fn evaluate(gate: &GateSpec, facts: &Facts, opts: &Options, answers: &Answers) -> Step {
+    decide(gate, facts, opts, |team, login| {
+        answers.get(&(team.clone(), login.to_string())).cloned()
+    })
+}
+
+/// Runs [`evaluate`] to the end with a membership oracle; for tests, benchmarks and callers whose
+/// answers are already at hand. The oracle is asked exactly what [`evaluate`] would probe, in
+/// the same order, but the facts are read once instead of once per probe.
+pub fn evaluate_with(
+    gate: &GateSpec,
+    facts: &Facts,
+    opts: &Options,
+    mut oracle: impl FnMut(&TeamRef, &str) -> Membership,
+) -> Verdict {
+    match decide(gate, facts, opts, |team, login| Some(oracle(team, login))) {
+        Step::Done(v) => v,
+        Step::Probe { .. } => unreachable!("the oracle answers every membership question"),
+    }
+}
+
+/// The evaluation itself. `lookup` gives a membership answer, or `None` when it is unknown:
+/// the evaluation then stops and asks for it ([`Step::Probe`]).
+fn decide(
+    gate: &GateSpec,
+    facts: &Facts,
+    opts: &Options,
+    mut lookup: impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Step {
     let done = |state, description: String| Verdict {
         gate: gate.name.clone(),
         state,
@@ -274,30 +302,30 @@ pub fn evaluate(gate: &GateSpec, facts: &Facts, opts: &Options, answers: &Answer
         return Step::Done(v);
     }
 
-    let (logins, ignored) = candidates(facts, opts);
-    let mut probed = Vec::new();
-    for login in logins {
-        match answers.get(&(gate.team.clone(), login.clone())) {
+    let considered = candidates(facts, opts);
+    let mut probed = Vec::with_capacity(considered.logins.len());
+    for &login in &considered.logins {
+        match lookup(&gate.team, login) {
             None => {
                 return Step::Probe {
                     team: gate.team.clone(),
-                    login,
+                    login: login.to_string(),
                 }
             }
             Some(Membership::Member) => {
                 probed.push(Candidate {
-                    login: login.clone(),
+                    login: login.to_string(),
                     membership: Membership::Member,
                 });
-                let mut v = done(GateState::Success, describe::approved(&login, &gate.team));
-                v.approved_by = Some(login);
+                let mut v = done(GateState::Success, describe::approved(login, &gate.team));
+                v.approved_by = Some(login.to_string());
                 v.candidates = probed;
-                v.ignored = ignored;
+                v.ignored = considered.ignored();
                 return Step::Done(v);
             }
             Some(other) => probed.push(Candidate {
-                login,
-                membership: other.clone(),
+                login: login.to_string(),
+                membership: other,
             }),
         }
     }
@@ -320,29 +348,9 @@ pub fn evaluate(gate: &GateSpec, facts: &Facts, opts: &Options, answers: &Answer
     };
     let mut v = done(state, description);
     v.candidates = probed;
-    v.ignored = ignored;
+    v.ignored = considered.ignored();
     v.misfiled = facts.misfiled.clone();
     Step::Done(v)
-}
-
-/// Runs [`evaluate`] to the end with a membership oracle; for tests, benchmarks and callers whose
-/// answers are already at hand.
-pub fn evaluate_with(
-    gate: &GateSpec,
-    facts: &Facts,
-    opts: &Options,
-    mut oracle: impl FnMut(&TeamRef, &str) -> Membership,
-) -> Verdict {
-    let mut answers = Answers::new();
-    loop {
-        match evaluate(gate, facts, opts, &answers) {
-            Step::Done(v) => return v,
-            Step::Probe { team, login } => {
-                let m = oracle(&team, &login);
-                answers.insert((team, login), m);
-            }
-        }
-    }
 }
 
 fn skip_reason(pr: &PrFacts) -> Option<Skip> {
@@ -357,18 +365,37 @@ fn skip_reason(pr: &PrFacts) -> Option<Skip> {
     }
 }
 
+/// The reviewers a gate may count, borrowed from the facts: read once per evaluation, with no
+/// allocation per review.
+struct Considered<'a> {
+    /// Logins whose approval would open the gate if they are team members, in the order given,
+    /// each once.
+    logins: Vec<&'a str>,
+    /// Approvals that do not count, with why.
+    ignored: Vec<(&'a str, &'static str)>,
+}
+
+impl Considered<'_> {
+    /// The ignored approvals for the verdict. An approval that was later superseded by a
+    /// counting one is not worth reporting.
+    fn ignored(&self) -> Vec<Ignored> {
+        self.ignored
+            .iter()
+            .filter(|(login, _)| !self.logins.contains(login))
+            .map(|(login, why)| Ignored {
+                login: login.to_string(),
+                why: why.to_string(),
+            })
+            .collect()
+    }
+}
+
 /// The logins whose approval would open a gate if they are team members, in the order given,
 /// each once; and the approvals that do not count, with why.
-fn candidates(facts: &Facts, opts: &Options) -> (Vec<String>, Vec<Ignored>) {
+fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
     let author = facts.pr.author.as_deref();
-    let mut logins: Vec<String> = Vec::new();
+    let mut logins = Logins::default();
     let mut ignored = Vec::new();
-    let mut ignore = |login: &str, why: &str| {
-        ignored.push(Ignored {
-            login: login.to_string(),
-            why: why.to_string(),
-        })
-    };
     for r in &facts.reviews {
         if r.kind != ReviewKind::Approved {
             continue;
@@ -388,9 +415,8 @@ fn candidates(facts: &Facts, opts: &Options) -> (Vec<String>, Vec<Ignored>) {
             None
         };
         match why {
-            Some(why) => ignore(login, why),
-            None if !logins.iter().any(|l| l == login) => logins.push(login.to_string()),
-            None => {}
+            Some(why) => ignored.push((login, why)),
+            None => logins.add(login),
         }
     }
     if opts.comment_approvals {
@@ -402,15 +428,58 @@ fn candidates(facts: &Facts, opts: &Options) -> (Vec<String>, Vec<Ignored>) {
                 continue;
             }
             if Some(login) == author {
-                ignore(login, "is the PR author");
-            } else if !logins.iter().any(|l| l == login) {
-                logins.push(login.to_string());
+                ignored.push((login, "is the PR author"));
+            } else {
+                logins.add(login);
             }
         }
     }
-    // An approval that was later superseded by a counting one is not worth reporting.
-    ignored.retain(|i| !logins.contains(&i.login));
-    (logins, ignored)
+    Considered {
+        logins: logins.into_vec(),
+        ignored,
+    }
+}
+
+/// Distinct logins in first-seen order. A PR has a handful of approvers, checked by a scan;
+/// past [`Logins::SCAN`] they are collected and deduplicated once by sorting, so 50 distinct
+/// approvers do not cost 50² comparisons.
+#[derive(Default)]
+struct Logins<'a> {
+    order: Vec<&'a str>,
+    /// Every counting approval past the scan, duplicates included.
+    rest: Vec<&'a str>,
+}
+
+impl<'a> Logins<'a> {
+    const SCAN: usize = 16;
+
+    fn add(&mut self, login: &'a str) {
+        if self.order.len() < Self::SCAN && self.rest.is_empty() {
+            if !self.order.contains(&login) {
+                self.order.push(login);
+            }
+        } else {
+            self.rest.push(login);
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<&'a str> {
+        if self.rest.is_empty() {
+            return self.order;
+        }
+        self.order.append(&mut self.rest);
+        let mut indexed: Vec<(&str, usize)> = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (*l, i))
+            .collect();
+        // Sorted by (login, position): the first of each run is the login's first sighting.
+        indexed.sort_unstable();
+        indexed.dedup_by(|later, first| later.0 == first.0);
+        indexed.sort_unstable_by_key(|&(_, i)| i);
+        indexed.into_iter().map(|(l, _)| l).collect()
+    }
 }
 
 /// A comment approves when it starts with a configured prefix, or its first word is one of the

@@ -311,6 +311,44 @@ fn one_reviewer_is_probed_once() {
 }
 
 #[test]
+fn many_approvers_are_probed_once_each_in_review_order() {
+    // Past the scan threshold the logins are deduplicated by sorting: the order must stay the
+    // order of first approval, and the step-by-step evaluation must agree with the oracle's.
+    let mut reviews: Vec<ReviewFacts> = (0..40)
+        .map(|i| approve(i, &format!("dev{:02}", (i * 7) % 25)))
+        .collect();
+    reviews.push(approve(40, "bob"));
+    let f = facts(reviews);
+    let mut asked = Vec::new();
+    let v = evaluate_with(&qa(), &f, &Options::default(), |t, l| {
+        asked.push(l.to_string());
+        oracle(t, l)
+    });
+    let mut expected: Vec<String> = Vec::new();
+    for i in 0..40 {
+        let login = format!("dev{:02}", (i * 7) % 25);
+        if !expected.contains(&login) {
+            expected.push(login);
+        }
+    }
+    expected.push("bob".into());
+    assert_eq!(asked, expected);
+    assert_eq!(v.approved_by.as_deref(), Some("bob"));
+
+    let mut answers = Answers::new();
+    let stepped = loop {
+        match evaluate(&qa(), &f, &Options::default(), &answers) {
+            Step::Done(v) => break v,
+            Step::Probe { team, login } => {
+                let m = oracle(&team, &login);
+                answers.insert((team, login), m);
+            }
+        }
+    };
+    assert_eq!(stepped, v);
+}
+
+#[test]
 fn all_forbidden_names_the_team_and_the_fix() {
     let v = check(&facts(vec![approve(1, "forbidden1")]), &Options::default());
     assert_eq!(v.state, GateState::Error);
