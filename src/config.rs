@@ -169,8 +169,9 @@ pub struct EvaluationConfig {
     pub comment_approval_prefixes: Vec<String>,
     #[serde(default = "default_approval_words")]
     pub comment_approval_words: Vec<String>,
-    /// Act on edited comments too. Off by default, so nobody can turn an old comment into a
-    /// waiver by editing it.
+    /// Act on edited comments too (only on comments not answered yet: an answered comment is
+    /// never run again). Off by default, so nobody can turn an old comment into a waiver by
+    /// editing it.
     #[serde(default)]
     pub handle_edited_comments: bool,
 }

@@ -219,6 +219,10 @@ impl Engine {
                     }
                     answer.lines.push(replies::refire(line, named));
                 }
+                Command::Waive { .. } if !pull.is_open() => {
+                    count(cmd.name(), "refused");
+                    answer.lines.push(replies::pr_not_open(line));
+                }
                 Command::Waive {
                     gates: named,
                     reason,
@@ -385,7 +389,9 @@ impl Engine {
                         .evaluate(repo, answer.pr, Some(&answer.evaluate), answer.fresh)
                         .await?;
                     guard_notes = self.post_statuses(repo, &eval).await?;
-                    if answer.only_refire {
+                    // An error is not worth repeating to the next /refire: it asks anew.
+                    let clean = eval.gates.iter().all(|v| v.state != GateState::Error);
+                    if answer.only_refire && clean {
                         self.recent
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())

@@ -80,6 +80,13 @@ pub fn already_waived(line: usize, gate: &str, by: &str, id: i64) -> String {
     )
 }
 
+pub fn pr_not_open(line: usize) -> String {
+    format!(
+        "- {}: **not waived**: this PR is closed; its gates no longer apply",
+        cmd(line, "/sop-n/a")
+    )
+}
+
 pub fn nothing_to_waive(line: usize) -> String {
     format!(
         "- {}: every gate you may waive is already waived on this PR",

@@ -92,7 +92,7 @@ fn in_any_team(
             }
             Some(Membership::NotMember) => {}
             Some(Membership::Forbidden) => unreadable.push(team.clone()),
-            Some(Membership::Error(_)) => failed.push(team.clone()),
+            Some(Membership::Error(e)) => failed.push((team.clone(), e.clone())),
         }
     }
     // A team we could not read might have had them: that is doubt, not a "no".
@@ -104,11 +104,12 @@ fn in_any_team(
                 if unreadable.len() == 1 { "that team" } else { "those teams" }
             ),
         }
-    } else if !failed.is_empty() {
+    } else if let Some((_, first)) = failed.first() {
+        let teams: Vec<TeamRef> = failed.iter().map(|(t, _)| t.clone()).collect();
         Authorisation::Unknown {
             reason: format!(
-                "membership of {} could not be checked (Gitea error); try again",
-                list(&failed)
+                "membership of {} could not be checked ({first})",
+                list(&teams)
             ),
         }
     } else {
