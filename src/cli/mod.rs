@@ -63,7 +63,9 @@ pub enum Command {
     /// Evaluate every gate of a PR and explain the verdicts (posts nothing without --post).
     Check(check::Args),
     /// Check config, database, Gitea, the token and every team; one line per check.
-    #[command(after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml doctor\n\nExit status: 0 all checks pass, 1 a check failed (each failure says how to fix it).")]
+    #[command(
+        after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml doctor\n\nExit status: 0 all checks pass, 1 a check failed (each failure says how to fix it)."
+    )]
     Doctor,
     /// Configuration tools.
     #[command(subcommand)]
