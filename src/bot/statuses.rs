@@ -22,11 +22,16 @@ pub struct Posted {
 }
 
 /// The statuses an evaluation stands for: one per gate, and the N/A status.
+///
+/// A gate that does not apply (base branch not protected, no diff, PR closed) posts nothing:
+/// statuses belong to the commit, not the PR, and a "not applicable" success on a commit would
+/// also open the gates of another PR with the same head into a protected branch.
 pub fn desired(config: &Config, eval: &PrEvaluation) -> Vec<NewStatus> {
     let gates = config.gates();
     let mut out: Vec<NewStatus> = eval
         .gates
         .iter()
+        .filter(|v| v.skipped.is_none())
         .filter_map(|v| {
             let gate = gates.iter().find(|g| g.name == v.gate)?;
             Some(NewStatus {
@@ -41,6 +46,9 @@ pub fn desired(config: &Config, eval: &PrEvaluation) -> Vec<NewStatus> {
             })
         })
         .collect();
+    if out.is_empty() {
+        return out;
+    }
     let mut waived = eval.waived.clone();
     waived.sort();
     waived.dedup();

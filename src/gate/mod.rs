@@ -290,6 +290,13 @@ fn decide(
         misfiled: vec![],
     };
 
+    if facts.pr.head_sha.is_empty() {
+        // Without a head commit nothing can be judged, least of all "no changes".
+        return Step::Done(done(
+            GateState::Error,
+            "Gitea gave no head commit for this PR; comment /refire to retry".into(),
+        ));
+    }
     if let Some(skip) = skip_reason(&facts.pr) {
         let mut v = done(GateState::Success, describe::skipped(&skip, &facts.pr));
         v.skipped = Some(skip);
