@@ -3,7 +3,8 @@
 use anyhow::{bail, Context};
 use chrono::SecondsFormat;
 
-use crate::store::{Store, StoreError, WaiverFilter, WaiverRow};
+use crate::bot::event::Event;
+use crate::store::{EventSource, NewEvent, Store, StoreError, WaiverFilter, WaiverRow};
 use crate::types::RepoName;
 
 use super::{table, Outcome};
@@ -85,8 +86,26 @@ pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
                 Err(StoreError::EmptyReason) => bail!("--reason must say why"),
                 other => other.context("cannot revoke")?,
             };
+            // The running bot (sharing this database) re-evaluates the PR from its inbox.
+            let event = Event::Reevaluate {
+                repo: w.repo.clone(),
+                pr: w.pr as u64,
+                why: format!("waiver {} revoked by {by}", w.id),
+                fingerprint: None,
+            };
+            store
+                .enqueue(&NewEvent {
+                    dedup_key: event.dedup_key(),
+                    source: EventSource::Cli,
+                    kind: event.kind_name().to_string(),
+                    repo: w.repo.clone(),
+                    pr: Some(w.pr),
+                    delivery_id: None,
+                    payload: event.to_json(),
+                })
+                .await?;
             println!(
-                "revoked waiver {} ({} on {}#{}); the running bot re-evaluates the gate on its next poll",
+                "revoked waiver {} ({} on {}#{}); the running bot will re-evaluate the PR's gates",
                 w.id, w.gate, w.repo, w.pr
             );
         }
