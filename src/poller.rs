@@ -18,7 +18,7 @@ use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
 use crate::bot::event::{CommentAction, Event, PrAction};
-use crate::bot::reviews_fingerprint;
+use crate::bot::pr_fingerprint;
 use crate::config::Config;
 use crate::gitea::{Comment, GiteaClient};
 use crate::store::{Enqueued, EventSource, NewEvent, Store, WaiverFilter};
@@ -94,17 +94,20 @@ impl Poller {
 
     async fn poll_comments(&self, repo: &RepoName) -> anyhow::Result<usize> {
         let now = Utc::now();
-        // `since` is inclusive with second granularity: overlap the cursor by a second and let
-        // the dedup keys drop what was seen.
-        let since = match self.store.cursor(&repo.full()).await? {
-            Some(c) => c.comments_since - chrono::Duration::seconds(1),
+        // `since` is inclusive with second granularity, and a comment may be committed in Gitea
+        // a little after its timestamp: overlap the cursor by a minute and let the dedup keys
+        // drop what was seen.
+        let cursor = match self.store.cursor(&repo.full()).await? {
+            Some(c) => c.comments_since,
             None => {
                 now - chrono::Duration::from_std(self.config.poller.first_start_window)
                     .unwrap_or_default()
             }
         };
+        let since = cursor - chrono::Duration::seconds(60);
         let comments = self.client.repo_comments_since(repo, since).await?;
-        let mut newest: DateTime<Utc> = since;
+        // The cursor only moves forward.
+        let mut newest: DateTime<Utc> = cursor;
         let mut found = 0;
         for c in &comments {
             newest = newest.max(c.updated_at);
@@ -157,7 +160,14 @@ impl Poller {
         for pr in self.client.open_pulls(repo).await? {
             open.insert(pr.number);
             let reviews = self.client.reviews(repo, pr.number).await?;
-            let fp = reviews_fingerprint(&reviews);
+            let waiver_ids: Vec<i64> = self
+                .store
+                .active_waivers(&repo.full(), pr.number as i64)
+                .await?
+                .iter()
+                .map(|w| w.id)
+                .collect();
+            let fp = pr_fingerprint(&pr.base.ref_name, &reviews, &waiver_ids);
             let last = self
                 .store
                 .last_evaluation(&repo.full(), pr.number as i64)

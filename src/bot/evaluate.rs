@@ -48,7 +48,7 @@ pub struct PrEvaluation {
     /// Whether the PR is open: statuses are only posted on open PRs.
     #[serde(skip)]
     pub open: bool,
-    /// [`reviews_fingerprint`] of the reviews read, when they were read.
+    /// [`pr_fingerprint`] of what was read, when the reviews were read.
     #[serde(skip)]
     pub reviews_fingerprint: Option<String>,
 }
@@ -141,6 +141,9 @@ impl Evaluator {
                     .issue_comments(repo, pr.number)
                     .await?
                     .into_iter()
+                    // Anyone with write access can edit another's comment, and Gitea does not
+                    // say who did: only a comment never edited speaks for its author.
+                    .filter(|c| c.updated_at <= c.created_at + chrono::Duration::seconds(1))
                     .map(|c| CommentFacts {
                         id: c.id,
                         author: c.author().map(str::to_string),
@@ -150,7 +153,10 @@ impl Evaluator {
             }
             reviews = Some(fetched);
         }
-        let fingerprint = reviews.as_deref().map(reviews_fingerprint);
+        let waiver_ids: Vec<i64> = facts.waivers.iter().map(|w| w.id).collect();
+        let fingerprint = reviews
+            .as_deref()
+            .map(|r| pr_fingerprint(&pr.base.ref_name, r, &waiver_ids));
         let mut verdicts = self
             .run_gates(repo, &selected, &facts, &opts, fresh, &mut answers)
             .await;
@@ -324,12 +330,14 @@ fn misfiled_visible(reviews: &[Review], author: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// A short digest of what in a PR's reviews can change a verdict (state, dismissal, official,
-/// commit), so the poller re-evaluates a PR only when it changed; Gitea sends no webhook when a
-/// review is dismissed.
-pub fn reviews_fingerprint(reviews: &[Review]) -> String {
+/// A short digest of what can change a PR's verdict besides its head commit — the base branch,
+/// the reviews (state, dismissal, official, commit) and the active waivers — so the poller
+/// re-evaluates a PR only when it changed. Gitea sends no webhook when a review is dismissed,
+/// and a lost webhook for a retarget or a reopen must not leave a stale status.
+pub fn pr_fingerprint(base: &str, reviews: &[Review], waiver_ids: &[i64]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    h.update(format!("base:{base};waivers:{waiver_ids:?};"));
     for r in reviews {
         h.update(format!(
             "{}:{}:{}:{}:{}:{};",

@@ -74,7 +74,7 @@ pub enum Event {
         pr: u64,
         /// Why, for logs and the dedup key: one re-evaluation per distinct `why`.
         why: String,
-        /// The reviews fingerprint the poller saw (`bot::reviews_fingerprint`), recorded with
+        /// The reviews fingerprint the poller saw (`bot::pr_fingerprint`), recorded with
         /// the evaluation so the same reviews are not re-evaluated again.
         #[serde(default)]
         fingerprint: Option<String>,

@@ -8,4 +8,4 @@ pub mod replies;
 pub mod statuses;
 pub mod worker;
 
-pub use evaluate::{reviews_fingerprint, Evaluator, PrEvaluation};
+pub use evaluate::{pr_fingerprint, Evaluator, PrEvaluation};
