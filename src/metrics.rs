@@ -243,6 +243,34 @@ async fn scrape(State(store): State<Store>) -> Response {
     }
 }
 
+/// The event type as a label: one of Gitea's names, or `other`, so that unsigned requests with
+/// made-up headers cannot grow the label set.
+fn known_event(header: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "pull_request_comment",
+        "issue_comment",
+        "pull_request",
+        "pull_request_sync",
+        "pull_request_review_approved",
+        "pull_request_review_rejected",
+        "pull_request_review_comment",
+        "pull_request_review_request",
+        "pull_request_label",
+        "pull_request_assign",
+        "pull_request_milestone",
+        "pull_request_approved",
+        "pull_request_rejected",
+        "status",
+        "push",
+        "issues",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == header)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Middleware counting webhook answers by event type and status (202 = stored in the inbox).
 pub async fn count_webhooks(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if req.uri().path() != "/webhook" {
@@ -255,10 +283,9 @@ pub async fn count_webhooks(req: axum::extract::Request, next: axum::middleware:
     ]
     .iter()
     .find_map(|h| req.headers().get(*h).and_then(|v| v.to_str().ok()))
+    .map(known_event)
     .unwrap_or("none")
-    .chars()
-    .take(64)
-    .collect::<String>();
+    .to_string();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     get().webhook(&event, status);

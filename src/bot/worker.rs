@@ -82,7 +82,7 @@ async fn worker(
     }
 }
 
-async fn process(engine: &Engine, store: &Store, row: EventRow) {
+async fn process(engine: &Arc<Engine>, store: &Store, row: EventRow) {
     let event: Event = match serde_json::from_str(&row.payload) {
         Ok(e) => e,
         Err(e) => {
@@ -94,7 +94,15 @@ async fn process(engine: &Engine, store: &Store, row: EventRow) {
             return;
         }
     };
-    let result = engine.handle(&event).await;
+    // Its own task, so that a panic fails this event (retried later) instead of killing the
+    // worker and leaving the event `running`, which would hold back its PR until a restart.
+    let result = {
+        let engine = engine.clone();
+        match tokio::spawn(async move { engine.handle(&event).await }.in_current_span()).await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the handler panicked: {e}")),
+        }
+    };
     let metrics = crate::metrics::get();
     let marked = match result {
         Ok(()) => {

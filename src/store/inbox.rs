@@ -125,14 +125,19 @@ const COLUMNS: &str = "id, dedup_key, source, kind, repo, pr, delivery_id, paylo
                        state, attempts, not_before, last_error, done_at";
 
 impl Store {
-    /// Stores an event unless one with the same dedup key already exists (in any state: an
-    /// event handled once is not handled again).
+    /// Stores an event unless one with the same dedup key already exists (an event handled once
+    /// is not handled again). The exception is an event that was given up (`failed`): seeing
+    /// it again (the poller, a redelivery) puts it back to `pending` with fresh attempts, so a
+    /// long Gitea outage loses nothing that is still visible.
     pub async fn enqueue(&self, new: &NewEvent) -> Result<Enqueued, StoreError> {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO inbox (dedup_key, source, kind, repo, pr, delivery_id, payload,
                                 received_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (dedup_key) DO NOTHING
+             ON CONFLICT (dedup_key) DO UPDATE
+                 SET state = 'pending', attempts = 0, not_before = NULL, last_error = NULL,
+                     done_at = NULL
+                 WHERE inbox.state = 'failed'
              RETURNING id",
         )
         .bind(&new.dedup_key)
