@@ -182,6 +182,30 @@ async fn pr_into_an_unprotected_branch_passes_as_not_applicable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_that_does_not_apply_posts_no_status() {
+    // Statuses belong to the commit: a "not applicable" success for a PR into an unprotected
+    // branch would also open the gates of any PR into main with the same head commit.
+    let c = case(world().with_branch("widgets", "dev", false), "").await;
+    let n = c
+        .emu
+        .with_world(|w| w.open_pr("widgets", "alice", "dev", "feature/rate-limiter"));
+    let out = sopbot(
+        &c.config,
+        &["check", &format!("acme/widgets#{n}"), "--post"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let head = c.emu.with_world(|w| w.head_sha("widgets", n));
+    assert!(c
+        .emu
+        .with_world(|w| w.statuses("widgets", &head))
+        .is_empty());
+    // PR #7 still fails its gates.
+    let (code, v) = check(&c).await;
+    assert_eq!((code, state(&v, "qa").as_str()), (1, "failure"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_pr_passes_as_not_applicable() {
     let c = case(world(), "").await;
     c.emu.with_world(|w| w.close_pr("widgets", 7, false));

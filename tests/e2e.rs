@@ -552,6 +552,34 @@ async fn the_declarer_revokes_a_waiver_and_the_gate_fails_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_revoking_from_the_cli_makes_the_running_bot_reevaluate() {
+    let c = Case::start().await;
+    let waive = c.say("carol", "/sop-n/a security docs only").await;
+    c.reply(waive).await;
+    c.expect_status(SECURITY, "success", "waived by @carol")
+        .await;
+
+    let out = sopbot(
+        &c.config,
+        &[
+            "waivers",
+            "revoke",
+            "1",
+            "--reason",
+            "declared on the wrong PR",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // No webhook, no poller (interval 0): the inbox event the CLI queued does it.
+    c.expect_status(SECURITY, "failure", "awaiting").await;
+    c.expect_status(NA, "success", "no gates waived").await;
+    let all = c.waivers(true).await;
+    assert_eq!(all[0]["revoke_reason"], "declared on the wrong PR");
+    c.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_pr_expires_its_waivers_without_deleting_them() {
     let c = Case::start().await;
     let waive = c.say("carol", "/sop-n/a security docs only").await;

@@ -825,3 +825,25 @@ async fn cursors_evaluations_and_statuses_keep_the_latest_value() {
     );
     assert_eq!((p.state.as_str(), p.posted_at), ("success", f.clock.now()));
 }
+
+#[tokio::test]
+async fn an_event_given_up_and_seen_again_is_retried_but_a_done_one_is_not() {
+    let f = fixture().await;
+    let s = &f.store;
+    let id = s.enqueue(&event("k1", 7)).await.unwrap().id();
+    let claimed = s.claim_next().await.unwrap().unwrap();
+    assert_eq!(claimed.id, id);
+    s.mark_failed(id, "Gitea down", None).await.unwrap();
+    assert_eq!(s.pending_count().await.unwrap(), 0);
+
+    // The poller finds the same comment again: the event is pending once more, same id.
+    assert_eq!(s.enqueue(&event("k1", 7)).await.unwrap(), Enqueued::New(id));
+    let again = s.claim_next().await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (id, 1));
+    s.mark_done(id).await.unwrap();
+    assert_eq!(
+        s.enqueue(&event("k1", 7)).await.unwrap(),
+        Enqueued::Duplicate(id)
+    );
+    assert!(s.claim_next().await.unwrap().is_none());
+}
