@@ -118,6 +118,12 @@ impl Engine {
         author: &str,
         body: &str,
     ) -> anyhow::Result<()> {
+        // Most comments are discussion: the parser (pure) rules them out before the store is
+        // asked anything. A comment without commands never has a record.
+        let parsed = parse_comment(body, &self.gate_names);
+        if parsed.is_empty() {
+            return Ok(());
+        }
         let store = &self.ev.store;
         if let Some(done) = store.handled_comment(&repo.full(), comment_id).await? {
             if done.reply.reply_comment_id.is_some() {
@@ -125,11 +131,7 @@ impl Engine {
             }
             // Decided before a crash, not yet answered: answer now, from the record.
             let answer: Answer = serde_json::from_str(&done.outcome)?;
-            return self.publish(repo, comment_id, &answer, true).await;
-        }
-        let parsed = parse_comment(body, &self.gate_names);
-        if parsed.is_empty() {
-            return Ok(());
+            return self.publish(repo, comment_id, &answer, true, None).await;
         }
         if let Err(e) = self.ev.client.react(repo, comment_id, "eyes").await {
             warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
@@ -145,7 +147,8 @@ impl Engine {
         } else {
             answer
         };
-        self.publish(repo, comment_id, &answer, retry).await
+        self.publish(repo, comment_id, &answer, retry, Some(&pull))
+            .await
     }
 
     /// Runs each command: authorises, plans the store writes, and writes the answer's lines.
@@ -365,12 +368,15 @@ impl Engine {
     }
 
     /// Evaluates what the answer asks, posts the statuses, and posts or edits the one reply.
+    /// `pull` is the PR as fetched for the decision, when at hand: evaluating from it saves
+    /// asking Gitea for it again (a push meanwhile is the next event of this PR, evaluated next).
     async fn publish(
         &self,
         repo: &RepoName,
         comment_id: i64,
         answer: &Answer,
         retry: bool,
+        pull: Option<&PullRequest>,
     ) -> anyhow::Result<()> {
         let mut guard_notes = Vec::new();
         let eval = if answer.evaluate.is_empty() {
@@ -384,10 +390,15 @@ impl Engine {
                 Some(eval) => Some(eval),
                 None => {
                     self.forget_refire(repo, answer.pr);
-                    let eval = self
-                        .ev
-                        .evaluate(repo, answer.pr, Some(&answer.evaluate), answer.fresh)
-                        .await?;
+                    let gates = Some(answer.evaluate.as_slice());
+                    let eval = match pull {
+                        Some(pull) => self.ev.evaluate_pr(repo, pull, gates, answer.fresh).await?,
+                        None => {
+                            self.ev
+                                .evaluate(repo, answer.pr, gates, answer.fresh)
+                                .await?
+                        }
+                    };
                     guard_notes = self.post_statuses(repo, &eval).await?;
                     // An error is not worth repeating to the next /refire: it asks anew.
                     let clean = eval.gates.iter().all(|v| v.state != GateState::Error);
