@@ -642,6 +642,21 @@ impl World {
         index
     }
 
+    /// Opens `count` PRs by `author` into `base`, from head branches `{prefix}0`, `{prefix}1`,
+    /// …; returns their numbers in order (the load benchmark's 200 PRs).
+    pub fn open_prs(
+        &mut self,
+        repo: &str,
+        author: &str,
+        base: &str,
+        prefix: &str,
+        count: usize,
+    ) -> Vec<u64> {
+        (0..count)
+            .map(|i| self.open_pr(repo, author, base, &format!("{prefix}{i}")))
+            .collect()
+    }
+
     /// Opens a plain issue (not a PR); returns its number.
     pub fn open_issue(&mut self, repo: &str, author: &str, title: &str) -> u64 {
         self.expect_user(author);
