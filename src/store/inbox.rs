@@ -18,6 +18,8 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{ts, Store, StoreError};
 
@@ -124,40 +126,121 @@ impl Enqueued {
 const COLUMNS: &str = "id, dedup_key, source, kind, repo, pr, delivery_id, payload, received_at, \
                        state, attempts, not_before, last_error, done_at";
 
+/// An event waiting for the inbox writer, with its arrival time and where to answer.
+pub(super) struct Pending {
+    new: NewEvent,
+    received_at: String,
+    reply: oneshot::Sender<Result<Enqueued, StoreError>>,
+}
+
+/// Most events the writer stores in one transaction.
+const BATCH: usize = 128;
+
+/// Starts the inbox writer on the durable (synchronous FULL) pool and returns its queue.
+///
+/// Group commit: every event that arrives while a transaction is being written goes into the
+/// next one, so a burst of webhooks costs one fsync per batch instead of one per webhook, and
+/// each is still answered only once it is on disk. Alone, an event is one transaction as before.
+pub(super) fn spawn_writer(durable: SqlitePool) -> mpsc::Sender<Pending> {
+    let (tx, mut rx) = mpsc::channel::<Pending>(4 * BATCH);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut batch, BATCH).await > 0 {
+            write_batch(&durable, std::mem::take(&mut batch)).await;
+        }
+    });
+    tx
+}
+
+async fn write_batch(pool: &SqlitePool, batch: Vec<Pending>) {
+    match insert_batch(pool, &batch).await {
+        Ok(results) => {
+            for (p, result) in batch.into_iter().zip(results) {
+                let _ = p.reply.send(result);
+            }
+        }
+        // The transaction itself failed (begin or commit): nothing of it is stored. Each event
+        // is tried alone, so that each gets its own answer and one bad event cannot sink the
+        // others.
+        Err(_) => {
+            for p in batch {
+                let result = match pool.acquire().await {
+                    Ok(mut conn) => insert(&mut conn, &p.new, &p.received_at).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = p.reply.send(result);
+            }
+        }
+    }
+}
+
+/// One transaction for the batch. An event refused by the database (invalid JSON, say) fails
+/// alone: SQLite backs out the statement, not the transaction.
+async fn insert_batch(
+    pool: &SqlitePool,
+    batch: &[Pending],
+) -> Result<Vec<Result<Enqueued, StoreError>>, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for p in batch {
+        results.push(insert(&mut tx, &p.new, &p.received_at).await);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Inserts one event unless its dedup key is stored (see [`Store::enqueue`]).
+async fn insert(
+    conn: &mut SqliteConnection,
+    new: &NewEvent,
+    received_at: &str,
+) -> Result<Enqueued, StoreError> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO inbox (dedup_key, source, kind, repo, pr, delivery_id, payload,
+                            received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (dedup_key) DO UPDATE
+             SET state = 'pending', attempts = 0, not_before = NULL, last_error = NULL,
+                 done_at = NULL
+             WHERE inbox.state = 'failed'
+         RETURNING id",
+    )
+    .bind(&new.dedup_key)
+    .bind(new.source)
+    .bind(&new.kind)
+    .bind(&new.repo)
+    .bind(new.pr)
+    .bind(&new.delivery_id)
+    .bind(&new.payload)
+    .bind(received_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(Enqueued::New(id));
+    }
+    let id = sqlx::query_scalar("SELECT id FROM inbox WHERE dedup_key = ?")
+        .bind(&new.dedup_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Enqueued::Duplicate(id))
+}
+
 impl Store {
     /// Stores an event unless one with the same dedup key already exists (an event handled once
     /// is not handled again). The exception is an event that was given up (`failed`): seeing
     /// it again (the poller, a redelivery) puts it back to `pending` with fresh attempts, so a
     /// long Gitea outage loses nothing that is still visible.
     pub async fn enqueue(&self, new: &NewEvent) -> Result<Enqueued, StoreError> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO inbox (dedup_key, source, kind, repo, pr, delivery_id, payload,
-                                received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (dedup_key) DO UPDATE
-                 SET state = 'pending', attempts = 0, not_before = NULL, last_error = NULL,
-                     done_at = NULL
-                 WHERE inbox.state = 'failed'
-             RETURNING id",
-        )
-        .bind(&new.dedup_key)
-        .bind(new.source)
-        .bind(&new.kind)
-        .bind(&new.repo)
-        .bind(new.pr)
-        .bind(&new.delivery_id)
-        .bind(&new.payload)
-        .bind(ts(self.now()))
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(id) = inserted {
-            return Ok(Enqueued::New(id));
-        }
-        let id = sqlx::query_scalar("SELECT id FROM inbox WHERE dedup_key = ?")
-            .bind(&new.dedup_key)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Enqueued::Duplicate(id))
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            new: new.clone(),
+            received_at: ts(self.now()),
+            reply,
+        };
+        // The writer stops only with the process; a send error means it is gone.
+        let gone = || StoreError::Db(sqlx::Error::PoolClosed);
+        self.inbox_writer.send(pending).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// One event by id.

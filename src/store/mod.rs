@@ -80,10 +80,15 @@ pub enum StoreError {
     EmptyReason,
 }
 
-/// Handle on the database. Cheap to clone (a pool and a clock behind `Arc`s).
+/// Handle on the database. Cheap to clone (pools and a clock behind `Arc`s).
 #[derive(Clone)]
 pub struct Store {
+    /// Most reads and writes: synchronous NORMAL.
     pool: SqlitePool,
+    /// The writes that must be on disk before anyone outside learns of them: synchronous FULL.
+    durable: SqlitePool,
+    /// The queue of the inbox writer, which stores events in batches on `durable`.
+    inbox_writer: tokio::sync::mpsc::Sender<inbox::Pending>,
     clock: Clock,
 }
 
@@ -97,8 +102,15 @@ impl Store {
     /// Opens (creating it if missing) the database at `path` and applies pending migrations.
     ///
     /// Every connection runs in WAL mode (readers do not block the writer), waits up to
-    /// [`BUSY_TIMEOUT`] for a lock, enforces foreign keys, and syncs FULL: a webhook answered
-    /// 202 is on disk even after a power cut, and Gitea never delivers it again.
+    /// [`BUSY_TIMEOUT`] for a lock and enforces foreign keys.
+    ///
+    /// Durability is chosen per write, by connection. The writes that something outside the
+    /// process relies on go through one connection that syncs FULL: an inbox event (Gitea got
+    /// 202 and never delivers it again) and a comment's recorded outcome (its waivers, and the
+    /// record that stops a second reply). The WAL is one sequence, so their fsync also covers
+    /// every earlier write. Everything else (claiming and finishing events, cursors, reply ids)
+    /// syncs NORMAL: a power cut may undo the last of them, which only runs an event again, and
+    /// every handler is safe to run again. A process crash loses nothing either way.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -106,15 +118,16 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Normal);
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(open_err)?;
         if let Err(source) = sqlx::migrate!("./migrations").run(&pool).await {
             pool.close().await;
             return Err(StoreError::Migrate {
@@ -122,8 +135,22 @@ impl Store {
                 source,
             });
         }
+        // One connection: durable writes queue in the pool instead of in SQLite's busy handler.
+        let durable = match SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.synchronous(SqliteSynchronous::Full))
+            .await
+        {
+            Ok(durable) => durable,
+            Err(source) => {
+                pool.close().await;
+                return Err(open_err(source));
+            }
+        };
         Ok(Store {
             pool,
+            inbox_writer: inbox::spawn_writer(durable.clone()),
+            durable,
             clock: Arc::new(Utc::now),
         })
     }
@@ -148,6 +175,7 @@ impl Store {
 
     /// Waits for every connection to close; the file is then consistent on disk.
     pub async fn close(&self) {
+        self.durable.close().await;
         self.pool.close().await;
     }
 

@@ -45,7 +45,8 @@ impl Store {
         o: &CommentOutcome,
     ) -> Result<Recorded<HandledComment>, StoreError> {
         let now = self.now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Durable before the reply is posted: a lost record would let a rerun reply again.
+        let mut tx = self.durable.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(existing) = handled_in(&mut tx, &o.repo, o.comment_id).await? {
             return Ok(Recorded::Existing(existing));
         }
