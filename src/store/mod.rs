@@ -123,8 +123,11 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        // A connection handed out is not pinged first: that is one more round trip to its
+        // thread per query, and a broken SQLite connection fails the query anyway.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
@@ -138,6 +141,7 @@ impl Store {
         // One connection: durable writes queue in the pool instead of in SQLite's busy handler.
         let durable = match SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.synchronous(SqliteSynchronous::Full))
             .await
         {
