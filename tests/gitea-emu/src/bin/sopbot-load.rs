@@ -44,8 +44,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
 const USAGE: &str = "usage: sopbot-load [--events N] [--prs N] [--senders N] [--latency-ms MS] \
-[--workers N] [--seed N] [--paced-secs S] [--paced-rate R] [--calibrate N] [--sopbot PATH] \
-[--timeout-secs S] [--keep]";
+[--workers N] [--seed N] [--command-events N] [--paced-secs S] [--paced-rate R] [--calibrate N] \
+[--sopbot PATH] [--timeout-secs S] [--keep]";
 
 const REPO: &str = "widgets";
 const SECRET: &str = "load-webhook-secret";
@@ -63,6 +63,7 @@ struct Args {
     paced_secs: f64,
     paced_rate: Option<f64>,
     calibrate: Option<usize>,
+    command_events: Option<usize>,
     timeout: Duration,
     keep: bool,
 }
@@ -79,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
         paced_secs: 5.0,
         paced_rate: None,
         calibrate: None,
+        command_events: None,
         timeout: Duration::from_secs(900),
         keep: false,
     };
@@ -109,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
             "--paced-secs" => a.paced_secs = float()?,
             "--paced-rate" => a.paced_rate = Some(float()?),
             "--calibrate" => a.calibrate = Some(int()?),
+            "--command-events" => a.command_events = Some(int()?),
             "--timeout-secs" => a.timeout = Duration::from_secs(int()? as u64),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -854,10 +857,11 @@ async fn run(args: Args) -> Result<(), String> {
 
     // 2. Commands only (`/refire` and `/sop-n/a` in the mix's proportions), as fast as the
     // senders go: the command throughput.
-    let command_plan: Vec<(u64, Kind)> = mix(args.events.div_ceil(5) * 3)
+    let n_commands = args.command_events.unwrap_or(args.events.div_ceil(5));
+    let command_plan: Vec<(u64, Kind)> = mix(n_commands * 4)
         .into_iter()
         .filter(|(_, k)| k.is_command())
-        .take(args.events.div_ceil(5))
+        .take(n_commands)
         .collect();
     let mut commands_phase =
         phase(&ctx, &bot, &command_plan, args.senders, None, args.timeout).await;
@@ -913,6 +917,8 @@ async fn run(args: Args) -> Result<(), String> {
         "processed_per_s": round(burst.processed_per_s, 0),
         "latency_ms": burst.latency_json(),
         "commands": {
+            "bot_cpu_ms_per_event": round(commands_phase.bot_cpu_s * 1000.0 / commands_phase.processed.max(1) as f64, 3),
+            "load_cpu_ms_per_event": round(commands_phase.load_cpu_s * 1000.0 / commands_phase.processed.max(1) as f64, 3),
             "events": commands_phase.processed,
             "processed_per_s": round(commands_phase.processed_per_s, 0),
             "latency_ms": commands_phase.latency_json(),
