@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     let lines = text.split('\n').count();
     let mut last = 0;
     for p in &parsed {
-        assert!(p.line > last && p.line <= lines, "line {} of {lines}", p.line);
+        assert!(
+            p.line > last && p.line <= lines,
+            "line {} of {lines}",
+            p.line
+        );
         last = p.line;
         let _ = to_json(p);
     }
