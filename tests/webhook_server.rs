@@ -36,7 +36,7 @@ const FILES: [&str; 8] = [
 ];
 
 fn examples() -> PathBuf {
-    PathBuf::from("/work/shared/gitea/webhooks")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gitea/webhooks")
 }
 
 /// The body of an example file and the headers Gitea sent with it.

@@ -581,7 +581,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn examples_dir() -> PathBuf {
-        PathBuf::from("/work/shared/gitea/webhooks")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gitea/webhooks")
     }
 
     /// The example body and the header set Gitea sent with it.
