@@ -23,8 +23,10 @@ pub struct Args {
     /// Accept unsigned webhooks. Anyone who can reach the port can then feed the bot events.
     #[arg(long)]
     pub insecure_no_webhook_secret: bool,
-    /// Events processed in parallel (always one at a time per PR).
-    #[arg(long, default_value_t = 4)]
+    /// Events processed in parallel (always one at a time per PR). A worker spends most of an
+    /// event waiting for Gitea: at 20 ms per call, 4 workers handle about 40 events/s and 16
+    /// about 160 (BENCHMARKS.md).
+    #[arg(long, default_value_t = 16)]
     pub workers: usize,
 }
 
