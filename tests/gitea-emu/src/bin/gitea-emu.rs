@@ -2,7 +2,7 @@
 //! bob in qa, carol in security, the bot `sopbot` in both) for the demo and the load bench.
 //!
 //! ```text
-//! gitea-emu [--listen 127.0.0.1:3000] [--latency-ms 0] [--extra-prs 0]
+//! gitea-emu [--listen 127.0.0.1:3000] [--latency-ms 0] [--extra-prs 0] [--approved-by LOGIN]
 //! ```
 //! Prints `url=…` and `token=…`, then serves until Ctrl-C.
 
@@ -10,12 +10,15 @@ use std::time::Duration;
 
 use gitea_emu::{Emulator, World};
 
-const USAGE: &str = "usage: gitea-emu [--listen ADDR] [--latency-ms MS] [--extra-prs N]";
+const USAGE: &str =
+    "usage: gitea-emu [--listen ADDR] [--latency-ms MS] [--extra-prs N] [--approved-by LOGIN]";
 
 struct Args {
     listen: String,
     latency_ms: u64,
     extra_prs: u64,
+    /// Users who approve PR #7 before it is served (benches/old-approach.sh).
+    approved_by: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -23,6 +26,7 @@ fn parse_args() -> Result<Args, String> {
         listen: "127.0.0.1:3000".into(),
         latency_ms: 0,
         extra_prs: 0,
+        approved_by: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => args.listen = value.clone(),
             "--latency-ms" => args.latency_ms = number()?,
             "--extra-prs" => args.extra_prs = number()?,
+            "--approved-by" => args.approved_by.push(value.clone()),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -59,6 +64,9 @@ async fn main() {
     let mut world = World::example();
     for i in 0..args.extra_prs {
         world.open_pr("widgets", "alice", "main", &format!("load/{i}"));
+    }
+    for login in &args.approved_by {
+        world.review("widgets", 7, login, "APPROVED", "LGTM");
     }
     let emu = match Emulator::bind(world, &args.listen).await {
         Ok(e) => e,
