@@ -93,3 +93,30 @@ async fn a_waived_or_skipped_pr_reads_no_reviews() {
     ev.evaluate(&repo, 7, None, false).await.unwrap();
     assert_eq!(emu.calls().len(), 1, "{:?}", emu.calls());
 }
+
+#[tokio::test]
+async fn a_failing_gate_reads_the_timeline_only_when_reviews_are_hidden() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ev = evaluator(&emu, dir.path()).await;
+    let repo = "acme/widgets".parse().unwrap();
+    ev.evaluate(&repo, 7, None, false).await.unwrap();
+    emu.clear_calls();
+
+    // No approval, nothing hidden: the reviews' X-Total-Count says so, no timeline call.
+    let eval = ev.evaluate(&repo, 7, None, false).await.unwrap();
+    assert!(!eval.all_pass());
+    let timeline = |emu: &Emulator| {
+        emu.calls()
+            .iter()
+            .filter(|c| c.path.ends_with("/timeline"))
+            .count()
+    };
+    assert_eq!(timeline(&emu), 0, "{:#?}", emu.calls());
+
+    // A verdict misfiled as PENDING, which Gitea hides from the bot but counts: now it looks.
+    emu.with_world(|w| w.review("widgets", 7, "bob", "PENDING", "Looks good, approving"));
+    let eval = ev.evaluate(&repo, 7, None, false).await.unwrap();
+    assert_eq!(timeline(&emu), 1);
+    assert_eq!(eval.gates[0].misfiled, ["bob"]);
+}

@@ -129,8 +129,11 @@ impl Evaluator {
         }
         let mut answers = Answers::new();
         let mut reviews = None;
+        // Whether Gitea may be hiding reviews from the bot: unknown without a total.
+        let mut hidden_reviews = true;
         if !decided_without_reviews(&facts) {
-            let fetched = self.client.reviews(repo, pr.number).await?;
+            let (fetched, total) = self.client.reviews_counted(repo, pr.number).await?;
+            hidden_reviews = total.is_none_or(|t| t > fetched.len() as u64);
             facts.reviews = fetched.iter().map(review_facts).collect();
             if self.bot_is_admin {
                 facts.misfiled = misfiled_visible(&fetched, facts.pr.author.as_deref());
@@ -161,9 +164,10 @@ impl Evaluator {
             .run_gates(repo, &selected, &facts, &opts, fresh, &mut answers)
             .await;
         if let Some(reviews) = reviews.filter(|_| !self.bot_is_admin) {
-            // Only when a gate fails is it worth a call to look for hidden misfiled reviews;
-            // the second pass reuses every answer, so it probes nothing.
-            if verdicts.iter().any(|v| v.state == GateState::Failure) {
+            // Only when a gate fails, and the listing's total says some reviews were hidden, is it
+            // worth a call to look for misfiled ones; the second pass reuses every answer, so it
+            // probes nothing.
+            if hidden_reviews && verdicts.iter().any(|v| v.state == GateState::Failure) {
                 facts.misfiled = self.misfiled_hidden(repo, pr, &reviews).await;
                 if !facts.misfiled.is_empty() {
                     verdicts = self

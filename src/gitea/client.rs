@@ -333,10 +333,24 @@ impl GiteaClient {
     /// Every review the token owner can see, oldest first (others' PENDING ones are hidden
     /// unless the bot is a site admin).
     pub async fn reviews(&self, repo: &RepoName, number: u64) -> Result<Vec<Review>, GiteaError> {
+        Ok(self.reviews_counted(repo, number).await?.0)
+    }
+
+    /// [`GiteaClient::reviews`] with the listing's `X-Total-Count`, when the server sent one.
+    /// Gitea counts before it drops the PENDING reviews the token may not see (API-NOTES §4),
+    /// so a total above the number listed means some reviews are hidden.
+    pub async fn reviews_counted(
+        &self,
+        repo: &RepoName,
+        number: u64,
+    ) -> Result<(Vec<Review>, Option<u64>), GiteaError> {
         let n = number.to_string();
         let segs = repo_segments(repo, &["pulls", &n, "reviews"]);
-        self.get_paged(Call::get("/repos/{o}/{r}/pulls/{n}/reviews", &segs))
-            .await
+        let call = Call::get("/repos/{o}/{r}/pulls/{n}/reviews", &segs);
+        self.paged_counted(call, |body| {
+            Ok(serde_json::from_slice::<Option<Vec<Review>>>(body)?.unwrap_or_default())
+        })
+        .await
     }
 
     pub async fn timeline(
@@ -546,8 +560,18 @@ impl GiteaClient {
         call: Call,
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
     ) -> Result<Vec<T>, GiteaError> {
+        Ok(self.paged_counted(call, items).await?.0)
+    }
+
+    /// [`GiteaClient::paged`], with the last `X-Total-Count` the server sent.
+    async fn paged_counted<T>(
+        &self,
+        call: Call,
+        items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
+    ) -> Result<(Vec<T>, Option<u64>), GiteaError> {
         let endpoint = call.endpoint();
         let mut all = Vec::new();
+        let mut total = None;
         for page in 1..=MAX_PAGES {
             let this = call
                 .clone()
@@ -560,13 +584,14 @@ impl GiteaClient {
             })?;
             let n = got.len();
             all.extend(got);
+            total = answer.total_count.or(total);
             let done = match answer.total_count {
                 _ if n == 0 => true,
                 Some(total) => all.len() as u64 >= total,
                 None => n < PAGE_SIZE,
             };
             if done {
-                return Ok(all);
+                return Ok((all, total));
             }
         }
         Err(GiteaError::Decode {
