@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod prune;
+
 /// One thing that happened, as the engine sees it. Serialized with a `kind` tag
 /// (`comment`, `pull_request`, `review`, `reevaluate`): that JSON is the inbox payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,8 +370,9 @@ const PR_SYNC: &str = "pull_request_sync";
 const APPROVED: &str = "pull_request_review_approved";
 const REJECTED: &str = "pull_request_review_rejected";
 
+/// The body as a `Value` holding only the fields decoders read ([`prune`]).
 fn parse(body: &[u8]) -> Result<Value, DecodeError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| DecodeError::NotJson {
+    let v = prune::parse(body, &prune::PAYLOAD).map_err(|e| DecodeError::NotJson {
         detail: e.to_string(),
     })?;
     if v.is_object() {
