@@ -9,17 +9,22 @@
 //!     [--workers N] [--seed 1] [--paced-secs 5] [--paced-rate R] [--sopbot PATH] [--keep]
 //! ```
 //!
-//! Three phases, one bot process:
-//! 1. **calibration**: for each kind of event (plain comment, `/refire`, `/sop-n/a`, review,
-//!    push), one event on each PR at once; the emulator's call log over the phase divided by the
-//!    events gives the Gitea API calls per event of that kind.
-//! 2. **burst**: `--events` events, a seeded mix over the PRs, sent as fast as the senders go.
+//! Five phases, one bot process and one world (PRs collect history as it runs):
+//! 0. **accept**: `--events / 2` deliveries of the mix, built and signed beforehand, posted as
+//!    fast as the senders go: webhooks accepted (202) per second. Built beforehand because
+//!    building a Gitea payload costs the emulator more than accepting it costs the bot.
+//! 1. **burst**: `--events` events, a seeded mix over the PRs, sent as fast as the senders go.
 //!    Each sender owns a share of the PRs and sends their events in order, as Gitea does for one
 //!    PR; it performs the user's action in the emulated Gitea first (comment, review, push),
-//!    then delivers the webhook. Gives accepted/s (202s over the sending time), processed/s
-//!    (events done over the time until the last is done) and the latency of a saturated bot.
-//! 3. **paced**: `--paced-secs` of the same mix at `--paced-rate` events/s (default: half the
+//!    then delivers the webhook. Gives processed/s (events done over the time until the last is
+//!    done) and the latency of a saturated bot.
+//! 2. **commands**: `--command-events` (default `--events / 5`) `/refire` and `/sop-n/a`
+//!    comments only, as fast as the senders go: command events processed per second.
+//! 3. **paced**: `--paced-secs` of the mix at `--paced-rate` events/s (default: half the
 //!    burst's processed rate), for the latency of a bot that keeps up.
+//! 4. **calibration**: for each kind of event (plain comment, `/refire`, `/sop-n/a`, review,
+//!    push), one event on each PR at once; the emulator's call log over the phase divided by the
+//!    events gives the Gitea API calls per event of that kind.
 //!
 //! Latency is from just before the delivery is sent to the event's `done_at` in the bot's inbox,
 //! which is written after the event's last effect (its last status and its reply): an upper
@@ -423,10 +428,15 @@ async fn send_all(
     plan: &[(u64, Kind)],
     senders: usize,
     rate: Option<f64>,
+    prebuilt: bool,
 ) -> Vec<Sent> {
-    let mut lanes: Vec<Vec<(usize, u64, Kind)>> = vec![Vec::new(); senders];
+    type Lane = Vec<(usize, u64, Kind, Option<Built>)>;
+    let mut lanes: Vec<Lane> = (0..senders).map(|_| Vec::new()).collect();
     for (i, &(pr, kind)) in plan.iter().enumerate() {
-        lanes[(pr as usize) % senders].push((i, pr, kind));
+        // Prebuilt: every action done and every delivery signed before the first is sent, so
+        // the senders only post.
+        let built = prebuilt.then(|| build(ctx, pr, kind));
+        lanes[(pr as usize) % senders].push((i, pr, kind, built));
     }
     let start = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -434,12 +444,16 @@ async fn send_all(
         let ctx = ctx.clone();
         tasks.spawn(async move {
             let mut out = Vec::with_capacity(lane.len());
-            for (i, pr, kind) in lane {
+            for (i, pr, kind, built) in lane {
                 if let Some(rate) = rate {
                     tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate))
                         .await;
                 }
-                out.push(send_one(&ctx, pr, kind).await);
+                let built = match built {
+                    Some(b) => b,
+                    None => build(&ctx, pr, kind),
+                };
+                out.push(send_one(&ctx, kind, built).await);
             }
             out
         });
@@ -451,18 +465,39 @@ async fn send_all(
     all
 }
 
-async fn send_one(ctx: &Ctx, pr: u64, kind: Kind) -> Sent {
+/// A delivery ready to send: the user's action is done in the world.
+struct Built {
+    delivery: Delivery,
+    headers: Vec<(String, String)>,
+    comment: Option<i64>,
+}
+
+/// Performs the action in the world and signs its delivery.
+fn build(ctx: &Ctx, pr: u64, kind: Kind) -> Built {
     let (delivery, comment) = {
         let mut states = ctx.states.lock().unwrap_or_else(|e| e.into_inner());
         let st = states.entry(pr).or_default();
         ctx.emu.with_world(|w| act(w, pr, kind, st))
     };
+    Built {
+        headers: delivery.signed_headers(SECRET),
+        delivery,
+        comment,
+    }
+}
+
+async fn send_one(ctx: &Ctx, kind: Kind, built: Built) -> Sent {
+    let Built {
+        delivery,
+        headers,
+        comment,
+    } = built;
     let mut req = ctx.http.post(&ctx.webhook);
-    for (k, v) in delivery.signed_headers(SECRET) {
+    for (k, v) in headers {
         req = req.header(k, v);
     }
     let sent = Utc::now();
-    let (status, answer) = match req.body(delivery.body.clone()).send().await {
+    let (status, answer) = match req.body(delivery.body).send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
             (status, resp.text().await.unwrap_or_default())
@@ -610,12 +645,13 @@ async fn phase(
     senders: usize,
     rate: Option<f64>,
     timeout: Duration,
+    prebuilt: bool,
 ) -> Phase {
     ctx.emu.clear_calls();
     let pid = bot.pid().to_string();
     let cpu_before = proc_cpu_secs(&pid).unwrap_or(0.0);
     let load_before = proc_cpu_secs("self").unwrap_or(0.0);
-    let sent = send_all(ctx, plan, senders, rate).await;
+    let sent = send_all(ctx, plan, senders, rate, prebuilt).await;
     if !wait_processed(&ctx.db, timeout).await {
         eprintln!("sopbot-load: events still unfinished after {timeout:?}");
     }
@@ -835,7 +871,6 @@ async fn run(args: Args) -> Result<(), String> {
         states: std::sync::Mutex::new(HashMap::new()),
     });
 
-    // 1. Burst: the mix, as fast as the senders go.
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let mut mix = |n: usize| -> Vec<(u64, Kind)> {
         (0..n)
@@ -851,7 +886,25 @@ async fn run(args: Args) -> Result<(), String> {
         k
     };
     let mut commands: Vec<i64> = Vec::new();
-    let mut burst = phase(&ctx, &bot, &plan, args.senders, None, args.timeout).await;
+
+    // 0. Accepting: half as many deliveries of the mix, built beforehand, posted as fast as
+    // the senders go: the webhook path's rate, not the senders' (building a delivery costs
+    // the emulator more than accepting it costs the bot). The bot works through them after.
+    let accept_plan = mix(args.events.div_ceil(2));
+    let mut accept = phase(
+        &ctx,
+        &bot,
+        &accept_plan,
+        args.senders,
+        None,
+        args.timeout,
+        true,
+    )
+    .await;
+    commands.append(&mut accept.commands);
+
+    // 1. Burst: the mix, each action done just before its delivery, as fast as the senders go.
+    let mut burst = phase(&ctx, &bot, &plan, args.senders, None, args.timeout, false).await;
     commands.append(&mut burst.commands);
     let peak_rss = proc_status_mib(pid, "VmHWM:").unwrap_or(f64::NAN);
 
@@ -863,8 +916,16 @@ async fn run(args: Args) -> Result<(), String> {
         .filter(|(_, k)| k.is_command())
         .take(n_commands)
         .collect();
-    let mut commands_phase =
-        phase(&ctx, &bot, &command_plan, args.senders, None, args.timeout).await;
+    let mut commands_phase = phase(
+        &ctx,
+        &bot,
+        &command_plan,
+        args.senders,
+        None,
+        args.timeout,
+        false,
+    )
+    .await;
     commands.append(&mut commands_phase.commands);
 
     // 3. Paced: the mix at a rate the bot keeps up with.
@@ -874,7 +935,16 @@ async fn run(args: Args) -> Result<(), String> {
     let paced_n = (rate * args.paced_secs).round() as usize;
     let paced = if paced_n > 0 {
         let plan = mix(paced_n);
-        let mut p = phase(&ctx, &bot, &plan, args.senders, Some(rate), args.timeout).await;
+        let mut p = phase(
+            &ctx,
+            &bot,
+            &plan,
+            args.senders,
+            Some(rate),
+            args.timeout,
+            false,
+        )
+        .await;
         commands.append(&mut p.commands);
         Some(p)
     } else {
@@ -888,7 +958,7 @@ async fn run(args: Args) -> Result<(), String> {
     let mut lost = 0;
     for kind in Kind::ALL {
         let plan: Vec<(u64, Kind)> = prs[..per_kind].iter().map(|&n| (n, kind)).collect();
-        let p = phase(&ctx, &bot, &plan, args.senders, None, args.timeout).await;
+        let p = phase(&ctx, &bot, &plan, args.senders, None, args.timeout, false).await;
         lost += p.lost;
         calibration.insert(kind.name().into(), round(p.calls_per_event(), 2));
         calibration_rate.insert(kind.name().into(), round(p.processed_per_s, 0));
@@ -901,7 +971,7 @@ async fn run(args: Args) -> Result<(), String> {
     let peak_rss = proc_status_mib(pid, "VmHWM:").unwrap_or(peak_rss);
 
     let (dup_replies, missing_replies) = replies(&ctx.emu, &prs, &commands);
-    lost += burst.lost + commands_phase.lost + paced.as_ref().map_or(0, |p| p.lost);
+    lost += accept.lost + burst.lost + commands_phase.lost + paced.as_ref().map_or(0, |p| p.lost);
     bot.stop();
 
     let mut out = json!({
@@ -913,7 +983,8 @@ async fn run(args: Args) -> Result<(), String> {
         "workers": args.workers.map_or(Value::from("default"), Value::from),
         "seed": args.seed,
         "mix": kinds,
-        "accepted_per_s": round(burst.accepted_per_s, 0),
+        "accepted_per_s": round(accept.accepted_per_s, 0),
+        "accepted_per_s_live": round(burst.accepted_per_s, 0),
         "processed_per_s": round(burst.processed_per_s, 0),
         "latency_ms": burst.latency_json(),
         "commands": {
