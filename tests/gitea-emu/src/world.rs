@@ -589,6 +589,32 @@ impl World {
     /// Opens a PR from `head_ref` into `base` (both in `repo`); returns its number. The head
     /// branch is created if missing, with a new commit on top of the base.
     pub fn open_pr(&mut self, repo: &str, author: &str, base: &str, head_ref: &str) -> u64 {
+        let head_sha = self.new_sha();
+        self.open_pr_at(repo, author, base, head_ref, head_sha)
+    }
+
+    /// Opens a PR from an existing branch `head_ref` into `base` without a new commit: its head
+    /// is the branch's current tip, so it shares its head commit (and so Gitea's statuses) with
+    /// every other open PR from that branch.
+    pub fn open_pr_from_branch(
+        &mut self,
+        repo: &str,
+        author: &str,
+        base: &str,
+        head_ref: &str,
+    ) -> u64 {
+        let head_sha = self.branch(repo, head_ref).sha.clone();
+        self.open_pr_at(repo, author, base, head_ref, head_sha)
+    }
+
+    fn open_pr_at(
+        &mut self,
+        repo: &str,
+        author: &str,
+        base: &str,
+        head_ref: &str,
+        head_sha: String,
+    ) -> u64 {
         self.expect_user(author);
         let ri = self.repo_index(repo);
         let base_sha = self.repos[ri]
@@ -598,14 +624,15 @@ impl World {
             .unwrap_or_else(|| panic!("gitea-emu: no branch {base:?} in {repo}"))
             .sha
             .clone();
-        let head_sha = self.new_sha();
         let now = self.now();
         let issue_id = self.next_issue_id;
         self.next_issue_id += 1;
         let pull_id = self.next_pull_id;
         self.next_pull_id += 1;
         let r = &mut self.repos[ri];
-        r.commits.push(head_sha.clone());
+        if !r.commits.contains(&head_sha) {
+            r.commits.push(head_sha.clone());
+        }
         match r.branches.iter_mut().find(|b| b.name == head_ref) {
             Some(b) => b.sha = head_sha.clone(),
             None => r.branches.push(Branch::new(head_ref, &head_sha, false)),
@@ -777,6 +804,26 @@ impl World {
         r.commits.push(sha.clone());
         if let Some(b) = r.branches.iter_mut().find(|b| b.name == head_ref) {
             b.sha = sha.clone();
+        }
+        // A push moves the branch, so every other open PR from it moves too (Gitea's
+        // AddTestPullRequestTask synchronises each of them).
+        let siblings: Vec<u64> = r
+            .issues
+            .iter_mut()
+            .filter(|i| !i.closed && i.index != n)
+            .filter_map(|i| {
+                let p = i.pull.as_mut()?;
+                (p.head_ref == head_ref).then(|| {
+                    p.head_sha = sha.clone();
+                    i.updated = now;
+                    i.index
+                })
+            })
+            .collect();
+        if diff_changed {
+            for s in siblings {
+                self.mark_stale(repo_id, s, &sha);
+            }
         }
         let body = format!("{{\"is_force_push\":false,\"commit_ids\":[\"{sha}\"]}}");
         let c = self.new_comment(repo_id, n, CommentKind::PullPush, Some(author), &body, now);
@@ -1821,6 +1868,17 @@ mod tests {
         assert_eq!((a.id, b.id, c.id), (1, 2, 1));
         assert_eq!(w.status("widgets", &sha, "qa").unwrap().description, "ok");
         assert_eq!(w.latest_statuses("widgets", &sha).len(), 1);
+    }
+
+    #[test]
+    fn prs_from_one_branch_share_their_head_and_move_together() {
+        let mut w = world().with_branch("widgets", "release", true);
+        let a = w.open_pr("widgets", "alice", "main", "f");
+        let b = w.open_pr_from_branch("widgets", "alice", "release", "f");
+        assert_eq!(w.head_sha("widgets", a), w.head_sha("widgets", b));
+        let sha = w.push("widgets", a);
+        assert_eq!(w.head_sha("widgets", b), sha);
+        assert_eq!(w.branch("widgets", "f").sha, sha);
     }
 
     #[test]
