@@ -1,12 +1,20 @@
 //! Finding the lines of a comment that may hold a command, and skipping the regions that
-//! Gitea's Markdown renderer (CommonMark) does not show as text a reader typed as a command:
-//! fenced code blocks, quoted lines and HTML comments.
+//! Gitea's Markdown renderer (goldmark, CommonMark) does not show as text a reader typed as a
+//! command: code (fenced, indented, in list items, code spans), HTML (blocks such as `<pre>` or
+//! `<details>`, inline HTML), images and struck-out text, quoted lines and HTML comments.
 //!
 //! The common comment has no `/` at the start of any line, so [`has_candidate`] answers that
 //! with one pass of `memchr`-style searching and no allocation; only when it says yes does
-//! [`Candidates`] walk the comment line by line, tracking the regions.
+//! [`Candidates`] run a CommonMark parser (pulldown-cmark) over the comment and walk it line by
+//! line.
 //!
-//! Decisions where CommonMark is subtler than we are:
+//! A line is a candidate when its first non-blank character is `/` and pulldown-cmark puts that
+//! `/` in text a reader sees: a paragraph (or heading) line. So 1–3 leading spaces are fine, and
+//! so are 4 or more on a lazy continuation line right after a paragraph line; 4 or more after a
+//! blank line make an indented code block, which is not a command. A list item's own line
+//! (`- /refire`) starts with its marker, not `/`, and is not a command.
+//!
+//! Decisions where we are stricter or plainer than CommonMark:
 //! - A quoted line is one whose first non-blank character is `>`. A line typed without `>` is
 //!   never quoted, even where CommonMark's lazy continuation would fold it into the quote above:
 //!   what the author sees in the editor is what counts, and quoting someone else's command must
@@ -14,10 +22,11 @@
 //! - `<!--` opens an HTML comment anywhere on a visible line except inside an inline code span on
 //!   that line; `-->` closes it (or the end of the comment does). The part of a command line
 //!   inside a comment is not part of the command. Inside a quote or a code block, `<!--` is text.
-//! - Indentation never makes a line code: a command may be indented any amount, while a fence
-//!   opens or closes only when indented at most 3 spaces (a tab counts as 4).
 
 use std::borrow::Cow;
+use std::ops::Range;
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use super::MAX_BODY_BYTES;
 
@@ -66,13 +75,6 @@ pub(crate) struct Candidate<'a> {
     pub text: Cow<'a, str>,
 }
 
-/// An open fenced code block: its fence character and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fence {
-    ch: u8,
-    len: usize,
-}
-
 /// The candidate lines of a comment, in order.
 pub(crate) struct Candidates<'a> {
     text: &'a str,
@@ -80,7 +82,8 @@ pub(crate) struct Candidates<'a> {
     pos: Option<usize>,
     /// Number of the line that starts at `pos`.
     line: usize,
-    fence: Option<Fence>,
+    /// Where the comment renders as code or as visible text.
+    layout: Layout,
     /// Lines starting before this offset lie inside an HTML comment.
     comment_until: usize,
     /// Cached `<!--` search: (searched from, first opener at or after it).
@@ -93,7 +96,7 @@ impl<'a> Candidates<'a> {
             text,
             pos: Some(0),
             line: 1,
-            fence: None,
+            layout: Layout::of(text),
             comment_until: 0,
             opener: None,
         }
@@ -194,23 +197,16 @@ impl<'a> Iterator for Candidates<'a> {
                 }
                 continue;
             }
-            if let Some(fence) = self.fence {
-                if closes_fence(line, fence) {
-                    self.fence = None;
-                }
-                continue;
-            }
-            if let Some(fence) = opens_fence(line) {
-                self.fence = Some(fence);
-                continue;
-            }
             let blanks = line
                 .iter()
                 .take_while(|&&b| b == b' ' || b == b'\t')
                 .count();
+            if self.layout.code.contains(start + blanks) {
+                continue; // a code block: `<!--` in it is text
+            }
             match line.get(blanks) {
                 Some(b'>') => continue,
-                Some(b'/') => {
+                Some(b'/') if self.layout.text.contains(start + blanks) => {
                     let pieces = self.track_comments(start, end, true);
                     let text = self.visible_text(start + blanks, end, pieces);
                     return Some(Candidate { line: number, text });
@@ -223,47 +219,52 @@ impl<'a> Iterator for Candidates<'a> {
     }
 }
 
-/// Indentation of a fence line in columns, counting a tab as 4; `None` past 3.
-fn fence_indent(line: &[u8]) -> Option<usize> {
-    let mut columns = 0;
-    for (i, &b) in line.iter().enumerate() {
-        match b {
-            b' ' => columns += 1,
-            b'\t' => columns += 4,
-            _ => return (columns <= 3).then_some(i),
-        }
-        if columns > 3 {
-            return None;
-        }
+/// Byte ranges of a comment, in order and not overlapping.
+#[derive(Debug, Default)]
+struct Ranges(Vec<Range<usize>>);
+
+impl Ranges {
+    fn contains(&self, at: usize) -> bool {
+        let i = self.0.partition_point(|r| r.end <= at);
+        self.0.get(i).is_some_and(|r| r.start <= at)
     }
-    Some(line.len())
 }
 
-/// The run of one fence character at the start of `line`, if 3 long or more:
-/// (character, offset of the run, its length).
-fn fence_run(line: &[u8]) -> Option<(u8, usize, usize)> {
-    let indent = fence_indent(line)?;
-    let ch = *line.get(indent).filter(|&&b| b == b'`' || b == b'~')?;
-    let len = line[indent..].iter().take_while(|&&b| b == ch).count();
-    (len >= 3).then_some((ch, indent, len))
+/// How CommonMark lays a comment out, as far as commands care.
+#[derive(Debug, Default)]
+struct Layout {
+    /// Code blocks: fenced (at any list or quote depth) and indented.
+    code: Ranges,
+    /// Text a reader sees as typed: text events outside code, HTML, images and struck-out text.
+    text: Ranges,
 }
 
-/// opening fence = indent≤3 ( "```" { "`" } info-without-backtick | "~~~" { "~" } any ) ;
-fn opens_fence(line: &[u8]) -> Option<Fence> {
-    let (ch, at, len) = fence_run(line)?;
-    if ch == b'`' && line[at + len..].contains(&b'`') {
-        return None; // CommonMark: a backtick fence's info string cannot hold a backtick
-    }
-    Some(Fence { ch, len })
-}
-
-/// closing fence = indent≤3 fence-char{n,} blanks ;  with n the opening fence's length
-fn closes_fence(line: &[u8], fence: Fence) -> bool {
-    match fence_run(line) {
-        Some((ch, at, len)) if ch == fence.ch && len >= fence.len => {
-            line[at + len..].iter().all(|&b| b == b' ' || b == b'\t')
+impl Layout {
+    /// The layout of `text` by pulldown-cmark with the GFM extensions Gitea enables that change
+    /// what is text (tables, strikethrough, task lists).
+    fn of(text: &str) -> Self {
+        let options =
+            Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+        let mut layout = Layout::default();
+        // Depth of open elements whose text is not shown as typed.
+        let mut hidden = 0usize;
+        for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
+            match event {
+                Event::Start(Tag::CodeBlock(_)) => {
+                    layout.code.0.push(range);
+                    hidden += 1;
+                }
+                Event::Start(Tag::HtmlBlock | Tag::Image { .. } | Tag::Strikethrough) => {
+                    hidden += 1
+                }
+                Event::End(
+                    TagEnd::CodeBlock | TagEnd::HtmlBlock | TagEnd::Image | TagEnd::Strikethrough,
+                ) => hidden = hidden.saturating_sub(1),
+                Event::Text(_) if hidden == 0 => layout.text.0.push(range),
+                _ => {}
+            }
         }
-        _ => false,
+        layout
     }
 }
 

@@ -64,8 +64,10 @@ fn a_command_counts_only_at_the_start_of_a_line() {
     assert!(parse("- /refire").is_empty());
     assert!(parse("`/refire`").is_empty());
     assert_eq!(ok("/refire qa"), refire(&["qa"]));
-    assert_eq!(ok("      /refire qa"), refire(&["qa"]));
-    assert_eq!(ok("\t \t/refire qa"), refire(&["qa"]));
+    assert_eq!(ok("   /refire qa"), refire(&["qa"]));
+    // 4+ columns of indentation continue a paragraph line lazily: still a paragraph.
+    assert_eq!(ok("Please:\n      /refire qa"), refire(&["qa"]));
+    assert_eq!(ok("Please:\n\t \t/refire qa"), refire(&["qa"]));
 }
 
 #[test]
@@ -472,6 +474,49 @@ fn commands_in_fenced_code_blocks_are_ignored() {
         "```\n/refire\n```\n~~~~ text\n/sop-help\n~~~\n/refire\n~~~~\n/refire qa\n```\n/sop-help";
     let parsed = parse(body);
     assert_eq!(lines(&parsed), [9]);
+}
+
+#[test]
+fn commands_in_indented_code_blocks_are_ignored() {
+    for body in [
+        "      /refire qa",
+        "\t/refire qa",
+        "Example:\n\n    /sop-n/a docs only\n",
+        "- step one\n\n      /sop-n/a docs only\n",
+    ] {
+        assert!(parse(body).is_empty(), "{body:?} gave {:?}", parse(body));
+    }
+}
+
+#[test]
+fn commands_in_fences_nested_in_list_items_are_ignored() {
+    for body in [
+        "- to waive:\n  ```\n  /sop-n/a docs only\n  ```\n",
+        "1. a\n   - b\n     ~~~\n     /refire\n     ~~~\n",
+        "> - quoted list\n>   ```\n>   /refire\n>   ```\n",
+    ] {
+        assert!(parse(body).is_empty(), "{body:?} gave {:?}", parse(body));
+    }
+    // A paragraph in a list item is text, as on the first line of a comment.
+    assert_eq!(lines(&parse("- item\n\n  /refire qa")), [3]);
+}
+
+#[test]
+fn commands_in_html_blocks_code_spans_and_struck_out_text_are_ignored() {
+    for body in [
+        "<pre>\n/sop-n/a docs only\n</pre>",
+        "<div>\n/refire\n</div>",
+        "<details>\n/sop-n/a docs only\n</details>",
+        "<table><tr><td>\n/refire\n</td></tr></table>",
+        "``\n/refire qa\n``",
+        "~~not any more:\n/sop-n/a docs only~~",
+        "![screenshot\n/refire qa](shot.png)",
+    ] {
+        assert!(parse(body).is_empty(), "{body:?} gave {:?}", parse(body));
+    }
+    // After a blank line, `<details>` content is Markdown again: a paragraph, shown as text.
+    let body = "<details>\n<summary>why</summary>\n\n/sop-n/a docs only\n\n</details>";
+    assert_eq!(lines(&parse(body)), [4]);
 }
 
 #[test]
