@@ -39,6 +39,26 @@ fn parse_json_gives_commands_and_errors_with_lines() {
 }
 
 #[test]
+fn parse_json_refuses_a_gate_typo_that_would_waive_every_gate() {
+    let out = sopbot()
+        .args(["parse", "--json"])
+        .write_stdin("/sop-n/a qs docs only\n/sop-n/a ｑａ docs only\n\n    /sop-n/a example only\n/sop-n/a docs only\n")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        json(&out),
+        serde_json::json!([
+            {"line": 1, "error": "unknown gate `qs` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+            {"line": 2, "error": "unknown gate `ｑａ`: it is spelt with look-alike or full-width characters; did you mean `qa`?"},
+            {"line": 5, "command": "sop-n/a", "gates": [], "reason": "docs only"}
+        ])
+    );
+}
+
+#[test]
 fn parse_reads_a_file_and_fails_on_an_unreadable_one() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("comment.md");

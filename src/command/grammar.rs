@@ -12,7 +12,7 @@ use nom::sequence::{preceded, terminated};
 use nom::{branch::alt, IResult, Parser};
 
 use super::normalise::{
-    clip, longer_than, nearest, normalise, normalised_starts_with, normalises_to,
+    clip, fold, longer_than, looks_like, nearest, normalise, normalised_starts_with, normalises_to,
 };
 use super::{Command, CommandKind, GateNames};
 
@@ -138,12 +138,30 @@ pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Comma
         return unknown_command(&phrase).map(Err);
     };
     let (rest, _) = glued(rest).unwrap_or((rest, ""));
+    if kind != CommandKind::Help {
+        if let Some(control) = rest.chars().find(|&c| c.is_control() && c != '\t') {
+            return Some(Err(malformed(kind, control)));
+        }
+    }
     Some(match kind {
         CommandKind::Waive => waive(rest, gates),
         CommandKind::Revoke => revoke(rest, gates),
         CommandKind::Refire => refire(rest, gates),
         CommandKind::Help => Ok(Command::Help),
     })
+}
+
+/// A command line holding a control character (NUL, ESC, …; tab is fine): refused whole, so a
+/// reason never carries one into a status, a reply or a terminal.
+fn malformed(kind: CommandKind, control: char) -> Refusal {
+    Refusal::new(
+        format!(
+            "malformed command: control character U+{:04X} is not allowed in a command line; {}",
+            u32::from(control),
+            kind.usage()
+        ),
+        None,
+    )
 }
 
 /// A `/word` that is no command: a refusal for `/sop-…` words and near misses of a command name,
@@ -215,12 +233,14 @@ fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
     // every gate the declarer may waive. After a separator the reason is taken as written.
     let first = word(reason).map(|(_, first)| first);
     if let (false, Ok(first)) = (separated, first) {
-        if let Some(alias) = mistyped_gate(first, gates) {
+        if let Some((alias, look_alike)) = lookalike(first, gates.aliases()) {
+            let hint = if look_alike {
+                LOOK_ALIKE
+            } else {
+                " (a reason that starts with this word needs `:` before it)"
+            };
             return Err(Refusal::new(
-                format!(
-                    "unknown gate `{}` (a reason that starts with this word needs `:` before it)",
-                    clip(first, QUOTE_MAX)
-                ),
+                format!("unknown gate `{}`{hint}", clip(first, QUOTE_MAX)),
                 Some(alias.to_owned()),
             ));
         }
@@ -231,18 +251,26 @@ fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
     })
 }
 
-/// The gate alias that `typed` nearly spells, both of 4 characters or more, if any.
-fn mistyped_gate<'g>(typed: &str, gates: &'g GateNames) -> Option<&'g str> {
-    let long_aliases = || gates.aliases().filter(|a| a.chars().count() >= 4);
-    let longest = long_aliases().map(|a| a.chars().count()).max()?;
-    if longer_than(typed, longest + 2) {
-        return None;
-    }
-    let typed = normalise(typed);
-    if typed.chars().count() < 4 {
-        return None;
-    }
-    nearest(&typed, long_aliases())
+/// Why a word that folds to a gate name is refused.
+const LOOK_ALIKE: &str = ": it is spelt with look-alike or full-width characters";
+
+/// The name (a normalised gate alias, or `all`) that `typed` looks like by
+/// [`looks_like`](super::normalise::looks_like), if any, and whether it is that very name in
+/// look-alike characters. Exact look-alikes win over near misses.
+fn lookalike<'g>(typed: &str, names: impl Iterator<Item = &'g str>) -> Option<(&'g str, bool)> {
+    let known: Vec<(&str, String)> = names.map(|n| (n, fold(n, usize::MAX))).collect();
+    let longest = known.iter().map(|(_, f)| f.chars().count()).max()?;
+    let typed = fold(typed, longest + 2);
+    known
+        .iter()
+        .find(|(_, f)| *f == typed)
+        .map(|&(name, _)| (name, true))
+        .or_else(|| {
+            known
+                .iter()
+                .find(|(_, f)| looks_like(&typed, f))
+                .map(|&(name, _)| (name, false))
+        })
 }
 
 /// revoke_arguments = gate_list ;   at least one gate
@@ -307,12 +335,18 @@ fn gate_list(
 
 fn unknown_gate(raw: &str, gates: &GateNames, allow_all: bool) -> Refusal {
     let all = allow_all.then_some("all");
-    let typed = normalise(raw);
-    let raw = clip(raw, QUOTE_MAX);
-    match nearest(&typed, gates.aliases().chain(all)) {
-        Some(alias) => Refusal::new(format!("unknown gate `{raw}`"), Some(alias.to_owned())),
+    let quoted = clip(raw, QUOTE_MAX);
+    if let Some((name, look_alike)) = lookalike(raw, gates.aliases().chain(all)) {
+        let hint = if look_alike { LOOK_ALIKE } else { "" };
+        return Refusal::new(
+            format!("unknown gate `{quoted}`{hint}"),
+            Some(name.to_owned()),
+        );
+    }
+    match nearest(&normalise(raw), gates.aliases().chain(all)) {
+        Some(alias) => Refusal::new(format!("unknown gate `{quoted}`"), Some(alias.to_owned())),
         None => Refusal::new(
-            format!("unknown gate `{raw}`; {}", known_gates(gates, allow_all)),
+            format!("unknown gate `{quoted}`; {}", known_gates(gates, allow_all)),
             None,
         ),
     }

@@ -2,8 +2,14 @@
 //! and the edit distance behind every "did you mean".
 //!
 //! `Security_Review.`, `security review` and `SECURITY--review!` all become `security-review`.
+//!
+//! [`fold`] goes further, for deciding whether a word *looks like* a gate: full-width letters
+//! and other compatibility forms (NFKC) and look-alike letters from other scripts (the UTS #39
+//! confusables skeleton) become the letters they look like. A folded word is only compared,
+//! never used as a name.
 
 use strsim::osa_distance;
+use unicode_normalization::UnicodeNormalization;
 
 /// Punctuation dropped from the end of a name. The reference behaviour drops `.` and `!`; we also
 /// drop `,` `;` `:` (list and separator marks that stick to a word) and `?` (`/sop-help?`).
@@ -185,6 +191,52 @@ pub(crate) fn nearest<'a>(
         .map(|(_, known)| known)
 }
 
+/// What `word` looks like: NFKC, then [`normalise`], then the confusables skeleton, so `ｑａ`
+/// (full-width), `qа` (Cyrillic `а`) and `q\u{200b}a` (zero-width space) all fold to `qa`. At
+/// most `max + 1` characters are kept: enough to tell a word too long to be a near miss.
+pub(crate) fn fold(word: &str, max: usize) -> String {
+    let compatible: String = word.nfkc().collect();
+    unicode_security::skeleton(&normalise(&compatible))
+        .take(max.saturating_add(1))
+        .collect()
+}
+
+/// Whether the folded word `typed` looks like the folded gate name `known`, which is the rule
+/// that keeps a mistyped gate from being read as the start of a waiver's reason:
+/// - equal once folded (a look-alike or full-width spelling), or
+/// - one edit away (a letter added, dropped or changed, or two neighbours swapped); two edits
+///   for names of 8 characters or more;
+/// - for names of 3 characters or fewer, an edit must keep the first letter or be a swap, so
+///   `q`, `qs` and `aq` look like `qa` while the word `a` does not.
+pub(crate) fn looks_like(typed: &str, known: &str) -> bool {
+    let (a, b) = (typed.chars().count(), known.chars().count());
+    let allowed = match b {
+        0 => return false,
+        1 => 0,
+        2..=7 => 1,
+        _ => 2,
+    };
+    if a.abs_diff(b) > allowed {
+        return false;
+    }
+    match osa_distance(typed, known) {
+        0 => true,
+        d if d > allowed => false,
+        _ if b > 3 => true,
+        _ => typed.chars().next() == known.chars().next() || is_swap(typed, known),
+    }
+}
+
+/// Whether `a` is `b` with its letters in another order (after a one-edit distance: a swap).
+fn is_swap(a: &str, b: &str) -> bool {
+    let sorted = |s: &str| {
+        let mut chars: Vec<char> = s.chars().collect();
+        chars.sort_unstable();
+        chars
+    };
+    sorted(a) == sorted(b)
+}
+
 /// At most `max` characters of `raw`, with `…` when cut: words quoted back in error messages.
 pub(crate) fn clip(raw: &str, max: usize) -> String {
     match raw.char_indices().nth(max) {
@@ -341,6 +393,46 @@ mod tests {
             Some("security")
         );
         assert_eq!(nearest("zzzz", ["qa", "security"]), None);
+    }
+
+    #[test]
+    fn fold_undoes_full_width_look_alike_and_invisible_characters() {
+        for typed in ["ｑａ", "qа", "QА", "q\u{200b}a", "Ｑａ!", "q_a"] {
+            let want = if typed == "q_a" { "q-a" } else { "qa" };
+            assert_eq!(fold(typed, 10), want, "{typed:?}");
+        }
+        assert_eq!(fold("ѕесurity", 20), fold("security", 20));
+        assert_eq!(fold(&"x".repeat(1000), 5).chars().count(), 6);
+    }
+
+    #[test]
+    fn looks_like_is_strict_for_short_names_and_scaled_for_long_ones() {
+        // qa: the same letters, one edit keeping the first letter, or a swap.
+        for typed in ["qa", "q", "qs", "aq", "qaa", "qua", "q/a"] {
+            assert!(looks_like(typed, "qa"), "{typed:?}");
+        }
+        // Ordinary reason words stay reason words.
+        for typed in [
+            "a", "ha", "as", "n/a", "no", "docs", "typo", "qaqa", "security", "i",
+        ] {
+            assert!(!looks_like(typed, "qa"), "{typed:?}");
+        }
+        // security: up to two edits, any letter.
+        for typed in ["secuirty", "securty", "ecurity", "securely", "sceurity"] {
+            assert!(looks_like(typed, "security"), "{typed:?}");
+        }
+        for typed in ["secure", "securities", "docs", "a"] {
+            assert!(!looks_like(typed, "security"), "{typed:?}");
+        }
+        // 4 to 7 characters: one edit.
+        assert!(looks_like("dosc", "docs"));
+        assert!(looks_like("doc", "docs"));
+        assert!(!looks_like("dogs-only", "docs"));
+        assert!(!looks_like("do", "docs"));
+        // A one-letter name: only a look-alike of itself.
+        assert!(looks_like("x", "x"));
+        assert!(!looks_like("y", "x"));
+        assert!(!looks_like("x", ""));
     }
 
     #[test]

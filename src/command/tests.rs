@@ -352,19 +352,107 @@ fn waive_refuses_a_near_miss_of_a_gate_that_would_widen_the_waiver() {
         ok("/sop-n/a — securely handled elsewhere"),
         waive(&[], "securely handled elsewhere")
     );
-    // Short words are never near misses of `qa`.
+    // Two edits from `qa` is too far for a two-letter name.
     assert_eq!(ok("/sop-n/a qaqa docs"), waive(&[], "qaqa docs"));
+    // One edit from a 4-letter name is a near miss, `doc` included: a separator keeps it.
     let docs = GateNames::new([("docs".to_owned(), vec![])]);
     let parsed = parse_comment(
-        "/sop-n/a doc changes only
-/sop-n/a dosc: x",
+        "/sop-n/a doc changes only\n/sop-n/a dosc: x\n/sop-n/a — doc changes only",
         &docs,
     );
-    assert_eq!(parsed[0].result, Ok(waive(&[], "doc changes only")));
+    for entry in &parsed[..2] {
+        assert_eq!(
+            entry.result.as_ref().map_err(|e| e.suggestion.clone()),
+            Err(Some("docs".to_owned()))
+        );
+    }
+    assert_eq!(parsed[2].result, Ok(waive(&[], "doc changes only")));
+}
+
+#[test]
+fn waive_refuses_a_reason_word_that_looks_like_a_short_gate() {
+    for typed in ["qs", "q", "aq", "Q", "qa-reveiw", "q/a"] {
+        let body = format!("/sop-n/a {typed} docs only");
+        assert_eq!(
+            refused(&body),
+            format!(
+                "unknown gate `{typed}` (a reason that starts with this word needs `:` before it); did you mean `{}`?",
+                if typed.contains("rev") { "qa-review" } else { "qa" }
+            ),
+            "{body:?}"
+        );
+    }
+    // Ordinary reason words still mean "every gate you may waive".
+    for reason in [
+        "docs only",
+        "typo fix",
+        "a typo fix",
+        "n/a for docs",
+        "no code change",
+        "as discussed",
+        "i18n strings only",
+    ] {
+        assert_eq!(
+            ok(&format!("/sop-n/a {reason}")),
+            waive(&[], reason),
+            "{reason:?}"
+        );
+    }
+}
+
+#[test]
+fn a_gate_typed_in_look_alike_or_full_width_characters_is_refused_not_ignored() {
+    // Cyrillic а, full-width ｑａ, a zero-width space, Cyrillic ѕ and е in "security".
+    for typed in ["qа", "ｑａ", "Ｑａ", "q\u{200b}a", "ѕеcurity"] {
+        let want = if typed.ends_with("urity") {
+            "security"
+        } else {
+            "qa"
+        };
+        for body in [
+            format!("/sop-n/a {typed} docs only"),
+            format!("/sop-n/a qa {typed}: docs only"),
+            format!("/refire {typed}"),
+            format!("/sop-revoke {typed}"),
+        ] {
+            let error = one(&body).expect_err(&body);
+            assert_eq!(
+                error.message,
+                format!(
+                    "unknown gate `{typed}`: it is spelt with look-alike or full-width characters"
+                ),
+                "{body:?}"
+            );
+            assert_eq!(error.suggestion.as_deref(), Some(want), "{body:?}");
+        }
+    }
     assert_eq!(
-        parsed[1].result.as_ref().map_err(|e| e.suggestion.clone()),
-        Err(Some("docs".to_owned()))
+        refused("/refire ａｌｌ"),
+        "unknown gate `ａｌｌ`: it is spelt with look-alike or full-width characters; did you mean `all`?"
     );
+}
+
+#[test]
+fn a_control_character_makes_a_command_line_malformed() {
+    for (body, code, usage) in [
+        ("/sop-n/a qa: docs\u{0} only", "0000", CommandKind::Waive),
+        ("/sop-n/a docs \u{1b}[31monly", "001B", CommandKind::Waive),
+        ("/sop-n/a qa docs\u{7f}", "007F", CommandKind::Waive),
+        ("/refire qa\u{0}", "0000", CommandKind::Refire),
+        ("/sop-revoke qa\u{1b}", "001B", CommandKind::Revoke),
+    ] {
+        assert_eq!(
+            refused(body),
+            format!(
+                "malformed command: control character U+{code} is not allowed in a command line; {}",
+                usage.usage()
+            ),
+            "{body:?}"
+        );
+    }
+    // A tab is a blank, and /sop-help ignores what follows it.
+    assert_eq!(ok("/sop-n/a qa:\tdocs\tonly"), waive(&["qa"], "docs\tonly"));
+    assert_eq!(ok("/sop-help \u{0}"), Command::Help);
 }
 
 #[test]
