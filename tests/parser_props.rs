@@ -183,6 +183,31 @@ proptest! {
     }
 }
 
+proptest! {
+    /// What Gitea shows as code or HTML is never a command, whatever the command and the text
+    /// around it.
+    #[test]
+    fn commands_shown_as_code_or_html_never_run(
+        command in prop_oneof![
+            Just("/sop-n/a docs only"), Just("/sop-n/a qa: docs"), Just("/refire"),
+            Just("/sop-revoke qa"), Just("/sop-na qa"),
+        ],
+        before in "[a-z ]{0,20}",
+        wrap in 0usize..6,
+    ) {
+        let body = match wrap {
+            0 => format!("{before}\n\n    {command}\n"),
+            1 => format!("- {before}\n  ```\n  {command}\n  ```\n"),
+            2 => format!("1. {before}\n   - x\n\n         {command}\n"),
+            3 => format!("<pre>\n{before}\n{command}\n</pre>\n"),
+            4 => format!("<details>\n{command}\n</details>\n\n{before}"),
+            _ => format!("> ```\n> {command}\n> ```\n"),
+        };
+        let parsed = parse_comment(&body, &GateNames::default_gates());
+        prop_assert!(parsed.is_empty(), "{body:?} gave {parsed:?}");
+    }
+}
+
 #[test]
 fn a_comment_without_commands_costs_no_allocation() {
     let paragraph = "Looked at https://gitea.example.com/acme/widgets/pulls/12/files and the\n\
