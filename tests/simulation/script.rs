@@ -297,7 +297,8 @@ impl Script {
         self.log.push((self.step, pr, what));
     }
 
-    fn pick_kind(&mut self) -> Kind {
+    /// The next action's kind (the runner lets the bot catch up before a membership change).
+    pub fn pick_kind(&mut self) -> Kind {
         let kinds: Vec<Kind> = Kind::ALL
             .into_iter()
             .filter(|k| k.weight() > 0 && self.opts.on(*k))
@@ -335,9 +336,8 @@ impl Script {
     }
 
     /// One random user action: changes the world, returns Gitea's deliveries for it.
-    pub fn act(&mut self, w: &mut World) -> StepOut {
+    pub fn act(&mut self, w: &mut World, kind: Kind) -> StepOut {
         self.step += 1;
-        let kind = self.pick_kind();
         let open = self.open_prs(w);
         let mut out = StepOut::default();
         let Some(&n) = open.get(self.rng.usize(..open.len().max(1))) else {
