@@ -50,7 +50,7 @@ pub async fn waiver_rows(db: &SqlitePool) -> Vec<WaiverRow> {
 /// The version of the comment that declares `row` legitimately, if any: it waives that gate,
 /// its author (the declarer) could waive it when it was written, and it is the comment as posted
 /// or an edit the bot is configured to act on.
-fn declaring<'a>(s: &Script, rec: &'a CommentRec, row: &WaiverRow) -> Option<(usize, usize)> {
+fn declaring(s: &Script, rec: &CommentRec, row: &WaiverRow) -> Option<(usize, usize)> {
     if !rec.author.eq_ignore_ascii_case(&row.declared_by) {
         return None;
     }
@@ -280,7 +280,9 @@ pub fn check_replies(s: &Script, w: &World, out: &mut Vec<Violation>) {
 
 /// Invariant 2a: every accepted delivery is a `done` event, and nothing is left undone.
 pub async fn check_inbox(db: &SqlitePool, queued: &[(String, String)], out: &mut Vec<Violation>) {
-    let rows: Vec<(i64, Option<String>, String, i64, Option<String>)> =
+    /// id, delivery id, state, attempts, last error.
+    type Row = (i64, Option<String>, String, i64, Option<String>);
+    let rows: Vec<Row> =
         sqlx::query_as("SELECT id, delivery_id, state, attempts, last_error FROM inbox")
             .fetch_all(db)
             .await
