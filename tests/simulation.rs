@@ -549,3 +549,53 @@ async fn simulation_seeds_hold_every_invariant() {
         panic!("invariants broken:\n{}", lines.join("\n"));
     }
 }
+
+/// The checker itself: each invariant flags a state that breaks it, and passes the same state
+/// once it is made right (so a green simulation means the bot held them, not that the checker
+/// is blind).
+#[test]
+fn the_checker_flags_what_breaks_an_invariant() {
+    use simulation::oracle::WaiverRow;
+    let opts = Options {
+        actions: 0,
+        disabled: Kind::ALL.into_iter().collect(),
+    };
+    let (s, mut w) = Script::new(1, opts);
+    let n = s.prs[0];
+    let head = w.head_sha("widgets", n);
+    let qa = "qa-review / approved";
+    w.post_status("widgets", &head, "sopbot", "success", qa, "looks fine", "");
+    let gates = |w: &gitea_emu::World, active: &std::collections::HashMap<(u64, String), i64>| {
+        let mut v = Vec::new();
+        oracle::check_gates(&s, w, active, false, &mut v);
+        v.iter().filter(|v| v.detail.starts_with(qa)).count()
+    };
+    let none = std::collections::HashMap::new();
+    assert_eq!(gates(&w, &none), 1, "success without approval or waiver");
+    w.review("widgets", n, "bob", "APPROVED", "ok");
+    assert_eq!(gates(&w, &none), 0, "bob (qa) approved");
+    w.remove_team_member(w.team_id("qa"), "BOB");
+    assert_eq!(gates(&w, &none), 1, "bob left qa");
+    let active = [((n, "qa".to_string()), 1)].into_iter().collect();
+    assert_eq!(gates(&w, &active), 0, "an active waiver");
+
+    let row = WaiverRow {
+        id: 1,
+        pr: n as i64,
+        gate: "qa".into(),
+        declared_by: "mia".into(),
+        comment_id: Some(999),
+        revoked_at: None,
+    };
+    let mut v = Vec::new();
+    assert!(oracle::check_waivers(&s, &[row], &mut v).is_empty());
+    assert_eq!(v.len(), 1, "a waiver from a comment nobody posted: {v:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = Vec::new();
+    oracle::check_secrets(&w, &s.prs, dir.path(), &[SECRET], &mut v);
+    assert!(v.is_empty(), "{v:?}");
+    w.comment("widgets", n, "sopbot", &format!("oops {SECRET}"));
+    oracle::check_secrets(&w, &s.prs, dir.path(), &[SECRET], &mut v);
+    assert_eq!(v.len(), 1, "the secret in a comment: {v:?}");
+}
