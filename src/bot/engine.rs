@@ -3,9 +3,7 @@
 //! recorded in one transaction before anything is published, replies carry a marker and are
 //! edited rather than posted twice, and statuses are only posted when they change.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -26,17 +24,11 @@ use super::event::{CommentAction, Event, PrAction};
 use super::replies::{self, Answer};
 use super::{statuses, Evaluator, PrEvaluation};
 
-/// How long a `/refire` may be answered from the PR's previous `/refire` evaluation instead of
-/// a new one. Any other event on the PR (a review, a push, a waiver) ends it at once; what it
-/// can miss is a change Gitea sent no webhook for, within these seconds.
-pub const REFIRE_COOLDOWN: Duration = Duration::from_secs(2);
-
 /// The bot's decision-making, shared by the workers.
 pub struct Engine {
     ev: Evaluator,
     bot: String,
     gate_names: GateNames,
-    recent: Mutex<HashMap<(String, u64), (Instant, PrEvaluation)>>,
 }
 
 impl Engine {
@@ -46,7 +38,6 @@ impl Engine {
             ev,
             bot: bot_login.into(),
             gate_names,
-            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -62,9 +53,6 @@ impl Engine {
             .map_err(|e: String| anyhow::anyhow!(e))?;
         if self.ev.config.repo(&repo).is_none() {
             return Ok(());
-        }
-        if !matches!(event, Event::Comment { .. }) {
-            self.forget_refire(&repo, event.pr());
         }
         match event {
             Event::Comment {
@@ -96,10 +84,8 @@ impl Engine {
                     }
                 }
             }
-            Event::PullRequest {
-                pr, action, merged, ..
-            } => match action {
-                PrAction::Closed => self.pr_closed(&repo, *pr, *merged).await,
+            Event::PullRequest { pr, action, .. } => match action {
+                PrAction::Closed => self.pr_closed(&repo, *pr).await,
                 _ => self.reevaluate(&repo, *pr, None).await,
             },
             Event::Review { pr, .. } => self.reevaluate(&repo, *pr, None).await,
@@ -370,6 +356,7 @@ impl Engine {
     /// Evaluates what the answer asks, posts the statuses, and posts or edits the one reply.
     /// `pull` is the PR as fetched for the decision, when at hand: evaluating from it saves
     /// asking Gitea for it again (a push meanwhile is the next event of this PR, evaluated next).
+    /// Every `/refire` evaluates anew: its reply promises a fresh membership look-up.
     async fn publish(
         &self,
         repo: &RepoName,
@@ -382,35 +369,18 @@ impl Engine {
         let eval = if answer.evaluate.is_empty() {
             None
         } else {
-            let cached = answer
-                .only_refire
-                .then(|| self.recent_evaluation(repo, answer.pr, &answer.evaluate))
-                .flatten();
-            match cached {
-                Some(eval) => Some(eval),
-                None => {
-                    self.forget_refire(repo, answer.pr);
-                    let gates = Some(answer.evaluate.as_slice());
-                    let eval = match pull {
-                        Some(pull) => self.ev.evaluate_pr(repo, pull, gates, answer.fresh).await?,
-                        None => {
-                            self.ev
-                                .evaluate(repo, answer.pr, gates, answer.fresh)
-                                .await?
-                        }
-                    };
-                    guard_notes = self.post_statuses(repo, &eval).await?;
-                    // An error is not worth repeating to the next /refire: it asks anew.
-                    let clean = eval.gates.iter().all(|v| v.state != GateState::Error);
-                    if answer.only_refire && clean {
-                        self.recent
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert((repo.full(), eval.pr), (Instant::now(), eval.clone()));
-                    }
-                    Some(eval)
-                }
-            }
+            let pull = match pull {
+                Some(pull) => pull.clone(),
+                None => self.ev.client.pull(repo, answer.pr).await?,
+            };
+            let gates = Some(answer.evaluate.as_slice());
+            let evals = self
+                .ev
+                .evaluate_head(repo, &pull, gates, answer.fresh)
+                .await?;
+            guard_notes = self.post_statuses(repo, &evals).await?;
+            guard_notes.extend(self.shared_head_note(&evals));
+            evals.into_iter().next()
         };
         let body = replies::compose(comment_id, answer, eval.as_ref(), &guard_notes);
         let client = &self.ev.client;
@@ -450,63 +420,23 @@ impl Engine {
             .map(|c| c.id))
     }
 
-    /// Something happened on the PR: the next `/refire` evaluates anew.
-    fn forget_refire(&self, repo: &RepoName, pr: u64) {
-        self.recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(repo.full(), pr));
-    }
-
-    /// The PR's previous `/refire` evaluation, if recent and covering these gates (coalesces
-    /// `/refire` bursts).
-    fn recent_evaluation(
-        &self,
-        repo: &RepoName,
-        pr: u64,
-        gates: &[String],
-    ) -> Option<PrEvaluation> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, eval) = recent.get(&(repo.full(), pr))?;
-        let covers = gates
-            .iter()
-            .all(|g| eval.gates.iter().any(|v| &v.gate == g));
-        (at.elapsed() < REFIRE_COOLDOWN && covers).then(|| PrEvaluation {
-            gates: eval
-                .gates
-                .iter()
-                .filter(|v| gates.contains(&v.gate))
-                .cloned()
-                .collect(),
-            ..eval.clone()
-        })
-    }
-
-    /// Posts an evaluation's statuses (open PRs only), remembers it, and handles the status
-    /// guard. Returns the notes to tell the PR about overturned statuses.
+    /// Posts the statuses the evaluations of the open PRs on one head commit stand for, and
+    /// handles the status guard. Returns the notes to tell the PR about overturned statuses.
     async fn post_statuses(
         &self,
         repo: &RepoName,
-        eval: &PrEvaluation,
+        evals: &[PrEvaluation],
     ) -> anyhow::Result<Vec<String>> {
-        if !eval.open {
+        let Some(eval) = evals.first() else {
             return Ok(vec![]);
-        }
-        let posted = statuses::post(&self.ev.client, &self.ev.config, repo, eval, &self.bot)
+        };
+        let all: Vec<&PrEvaluation> = evals.iter().collect();
+        let posted = statuses::post(&self.ev.client, &self.ev.config, repo, &all, &self.bot)
             .await
             .context("cannot post statuses")?;
         let mut notes = Vec::new();
-        for (context, who, state) in posted.overturned {
-            // Our verdict on that context: a gate's state, or the N/A status (always success).
-            let ours = self
-                .ev
-                .config
-                .gates()
-                .into_iter()
-                .find(|g| g.context == context)
-                .and_then(|g| eval.gates.iter().find(|v| v.gate == g.name))
-                .map(|v| v.state.as_str())
-                .unwrap_or("success");
+        for o in posted.overturned {
+            let (context, who, state, ours) = (&o.context, &o.by, &o.state, &o.ours);
             self.ev
                 .store
                 .record_audit(&NewAudit {
@@ -523,59 +453,118 @@ impl Engine {
                 })
                 .await?;
             warn!(%repo, pr = eval.pr, context, by = who, "status guard: overturned a hand-posted status");
-            notes.push(replies::guard(&context, &who, &state, ours));
+            notes.push(replies::guard(context, who, state, ours));
         }
         Ok(notes)
     }
 
-    /// Evaluates every gate of a PR and posts the statuses (pushes, reviews, the poller).
+    /// When other open PRs share this PR's head commit, which of this PR's passing gates the
+    /// commit's statuses still hold back, and why (the PR that waits).
+    fn shared_head_note(&self, evals: &[PrEvaluation]) -> Option<String> {
+        let (own, others) = evals.split_first()?;
+        if others.is_empty() || !own.open {
+            return None;
+        }
+        let all: Vec<&PrEvaluation> = evals.iter().collect();
+        let combined = statuses::desired(&self.ev.config, &all);
+        let gates = self.ev.config.gates();
+        let held: Vec<(String, String, String)> = own
+            .gates
+            .iter()
+            .filter(|v| v.state == GateState::Success && v.skipped.is_none())
+            .filter_map(|v| {
+                let context = &gates.iter().find(|g| g.name == v.gate)?.context;
+                let s = combined.iter().find(|s| &s.context == context)?;
+                (s.state.as_str() != "success").then(|| {
+                    (
+                        context.clone(),
+                        s.state.as_str().to_string(),
+                        s.description.clone(),
+                    )
+                })
+            })
+            .collect();
+        let numbers: Vec<u64> = others.iter().map(|e| e.pr).collect();
+        Some(replies::shared_head(&own.head_sha, &numbers, &held))
+    }
+
+    /// Evaluates every gate of a PR, and of the other open PRs on its head commit, and posts
+    /// the statuses (pushes, reviews, the poller).
     async fn reevaluate(
         &self,
         repo: &RepoName,
         pr: u64,
         fingerprint: Option<String>,
     ) -> anyhow::Result<()> {
-        let eval = self.ev.evaluate(repo, pr, None, false).await?;
-        let notes = self.post_statuses(repo, &eval).await?;
+        let pull = self.ev.client.pull(repo, pr).await?;
+        self.reevaluate_pull(repo, &pull, fingerprint).await
+    }
+
+    /// [`Engine::reevaluate`] of a PR just fetched.
+    async fn reevaluate_pull(
+        &self,
+        repo: &RepoName,
+        pull: &PullRequest,
+        fingerprint: Option<String>,
+    ) -> anyhow::Result<()> {
+        let pr = pull.number;
+        let evals = self.ev.evaluate_head(repo, pull, None, false).await?;
+        let notes = self.post_statuses(repo, &evals).await?;
         if !notes.is_empty() {
             self.ev
                 .client
                 .post_comment(repo, pr, &notes.join("\n\n"))
                 .await?;
         }
-        if let Some(fp) = fingerprint.or_else(|| eval.reviews_fingerprint.clone()) {
-            self.ev
-                .store
-                .record_evaluation(&NewEvaluation {
-                    repo: repo.full(),
-                    pr: pr as i64,
-                    head_sha: eval.head_sha.clone(),
-                    reviews_fingerprint: fp,
-                })
-                .await?;
+        for (i, eval) in evals.iter().enumerate() {
+            // The poller's fingerprint stands for the PR it saw; siblings record their own.
+            let fp = if i == 0 { fingerprint.clone() } else { None };
+            if let Some(fp) = fp.or_else(|| eval.reviews_fingerprint.clone()) {
+                self.ev
+                    .store
+                    .record_evaluation(&NewEvaluation {
+                        repo: repo.full(),
+                        pr: eval.pr as i64,
+                        head_sha: eval.head_sha.clone(),
+                        reviews_fingerprint: fp,
+                    })
+                    .await?;
+            }
+            let failing: Vec<&str> = eval
+                .gates
+                .iter()
+                .filter(|v| v.state != GateState::Success)
+                .map(|v| v.gate.as_str())
+                .collect();
+            info!(%repo, pr = eval.pr, head = %eval.head_sha, ?failing, "evaluated");
         }
-        let failing: Vec<&str> = eval
-            .gates
-            .iter()
-            .filter(|v| v.state != GateState::Success)
-            .map(|v| v.gate.as_str())
-            .collect();
-        info!(%repo, pr, head = %eval.head_sha, ?failing, "evaluated");
         Ok(())
     }
 
-    /// A closed or merged PR: its waivers stop being active (recorded, not deleted).
-    async fn pr_closed(&self, repo: &RepoName, pr: u64, merged: bool) -> anyhow::Result<()> {
-        let why = if merged { "PR merged" } else { "PR closed" };
-        let ended = self
-            .ev
-            .store
-            .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
-            .await?;
-        if !ended.is_empty() {
-            info!(%repo, pr, count = ended.len(), why, "waivers expired");
+    /// A `closed` delivery: acts on the PR as Gitea has it now, since a later `reopened` may
+    /// have been handled first. Closed or merged, its waivers stop being active (recorded, not
+    /// deleted); either way the PRs on its head commit are evaluated again (a closed PR no
+    /// longer holds their statuses).
+    async fn pr_closed(&self, repo: &RepoName, pr: u64) -> anyhow::Result<()> {
+        let pull = self.ev.client.pull(repo, pr).await?;
+        if pull.is_open() {
+            info!(%repo, pr, "closed delivery for a PR open again: waivers kept");
+        } else {
+            let why = if pull.merged {
+                "PR merged"
+            } else {
+                "PR closed"
+            };
+            let ended = self
+                .ev
+                .store
+                .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
+                .await?;
+            if !ended.is_empty() {
+                info!(%repo, pr, count = ended.len(), why, "waivers expired");
+            }
         }
-        Ok(())
+        self.reevaluate_pull(repo, &pull, None).await
     }
 
     /// A deleted comment takes its waivers with it; the gates are evaluated again.
