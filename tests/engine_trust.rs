@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::serve::{serve_config, tail, wait_for, Bot};
 use common::{sopbot, stderr, stdout, write_config};
@@ -330,12 +330,79 @@ async fn a_closed_delivery_expires_the_waivers_and_a_later_reopen_fails_the_gate
     .await;
 }
 
-/// Polls until `f` holds, for at most [`WAIT`].
-#[allow(dead_code)]
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+// ----- logins in any case -------------------------------------------------------------------
+
+/// The delivery with the logins at these JSON pointers set to `login`, as a Gitea that spells
+/// an account's login in another case would send it.
+fn with_logins(d: &Delivery, pointers: &[&str], login: &str) -> Delivery {
+    let mut v: Value = serde_json::from_slice(&d.body).unwrap();
+    for p in pointers {
+        *v.pointer_mut(p).unwrap_or_else(|| panic!("no {p}")) = Value::from(login);
     }
+    Delivery::new(&d.event, &d.event_type, serde_json::to_vec(&v).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_author_spelled_in_another_case_still_cannot_waive_her_pr() {
+    // alice is a manager, so only the author rule stands between her and a waiver.
+    let c = Case::start(
+        world().with_team("managers", &["mia", "alice", "sopbot"]),
+        "",
+    )
+    .await;
+    let id = c.world(|w| w.comment(REPO, 7, "alice", "/sop-n/a qa trust me"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "created"));
+    let hook = with_logins(&hook, &["/comment/user/login", "/sender/login"], "ALICE");
+    c.deliver(&hook).await;
+    let reply = c.reply(7, id).await;
+    assert!(reply.contains("**not waived**"), "{reply}");
+    assert!(
+        reply.contains("can never waive a gate on their own PR"),
+        "{reply}"
+    );
+    assert!(c.active_waivers().await.is_empty());
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa",
+    )
+    .await;
+    let refused = c.cli_json(&["audit"]).await;
+    assert!(
+        refused
+            .iter()
+            .any(|a| a["action"] == "waiver.refused" && a["actor"] == "ALICE"),
+        "{refused:#?}"
+    );
+}
+
+// ----- /refire is fresh -----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
+    let c = Case::start(world(), "").await;
+    c.world(|w| w.review(REPO, 7, "bob", "APPROVED", "lgtm"));
+    let first = c.say(7, "alice", "/refire qa").await;
+    let reply = c.reply(7, first).await;
+    assert!(
+        reply.contains("| qa | ✅ success | approved by @bob (team qa) |"),
+        "{reply}"
+    );
+    // bob leaves qa; alice asks again at once (no webhook tells the bot).
+    c.world(|w| {
+        let qa = w.team_id("qa");
+        w.remove_team_member(qa, "bob")
+    });
+    let second = c.say(7, "alice", "/refire qa").await;
+    let reply = c.reply(7, second).await;
+    assert!(
+        reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@bob is not in it) |"),
+        "{reply}"
+    );
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa (@bob is not in it)",
+    )
+    .await;
 }

@@ -323,7 +323,9 @@ impl Evaluator {
                 && !t.body.trim().is_empty()
             {
                 if let Some(login) = login {
-                    if Some(login.as_str()) != author && !out.contains(&login) {
+                    if !gate::is_login(&login, author)
+                        && !out.iter().any(|l| gate::same_login(l, &login))
+                    {
                         out.push(login);
                     }
                 }
@@ -364,8 +366,8 @@ fn misfiled_visible(reviews: &[Review], author: Option<&str>) -> Vec<String> {
         .iter()
         .filter(|r| r.state == ReviewState::Pending && !r.body.trim().is_empty())
         .filter_map(|r| r.user.as_ref().map(|u| u.login.clone()))
-        .filter(|l| Some(l.as_str()) != author)
-        .filter(|l| seen.insert(l.clone(), ()).is_none())
+        .filter(|l| !gate::is_login(l, author))
+        .filter(|l| seen.insert(l.to_ascii_lowercase(), ()).is_none())
         .collect()
 }
 
