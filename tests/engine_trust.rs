@@ -406,3 +406,74 @@ async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
     )
     .await;
 }
+
+// ----- commands run in order ----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_revoked_later_in_the_same_comment_is_not_active() {
+    let c = Case::start(world(), "").await;
+    let id = c
+        .say(
+            7,
+            "carol",
+            "/sop-n/a security docs only\n/sop-revoke security",
+        )
+        .await;
+    let reply = c.reply(7, id).await;
+    assert!(
+        reply.contains("- line 1, `/sop-n/a`: waived `security`"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(
+            "- line 2, `/sop-revoke`: revoked the waiver of `security` declared earlier in this comment"
+        ),
+        "{reply}"
+    );
+    assert!(reply.contains("| security | ❌ failure |"), "{reply}");
+    assert!(c.active_waivers().await.is_empty());
+    let all = c.cli_json(&["waivers", "list", "--all"]).await;
+    assert_eq!(all.len(), 1, "recorded, and revoked: {all:#?}");
+    assert_eq!(all[0]["revoked_by"], "carol");
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "awaiting an approval from a member of team security",
+    )
+    .await;
+    c.expect_status(NA, "success", "no gates waived").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_then_a_waiver_in_one_comment_replaces_the_waiver() {
+    let c = Case::start(world(), "").await;
+    let first = c.say(7, "carol", "/sop-n/a security docs only").await;
+    c.reply(7, first).await;
+    let id = c
+        .say(
+            7,
+            "carol",
+            "/sop-revoke security\n/sop-n/a security docs and config only",
+        )
+        .await;
+    let reply = c.reply(7, id).await;
+    assert!(
+        reply.contains("- line 1, `/sop-revoke`: revoked waiver #1 of `security`"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("- line 2, `/sop-n/a`: waived `security`"),
+        "{reply}"
+    );
+    let active = c.cli_json(&["waivers", "list"]).await;
+    assert_eq!(active.len(), 1, "{active:#?}");
+    assert_eq!(active[0]["reason"], "docs and config only");
+    assert_eq!(active[0]["comment_id"], id);
+    c.expect_status(
+        SECURITY,
+        "success",
+        "waived by @carol: docs and config only",
+    )
+    .await;
+    c.expect_status(NA, "success", "N/A: security").await;
+}

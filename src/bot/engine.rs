@@ -16,7 +16,7 @@ use crate::gate::{
 };
 use crate::gitea::PullRequest;
 use crate::store::{
-    actions, CommentOutcome, NewAudit, NewEvaluation, NewWaiver, Revocation, StoreError,
+    actions, CommentOutcome, Effect, NewAudit, NewEvaluation, NewWaiver, Revocation, StoreError,
 };
 use crate::types::RepoName;
 
@@ -149,11 +149,13 @@ impl Engine {
         parsed: &[ParsedLine],
     ) -> anyhow::Result<(CommentOutcome, Answer)> {
         let gates = self.ev.config.gates();
-        let active = self
+        // A running view of the waivers: each command sees what the earlier ones did.
+        let mut active = self
             .ev
             .store
             .active_waivers(&repo.full(), pull.number as i64)
             .await?;
+        let mut planned: Vec<String> = Vec::new();
         let mut outcome = CommentOutcome {
             repo: repo.full(),
             comment_id,
@@ -225,7 +227,6 @@ impl Engine {
                     let mut refusals = Vec::new();
                     for gate in targets {
                         evaluate(&mut answer, &gate.name);
-                        let planned = outcome.waivers.iter().any(|w| w.gate == gate.name);
                         if let Some(w) = active.iter().find(|w| w.gate == gate.name) {
                             if !implicit {
                                 answer.lines.push(replies::already_waived(
@@ -237,7 +238,7 @@ impl Engine {
                             }
                             continue;
                         }
-                        if planned {
+                        if planned.contains(&gate.name) {
                             continue;
                         }
                         let spec = GateSpec::from(gate);
@@ -249,7 +250,8 @@ impl Engine {
                                 count(cmd.name(), "ok");
                                 any = true;
                                 info!(%repo, pr = pull.number, gate = %gate.name, declarer = author, via, "waiver granted");
-                                outcome.waivers.push(NewWaiver {
+                                planned.push(gate.name.clone());
+                                outcome.effects.push(Effect::Waive(NewWaiver {
                                     repo: repo.full(),
                                     pr: pull.number as i64,
                                     gate: gate.name.clone(),
@@ -257,7 +259,7 @@ impl Engine {
                                     reason: reason.clone(),
                                     comment_id: Some(comment_id),
                                     head_sha: pull.head.sha.clone(),
-                                });
+                                }));
                                 answer
                                     .lines
                                     .push(replies::waived(line, &gate.name, reason, implicit));
@@ -288,13 +290,21 @@ impl Engine {
                 Command::Revoke { gates: named } => {
                     for name in named {
                         evaluate(&mut answer, name);
-                        let Some(w) = active.iter().find(|w| &w.gate == name) else {
+                        // Declared earlier in this comment, by its author: withdrawn.
+                        if let Some(i) = planned.iter().position(|g| g == name) {
+                            planned.remove(i);
+                            outcome.effects.push(Effect::Withdraw {
+                                gate: name.clone(),
+                                by: author.to_string(),
+                                reason: format!("/sop-revoke in comment {comment_id}"),
+                            });
+                            answer.lines.push(replies::withdrawn(line, name));
+                            continue;
+                        }
+                        let Some(w) = active.iter().find(|w| &w.gate == name).cloned() else {
                             answer.lines.push(replies::nothing_to_revoke(line, name));
                             continue;
                         };
-                        if outcome.revocations.iter().any(|r| r.waiver_id == w.id) {
-                            continue;
-                        }
                         let Some(gate) = gates.iter().find(|g| &g.name == name) else {
                             continue;
                         };
@@ -305,11 +315,12 @@ impl Engine {
                         match decision {
                             Authorisation::Allowed { .. } => {
                                 count(cmd.name(), "ok");
-                                outcome.revocations.push(Revocation {
+                                active.retain(|a| a.id != w.id);
+                                outcome.effects.push(Effect::Revoke(Revocation {
                                     waiver_id: w.id,
                                     by: author.to_string(),
                                     reason: format!("/sop-revoke in comment {comment_id}"),
-                                });
+                                }));
                                 answer.lines.push(replies::revoked(
                                     line,
                                     name,

@@ -262,3 +262,11 @@ pub fn shared_head(head_sha: &str, others: &[u64], held: &[(String, String, Stri
     }
     s
 }
+
+/// A `/sop-revoke` of a waiver declared earlier in the same comment: it is recorded, and ended.
+pub fn withdrawn(line: usize, gate: &str) -> String {
+    format!(
+        "- {}: revoked the waiver of `{gate}` declared earlier in this comment",
+        cmd(line, "/sop-revoke")
+    )
+}
