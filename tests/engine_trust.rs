@@ -477,3 +477,52 @@ async fn a_revoke_then_a_waiver_in_one_comment_replaces_the_waiver() {
     .await;
     c.expect_status(NA, "success", "N/A: security").await;
 }
+
+// ----- edits are the editor's ---------------------------------------------------------------
+
+const EDITS_ON: &str = "[evaluation]\nhandle_edited_comments = true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_author_editing_a_managers_comment_into_a_waiver_is_ignored_and_audited() {
+    let c = Case::start(world(), EDITS_ON).await;
+    let id = c.say(7, "mia", "thanks, having a look").await;
+    // alice (the author, with write access) edits mia's comment; Gitea's sender is alice.
+    c.world(|w| w.edit_comment(REPO, id, "/sop-n/a qa, security all fine"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
+    c.deliver(&with_logins(&hook, &["/sender/login"], "alice"))
+        .await;
+    c.barrier(7).await;
+    let marker = format!("<!-- sopbot:reply-to:{id} -->");
+    let replied = c
+        .world(|w| w.comments(REPO, 7))
+        .iter()
+        .any(|c| c.body.starts_with(&marker));
+    assert!(!replied, "no reply to the edit");
+    assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
+    let audit = c.cli_json(&["audit"]).await;
+    let ignored: Vec<&Value> = audit
+        .iter()
+        .filter(|a| a["action"] == "comment.edit_ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "{audit:#?}");
+    assert_eq!(ignored[0]["actor"], "alice");
+    assert_eq!(
+        ignored[0]["detail"],
+        format!("@alice edited comment {id} by @mia; the edit was not acted on")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_editing_her_own_comment_into_a_waiver_is_acted_on() {
+    let c = Case::start(world(), EDITS_ON).await;
+    let id = c.say(7, "mia", "thanks, having a look").await;
+    c.world(|w| w.edit_comment(REPO, id, "/sop-n/a security docs only"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
+    c.deliver(&hook).await;
+    let reply = c.reply(7, id).await;
+    assert!(reply.contains("waived `security`"), "{reply}");
+    assert_eq!(
+        c.active_waivers().await,
+        [(7, "security".to_string(), "mia".to_string())]
+    );
+}

@@ -61,6 +61,7 @@ impl Engine {
                 action,
                 author,
                 body,
+                sender,
                 ..
             } => {
                 let Some(author) = author.as_deref() else {
@@ -75,8 +76,14 @@ impl Engine {
                             .await
                     }
                     CommentAction::Edited if self.ev.config.evaluation.handle_edited_comments => {
-                        self.command_comment(&repo, *pr, *comment_id, author, body)
-                            .await
+                        let editor = sender.as_deref();
+                        if editor.is_some_and(|e| crate::gate::same_login(e, author)) {
+                            self.command_comment(&repo, *pr, *comment_id, author, body)
+                                .await
+                        } else {
+                            self.foreign_edit(&repo, *pr, *comment_id, author, editor)
+                                .await
+                        }
                     }
                     CommentAction::Edited => Ok(()),
                     CommentAction::Deleted => {
@@ -576,6 +583,38 @@ impl Engine {
             }
         }
         self.reevaluate_pull(repo, &pull, None).await
+    }
+
+    /// A comment edited by someone other than its author: acting on it would speak in the
+    /// author's name (a PR author editing a manager's comment into a waiver). Ignored, and
+    /// audited.
+    async fn foreign_edit(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+        author: &str,
+        editor: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let who = editor.map_or("an account Gitea did not name".to_string(), |e| {
+            format!("@{e}")
+        });
+        warn!(%repo, pr, comment_id, author, editor, "ignored an edit not by the comment's author");
+        self.ev
+            .store
+            .record_audit(&NewAudit {
+                actor: editor.unwrap_or("unknown").to_string(),
+                action: actions::EDIT_IGNORED.into(),
+                repo: Some(repo.full()),
+                pr: Some(pr as i64),
+                gate: None,
+                waiver_id: None,
+                detail: format!(
+                    "{who} edited comment {comment_id} by @{author}; the edit was not acted on"
+                ),
+            })
+            .await?;
+        Ok(())
     }
 
     /// A deleted comment takes its waivers with it; the gates are evaluated again.
