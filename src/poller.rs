@@ -144,6 +144,8 @@ impl Poller {
             author: Some(author.to_string()),
             body: c.body.clone(),
             updated_at: Some(c.updated_at),
+            // Gitea does not say who edited a comment: an edit found here has no known editor.
+            sender: None,
         })
     }
 
@@ -252,6 +254,7 @@ impl Poller {
                 author: Some(w.declared_by.clone()),
                 body: String::new(),
                 updated_at: None,
+                sender: None,
             };
             debug!(%repo, pr, comment_id, "poller: a waiver's comment is gone");
             if let Enqueued::New(_) = self.enqueue(&event).await? {

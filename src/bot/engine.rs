@@ -3,9 +3,7 @@
 //! recorded in one transaction before anything is published, replies carry a marker and are
 //! edited rather than posted twice, and statuses are only posted when they change.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -18,7 +16,7 @@ use crate::gate::{
 };
 use crate::gitea::PullRequest;
 use crate::store::{
-    actions, CommentOutcome, NewAudit, NewEvaluation, NewWaiver, Revocation, StoreError,
+    actions, CommentOutcome, Effect, NewAudit, NewEvaluation, NewWaiver, Revocation, StoreError,
 };
 use crate::types::RepoName;
 
@@ -26,17 +24,11 @@ use super::event::{CommentAction, Event, PrAction};
 use super::replies::{self, Answer};
 use super::{statuses, Evaluator, PrEvaluation};
 
-/// How long a `/refire` may be answered from the PR's previous `/refire` evaluation instead of
-/// a new one. Any other event on the PR (a review, a push, a waiver) ends it at once; what it
-/// can miss is a change Gitea sent no webhook for, within these seconds.
-pub const REFIRE_COOLDOWN: Duration = Duration::from_secs(2);
-
 /// The bot's decision-making, shared by the workers.
 pub struct Engine {
     ev: Evaluator,
     bot: String,
     gate_names: GateNames,
-    recent: Mutex<HashMap<(String, u64), (Instant, PrEvaluation)>>,
 }
 
 impl Engine {
@@ -46,7 +38,6 @@ impl Engine {
             ev,
             bot: bot_login.into(),
             gate_names,
-            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -63,9 +54,6 @@ impl Engine {
         if self.ev.config.repo(&repo).is_none() {
             return Ok(());
         }
-        if !matches!(event, Event::Comment { .. }) {
-            self.forget_refire(&repo, event.pr());
-        }
         match event {
             Event::Comment {
                 pr,
@@ -73,6 +61,7 @@ impl Engine {
                 action,
                 author,
                 body,
+                sender,
                 ..
             } => {
                 let Some(author) = author.as_deref() else {
@@ -87,8 +76,14 @@ impl Engine {
                             .await
                     }
                     CommentAction::Edited if self.ev.config.evaluation.handle_edited_comments => {
-                        self.command_comment(&repo, *pr, *comment_id, author, body)
-                            .await
+                        let editor = sender.as_deref();
+                        if editor.is_some_and(|e| crate::gate::same_login(e, author)) {
+                            self.command_comment(&repo, *pr, *comment_id, author, body)
+                                .await
+                        } else {
+                            self.foreign_edit(&repo, *pr, *comment_id, author, editor)
+                                .await
+                        }
                     }
                     CommentAction::Edited => Ok(()),
                     CommentAction::Deleted => {
@@ -96,10 +91,8 @@ impl Engine {
                     }
                 }
             }
-            Event::PullRequest {
-                pr, action, merged, ..
-            } => match action {
-                PrAction::Closed => self.pr_closed(&repo, *pr, *merged).await,
+            Event::PullRequest { pr, action, .. } => match action {
+                PrAction::Closed => self.pr_closed(&repo, *pr).await,
                 _ => self.reevaluate(&repo, *pr, None).await,
             },
             Event::Review { pr, .. } => self.reevaluate(&repo, *pr, None).await,
@@ -163,11 +156,13 @@ impl Engine {
         parsed: &[ParsedLine],
     ) -> anyhow::Result<(CommentOutcome, Answer)> {
         let gates = self.ev.config.gates();
-        let active = self
+        // A running view of the waivers: each command sees what the earlier ones did.
+        let mut active = self
             .ev
             .store
             .active_waivers(&repo.full(), pull.number as i64)
             .await?;
+        let mut planned: Vec<String> = Vec::new();
         let mut outcome = CommentOutcome {
             repo: repo.full(),
             comment_id,
@@ -239,7 +234,6 @@ impl Engine {
                     let mut refusals = Vec::new();
                     for gate in targets {
                         evaluate(&mut answer, &gate.name);
-                        let planned = outcome.waivers.iter().any(|w| w.gate == gate.name);
                         if let Some(w) = active.iter().find(|w| w.gate == gate.name) {
                             if !implicit {
                                 answer.lines.push(replies::already_waived(
@@ -251,7 +245,7 @@ impl Engine {
                             }
                             continue;
                         }
-                        if planned {
+                        if planned.contains(&gate.name) {
                             continue;
                         }
                         let spec = GateSpec::from(gate);
@@ -263,7 +257,8 @@ impl Engine {
                                 count(cmd.name(), "ok");
                                 any = true;
                                 info!(%repo, pr = pull.number, gate = %gate.name, declarer = author, via, "waiver granted");
-                                outcome.waivers.push(NewWaiver {
+                                planned.push(gate.name.clone());
+                                outcome.effects.push(Effect::Waive(NewWaiver {
                                     repo: repo.full(),
                                     pr: pull.number as i64,
                                     gate: gate.name.clone(),
@@ -271,7 +266,7 @@ impl Engine {
                                     reason: reason.clone(),
                                     comment_id: Some(comment_id),
                                     head_sha: pull.head.sha.clone(),
-                                });
+                                }));
                                 answer
                                     .lines
                                     .push(replies::waived(line, &gate.name, reason, implicit));
@@ -302,13 +297,21 @@ impl Engine {
                 Command::Revoke { gates: named } => {
                     for name in named {
                         evaluate(&mut answer, name);
-                        let Some(w) = active.iter().find(|w| &w.gate == name) else {
+                        // Declared earlier in this comment, by its author: withdrawn.
+                        if let Some(i) = planned.iter().position(|g| g == name) {
+                            planned.remove(i);
+                            outcome.effects.push(Effect::Withdraw {
+                                gate: name.clone(),
+                                by: author.to_string(),
+                                reason: format!("/sop-revoke in comment {comment_id}"),
+                            });
+                            answer.lines.push(replies::withdrawn(line, name));
+                            continue;
+                        }
+                        let Some(w) = active.iter().find(|w| &w.gate == name).cloned() else {
                             answer.lines.push(replies::nothing_to_revoke(line, name));
                             continue;
                         };
-                        if outcome.revocations.iter().any(|r| r.waiver_id == w.id) {
-                            continue;
-                        }
                         let Some(gate) = gates.iter().find(|g| &g.name == name) else {
                             continue;
                         };
@@ -319,11 +322,12 @@ impl Engine {
                         match decision {
                             Authorisation::Allowed { .. } => {
                                 count(cmd.name(), "ok");
-                                outcome.revocations.push(Revocation {
+                                active.retain(|a| a.id != w.id);
+                                outcome.effects.push(Effect::Revoke(Revocation {
                                     waiver_id: w.id,
                                     by: author.to_string(),
                                     reason: format!("/sop-revoke in comment {comment_id}"),
-                                });
+                                }));
                                 answer.lines.push(replies::revoked(
                                     line,
                                     name,
@@ -370,6 +374,7 @@ impl Engine {
     /// Evaluates what the answer asks, posts the statuses, and posts or edits the one reply.
     /// `pull` is the PR as fetched for the decision, when at hand: evaluating from it saves
     /// asking Gitea for it again (a push meanwhile is the next event of this PR, evaluated next).
+    /// Every `/refire` evaluates anew: its reply promises a fresh membership look-up.
     async fn publish(
         &self,
         repo: &RepoName,
@@ -382,35 +387,18 @@ impl Engine {
         let eval = if answer.evaluate.is_empty() {
             None
         } else {
-            let cached = answer
-                .only_refire
-                .then(|| self.recent_evaluation(repo, answer.pr, &answer.evaluate))
-                .flatten();
-            match cached {
-                Some(eval) => Some(eval),
-                None => {
-                    self.forget_refire(repo, answer.pr);
-                    let gates = Some(answer.evaluate.as_slice());
-                    let eval = match pull {
-                        Some(pull) => self.ev.evaluate_pr(repo, pull, gates, answer.fresh).await?,
-                        None => {
-                            self.ev
-                                .evaluate(repo, answer.pr, gates, answer.fresh)
-                                .await?
-                        }
-                    };
-                    guard_notes = self.post_statuses(repo, &eval).await?;
-                    // An error is not worth repeating to the next /refire: it asks anew.
-                    let clean = eval.gates.iter().all(|v| v.state != GateState::Error);
-                    if answer.only_refire && clean {
-                        self.recent
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert((repo.full(), eval.pr), (Instant::now(), eval.clone()));
-                    }
-                    Some(eval)
-                }
-            }
+            let pull = match pull {
+                Some(pull) => pull.clone(),
+                None => self.ev.client.pull(repo, answer.pr).await?,
+            };
+            let gates = Some(answer.evaluate.as_slice());
+            let evals = self
+                .ev
+                .evaluate_head(repo, &pull, gates, answer.fresh)
+                .await?;
+            guard_notes = self.post_statuses(repo, &evals).await?;
+            guard_notes.extend(self.shared_head_note(&evals));
+            evals.into_iter().next()
         };
         let body = replies::compose(comment_id, answer, eval.as_ref(), &guard_notes);
         let client = &self.ev.client;
@@ -450,63 +438,23 @@ impl Engine {
             .map(|c| c.id))
     }
 
-    /// Something happened on the PR: the next `/refire` evaluates anew.
-    fn forget_refire(&self, repo: &RepoName, pr: u64) {
-        self.recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(repo.full(), pr));
-    }
-
-    /// The PR's previous `/refire` evaluation, if recent and covering these gates (coalesces
-    /// `/refire` bursts).
-    fn recent_evaluation(
-        &self,
-        repo: &RepoName,
-        pr: u64,
-        gates: &[String],
-    ) -> Option<PrEvaluation> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, eval) = recent.get(&(repo.full(), pr))?;
-        let covers = gates
-            .iter()
-            .all(|g| eval.gates.iter().any(|v| &v.gate == g));
-        (at.elapsed() < REFIRE_COOLDOWN && covers).then(|| PrEvaluation {
-            gates: eval
-                .gates
-                .iter()
-                .filter(|v| gates.contains(&v.gate))
-                .cloned()
-                .collect(),
-            ..eval.clone()
-        })
-    }
-
-    /// Posts an evaluation's statuses (open PRs only), remembers it, and handles the status
-    /// guard. Returns the notes to tell the PR about overturned statuses.
+    /// Posts the statuses the evaluations of the open PRs on one head commit stand for, and
+    /// handles the status guard. Returns the notes to tell the PR about overturned statuses.
     async fn post_statuses(
         &self,
         repo: &RepoName,
-        eval: &PrEvaluation,
+        evals: &[PrEvaluation],
     ) -> anyhow::Result<Vec<String>> {
-        if !eval.open {
+        let Some(eval) = evals.first() else {
             return Ok(vec![]);
-        }
-        let posted = statuses::post(&self.ev.client, &self.ev.config, repo, eval, &self.bot)
+        };
+        let all: Vec<&PrEvaluation> = evals.iter().collect();
+        let posted = statuses::post(&self.ev.client, &self.ev.config, repo, &all, &self.bot)
             .await
             .context("cannot post statuses")?;
         let mut notes = Vec::new();
-        for (context, who, state) in posted.overturned {
-            // Our verdict on that context: a gate's state, or the N/A status (always success).
-            let ours = self
-                .ev
-                .config
-                .gates()
-                .into_iter()
-                .find(|g| g.context == context)
-                .and_then(|g| eval.gates.iter().find(|v| v.gate == g.name))
-                .map(|v| v.state.as_str())
-                .unwrap_or("success");
+        for o in posted.overturned {
+            let (context, who, state, ours) = (&o.context, &o.by, &o.state, &o.ours);
             self.ev
                 .store
                 .record_audit(&NewAudit {
@@ -523,58 +471,149 @@ impl Engine {
                 })
                 .await?;
             warn!(%repo, pr = eval.pr, context, by = who, "status guard: overturned a hand-posted status");
-            notes.push(replies::guard(&context, &who, &state, ours));
+            notes.push(replies::guard(context, who, state, ours));
         }
         Ok(notes)
     }
 
-    /// Evaluates every gate of a PR and posts the statuses (pushes, reviews, the poller).
+    /// When other open PRs share this PR's head commit, which of this PR's passing gates the
+    /// commit's statuses still hold back, and why (the PR that waits).
+    fn shared_head_note(&self, evals: &[PrEvaluation]) -> Option<String> {
+        let (own, others) = evals.split_first()?;
+        if others.is_empty() || !own.open {
+            return None;
+        }
+        let all: Vec<&PrEvaluation> = evals.iter().collect();
+        let combined = statuses::desired(&self.ev.config, &all);
+        let gates = self.ev.config.gates();
+        let held: Vec<(String, String, String)> = own
+            .gates
+            .iter()
+            .filter(|v| v.state == GateState::Success && v.skipped.is_none())
+            .filter_map(|v| {
+                let context = &gates.iter().find(|g| g.name == v.gate)?.context;
+                let s = combined.iter().find(|s| &s.context == context)?;
+                (s.state.as_str() != "success").then(|| {
+                    (
+                        context.clone(),
+                        s.state.as_str().to_string(),
+                        s.description.clone(),
+                    )
+                })
+            })
+            .collect();
+        let numbers: Vec<u64> = others.iter().map(|e| e.pr).collect();
+        Some(replies::shared_head(&own.head_sha, &numbers, &held))
+    }
+
+    /// Evaluates every gate of a PR, and of the other open PRs on its head commit, and posts
+    /// the statuses (pushes, reviews, the poller).
     async fn reevaluate(
         &self,
         repo: &RepoName,
         pr: u64,
         fingerprint: Option<String>,
     ) -> anyhow::Result<()> {
-        let eval = self.ev.evaluate(repo, pr, None, false).await?;
-        let notes = self.post_statuses(repo, &eval).await?;
+        let pull = self.ev.client.pull(repo, pr).await?;
+        self.reevaluate_pull(repo, &pull, fingerprint).await
+    }
+
+    /// [`Engine::reevaluate`] of a PR just fetched.
+    async fn reevaluate_pull(
+        &self,
+        repo: &RepoName,
+        pull: &PullRequest,
+        fingerprint: Option<String>,
+    ) -> anyhow::Result<()> {
+        let pr = pull.number;
+        let evals = self.ev.evaluate_head(repo, pull, None, false).await?;
+        let notes = self.post_statuses(repo, &evals).await?;
         if !notes.is_empty() {
             self.ev
                 .client
                 .post_comment(repo, pr, &notes.join("\n\n"))
                 .await?;
         }
-        if let Some(fp) = fingerprint.or_else(|| eval.reviews_fingerprint.clone()) {
-            self.ev
-                .store
-                .record_evaluation(&NewEvaluation {
-                    repo: repo.full(),
-                    pr: pr as i64,
-                    head_sha: eval.head_sha.clone(),
-                    reviews_fingerprint: fp,
-                })
-                .await?;
+        for (i, eval) in evals.iter().enumerate() {
+            // The poller's fingerprint stands for the PR it saw; siblings record their own.
+            let fp = if i == 0 { fingerprint.clone() } else { None };
+            if let Some(fp) = fp.or_else(|| eval.reviews_fingerprint.clone()) {
+                self.ev
+                    .store
+                    .record_evaluation(&NewEvaluation {
+                        repo: repo.full(),
+                        pr: eval.pr as i64,
+                        head_sha: eval.head_sha.clone(),
+                        reviews_fingerprint: fp,
+                    })
+                    .await?;
+            }
+            let failing: Vec<&str> = eval
+                .gates
+                .iter()
+                .filter(|v| v.state != GateState::Success)
+                .map(|v| v.gate.as_str())
+                .collect();
+            info!(%repo, pr = eval.pr, head = %eval.head_sha, ?failing, "evaluated");
         }
-        let failing: Vec<&str> = eval
-            .gates
-            .iter()
-            .filter(|v| v.state != GateState::Success)
-            .map(|v| v.gate.as_str())
-            .collect();
-        info!(%repo, pr, head = %eval.head_sha, ?failing, "evaluated");
         Ok(())
     }
 
-    /// A closed or merged PR: its waivers stop being active (recorded, not deleted).
-    async fn pr_closed(&self, repo: &RepoName, pr: u64, merged: bool) -> anyhow::Result<()> {
-        let why = if merged { "PR merged" } else { "PR closed" };
-        let ended = self
-            .ev
-            .store
-            .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
-            .await?;
-        if !ended.is_empty() {
-            info!(%repo, pr, count = ended.len(), why, "waivers expired");
+    /// A `closed` delivery: acts on the PR as Gitea has it now, since a later `reopened` may
+    /// have been handled first. Closed or merged, its waivers stop being active (recorded, not
+    /// deleted); either way the PRs on its head commit are evaluated again (a closed PR no
+    /// longer holds their statuses).
+    async fn pr_closed(&self, repo: &RepoName, pr: u64) -> anyhow::Result<()> {
+        let pull = self.ev.client.pull(repo, pr).await?;
+        if pull.is_open() {
+            info!(%repo, pr, "closed delivery for a PR open again: waivers kept");
+        } else {
+            let why = if pull.merged {
+                "PR merged"
+            } else {
+                "PR closed"
+            };
+            let ended = self
+                .ev
+                .store
+                .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
+                .await?;
+            if !ended.is_empty() {
+                info!(%repo, pr, count = ended.len(), why, "waivers expired");
+            }
         }
+        self.reevaluate_pull(repo, &pull, None).await
+    }
+
+    /// A comment edited by someone other than its author: acting on it would speak in the
+    /// author's name (a PR author editing a manager's comment into a waiver). Ignored, and
+    /// audited.
+    async fn foreign_edit(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+        author: &str,
+        editor: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let who = editor.map_or("an account Gitea did not name".to_string(), |e| {
+            format!("@{e}")
+        });
+        warn!(%repo, pr, comment_id, author, editor, "ignored an edit not by the comment's author");
+        self.ev
+            .store
+            .record_audit(&NewAudit {
+                actor: editor.unwrap_or("unknown").to_string(),
+                action: actions::EDIT_IGNORED.into(),
+                repo: Some(repo.full()),
+                pr: Some(pr as i64),
+                gate: None,
+                waiver_id: None,
+                detail: format!(
+                    "{who} edited comment {comment_id} by @{author}; the edit was not acted on"
+                ),
+            })
+            .await?;
         Ok(())
     }
 

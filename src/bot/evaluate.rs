@@ -73,6 +73,41 @@ impl Evaluator {
         self.evaluate_pr(repo, &pr, gates, fresh).await
     }
 
+    /// The other open PRs whose head is `pr`'s head commit. Gitea keeps statuses per commit
+    /// (and repository), so the statuses there answer for every one of them. One listing of the
+    /// open PRs (one call for up to a page of them); a closed `pr` still has siblings.
+    pub async fn sharing_head(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+    ) -> anyhow::Result<Vec<PullRequest>> {
+        let open = self
+            .client
+            .open_pulls(repo)
+            .await
+            .context("cannot list the open PRs that may share the head commit")?;
+        Ok(open
+            .into_iter()
+            .filter(|p| p.number != pr.number && p.head.sha == pr.head.sha)
+            .collect())
+    }
+
+    /// Evaluates `gates` of `pr` and of every other open PR on its head commit: what the
+    /// statuses on that commit must stand for. The first evaluation is `pr`'s.
+    pub async fn evaluate_head(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        gates: Option<&[String]>,
+        fresh: bool,
+    ) -> anyhow::Result<Vec<PrEvaluation>> {
+        let mut evals = vec![self.evaluate_pr(repo, pr, gates, fresh).await?];
+        for sibling in self.sharing_head(repo, pr).await? {
+            evals.push(self.evaluate_pr(repo, &sibling, gates, fresh).await?);
+        }
+        Ok(evals)
+    }
+
     /// As [`Evaluator::evaluate`], for a PR already fetched.
     pub async fn evaluate_pr(
         &self,
@@ -288,7 +323,9 @@ impl Evaluator {
                 && !t.body.trim().is_empty()
             {
                 if let Some(login) = login {
-                    if Some(login.as_str()) != author && !out.contains(&login) {
+                    if !gate::is_login(&login, author)
+                        && !out.iter().any(|l| gate::same_login(l, &login))
+                    {
                         out.push(login);
                     }
                 }
@@ -329,8 +366,8 @@ fn misfiled_visible(reviews: &[Review], author: Option<&str>) -> Vec<String> {
         .iter()
         .filter(|r| r.state == ReviewState::Pending && !r.body.trim().is_empty())
         .filter_map(|r| r.user.as_ref().map(|u| u.login.clone()))
-        .filter(|l| Some(l.as_str()) != author)
-        .filter(|l| seen.insert(l.clone(), ()).is_none())
+        .filter(|l| !gate::is_login(l, author))
+        .filter(|l| seen.insert(l.to_ascii_lowercase(), ()).is_none())
         .collect()
 }
 

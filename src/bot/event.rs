@@ -44,6 +44,10 @@ pub enum Event {
         /// The comment's `updated_at`.
         #[serde(default)]
         updated_at: Option<DateTime<Utc>>,
+        /// Who did it (the webhook's `sender`): on an edit, the editor, who may not be the
+        /// author. `None` when unknown (the poller).
+        #[serde(default)]
+        sender: Option<String>,
     },
     /// A pull request was opened, reopened, pushed to, retargeted or closed.
     PullRequest {
@@ -414,6 +418,7 @@ fn comment(v: &Value, event: &'static str, lenient_issue: bool) -> Result<Decode
         author: p.login("comment.user.login")?,
         body: p.req("comment.body")?,
         updated_at: p.time("comment.updated_at")?,
+        sender: p.login("sender.login")?,
     }))
 }
 
@@ -653,6 +658,7 @@ mod tests {
                 author: Some("bob".into()),
                 body: REFIRE.into(),
                 updated_at: t("2026-03-02T14:03:27Z"),
+                sender: Some("bob".into()),
             }
         );
         assert_eq!(e.kind_name(), "comment");

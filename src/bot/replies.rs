@@ -240,3 +240,33 @@ fn code_list(gates: &[String]) -> String {
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Said in a reply when other open PRs share the head commit: Gitea keeps statuses per commit,
+/// so they show the strictest verdict of all those PRs. `held` lists, as (context, state,
+/// description), the statuses that stay red although this PR's gate passes.
+pub fn shared_head(head_sha: &str, others: &[u64], held: &[(String, String, String)]) -> String {
+    let short = head_sha.get(..10).unwrap_or(head_sha);
+    let prs = others
+        .iter()
+        .map(|n| format!("#{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut s = format!(
+        "ℹ️ `{short}` is also the head of {prs}: its statuses show the strictest verdict of these PRs."
+    );
+    for (context, state, description) in held {
+        s.push_str(&format!(
+            "\n- `{context}` stays `{state}`: {}",
+            one_line(description)
+        ));
+    }
+    s
+}
+
+/// A `/sop-revoke` of a waiver declared earlier in the same comment: it is recorded, and ended.
+pub fn withdrawn(line: usize, gate: &str) -> String {
+    format!(
+        "- {}: revoked the waiver of `{gate}` declared earlier in this comment",
+        cmd(line, "/sop-revoke")
+    )
+}

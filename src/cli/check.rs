@@ -25,21 +25,17 @@ pub struct Args {
 
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     let ctx = super::connect(config).await?;
-    let eval = ctx
-        .evaluator
-        .evaluate(&args.pr.repo, args.pr.number, None, false)
-        .await?;
+    let ev = &ctx.evaluator;
+    let pull = ev.client.pull(&args.pr.repo, args.pr.number).await?;
+    let eval = ev.evaluate_pr(&args.pr.repo, &pull, None, false).await?;
     let posted = if args.post {
-        Some(
-            statuses::post(
-                &ctx.evaluator.client,
-                config,
-                &args.pr.repo,
-                &eval,
-                &ctx.bot.login,
-            )
-            .await?,
-        )
+        // The statuses on the head commit answer for every open PR on it.
+        let mut evals = vec![eval.clone()];
+        for sibling in ev.sharing_head(&args.pr.repo, &pull).await? {
+            evals.push(ev.evaluate_pr(&args.pr.repo, &sibling, None, false).await?);
+        }
+        let all: Vec<&PrEvaluation> = evals.iter().collect();
+        Some(statuses::post(&ev.client, config, &args.pr.repo, &all, &ctx.bot.login).await?)
     } else {
         None
     };
@@ -53,9 +49,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                 p.posted.len(),
                 p.unchanged.len()
             );
-            for (context, who, state) in p.overturned {
+            for o in p.overturned {
                 println!(
-                    "  `{context}` had `{state}` posted by @{who}: replaced by the bot's verdict"
+                    "  `{}` had `{}` posted by @{}: replaced by the bot's verdict",
+                    o.context, o.state, o.by
                 );
             }
         }

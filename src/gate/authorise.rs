@@ -31,7 +31,7 @@ pub fn authorise_waiver(
     pr_author: Option<&str>,
     answers: &Answers,
 ) -> AuthStep {
-    if Some(declarer) == pr_author {
+    if super::is_login(declarer, pr_author) {
         return AuthStep::Done(Authorisation::Refused {
             reason: format!(
                 "@{declarer} wrote this PR, and the author can never waive a gate on their own PR"
@@ -55,7 +55,7 @@ pub fn authorise_revoke(
     actor: &str,
     answers: &Answers,
 ) -> AuthStep {
-    if actor == declared_by {
+    if super::same_login(actor, declared_by) {
         return AuthStep::Done(Authorisation::Allowed {
             via: "declarer".into(),
         });

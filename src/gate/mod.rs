@@ -21,6 +21,17 @@ pub use describe::clip;
 /// Longest status description we post; Gitea's UI cuts longer ones.
 pub const MAX_DESCRIPTION: usize = 140;
 
+/// Whether two logins name the same account: Gitea logins are ASCII and case-insensitive
+/// (`Alice` is `alice`), so every comparison of logins goes through here.
+pub fn same_login(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// [`same_login`] with an optional second login (an author Gitea may not give).
+pub fn is_login(a: &str, b: Option<&str>) -> bool {
+    b.is_some_and(|b| same_login(a, b))
+}
+
 /// What Gitea said when asked whether a user is in a team. Only `Member` ever opens a gate:
 /// `Forbidden` and `Error` are "unknown", never "no" and never "yes".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,7 +399,7 @@ impl Considered<'_> {
     fn ignored(&self) -> Vec<Ignored> {
         self.ignored
             .iter()
-            .filter(|(login, _)| !self.logins.contains(login))
+            .filter(|(login, _)| !self.logins.iter().any(|l| same_login(l, login)))
             .map(|(login, why)| Ignored {
                 login: login.to_string(),
                 why: why.to_string(),
@@ -410,7 +421,7 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
         let Some(login) = r.reviewer.as_deref() else {
             continue;
         };
-        let why = if Some(login) == author {
+        let why = if is_login(login, author) {
             Some("is the PR author")
         } else if r.dismissed {
             Some("approval was dismissed")
@@ -434,7 +445,7 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
             if !is_comment_approval(&c.body, opts) {
                 continue;
             }
-            if Some(login) == author {
+            if is_login(login, author) {
                 ignored.push((login, "is the PR author"));
             } else {
                 logins.add(login);
@@ -462,7 +473,7 @@ impl<'a> Logins<'a> {
 
     fn add(&mut self, login: &'a str) {
         if self.order.len() < Self::SCAN && self.rest.is_empty() {
-            if !self.order.contains(&login) {
+            if !self.order.iter().any(|l| same_login(l, login)) {
                 self.order.push(login);
             }
         } else {
@@ -475,17 +486,18 @@ impl<'a> Logins<'a> {
             return self.order;
         }
         self.order.append(&mut self.rest);
-        let mut indexed: Vec<(&str, usize)> = self
+        let mut indexed: Vec<(String, usize, &str)> = self
             .order
             .iter()
             .enumerate()
-            .map(|(i, l)| (*l, i))
+            .map(|(i, l)| (l.to_ascii_lowercase(), i, *l))
             .collect();
-        // Sorted by (login, position): the first of each run is the login's first sighting.
+        // Sorted by (login in lower case, position): the first of each run is the login's
+        // first sighting.
         indexed.sort_unstable();
         indexed.dedup_by(|later, first| later.0 == first.0);
-        indexed.sort_unstable_by_key(|&(_, i)| i);
-        indexed.into_iter().map(|(l, _)| l).collect()
+        indexed.sort_unstable_by_key(|&(_, i, _)| i);
+        indexed.into_iter().map(|(_, _, l)| l).collect()
     }
 }
 

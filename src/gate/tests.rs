@@ -547,3 +547,26 @@ fn clip_respects_char_boundaries() {
     assert_eq!(clip("abcd", 3), "ab…");
     assert_eq!(clip("ééééé", 4), "ééé…");
 }
+
+#[test]
+fn logins_compare_in_any_case() {
+    // The author in another case is still the author: refused without a probe.
+    match authorise_waiver(&qa(), "ALICE", Some("alice"), &Answers::new()) {
+        AuthStep::Done(Authorisation::Refused { reason }) => assert!(reason.contains("author")),
+        other => panic!("{other:?}"),
+    }
+    // The declarer in another case revokes as the declarer.
+    assert_eq!(
+        authorise_revoke(&qa(), "carol", "Carol", &Answers::new()),
+        AuthStep::Done(Authorisation::Allowed {
+            via: "declarer".into()
+        })
+    );
+    // The author's own approval does not count, whatever its case.
+    let v = check(&facts(vec![approve(1, "Alice")]), &Options::default());
+    assert_eq!(v.state, GateState::Failure, "{v:?}");
+    assert_eq!(v.ignored[0].why, "is the PR author");
+    // One reviewer in two cases is one candidate.
+    let f = facts(vec![approve(1, "dave"), approve(2, "DAVE")]);
+    assert_eq!(check(&f, &Options::default()).candidates.len(), 1);
+}

@@ -22,6 +22,9 @@ pub mod actions {
     pub const STATUS_GUARD: &str = "status.guard";
     /// A command could not be carried out.
     pub const COMMAND_ERROR: &str = "command.error";
+    /// A comment edited by someone other than its author (or by an account unknown): the edit
+    /// is not acted on.
+    pub const EDIT_IGNORED: &str = "comment.edit_ignored";
 }
 
 /// One audit entry.

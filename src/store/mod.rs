@@ -29,7 +29,7 @@ pub use cursors::{
     ReplyRow,
 };
 pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};
-pub use outcomes::{CommentOutcome, HandledComment, Revocation};
+pub use outcomes::{CommentOutcome, Effect, HandledComment, Revocation};
 pub use waivers::{NewWaiver, WaiverFilter, WaiverRow};
 
 /// How long a connection waits for another writer before giving up with "database is locked".

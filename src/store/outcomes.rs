@@ -16,14 +16,30 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// One write a comment causes. A comment's effects are applied in its commands' order, so
+/// `/sop-revoke qa` then `/sop-n/a qa …` replaces the waiver, and the other way round leaves
+/// none active.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Waive(NewWaiver),
+    /// Ends a stored waiver.
+    Revoke(Revocation),
+    /// Ends the waiver of `gate` that an earlier [`Effect::Waive`] of the same comment records.
+    Withdraw {
+        gate: String,
+        by: String,
+        reason: String,
+    },
+}
+
 /// Everything a comment caused.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CommentOutcome {
     pub repo: String,
     pub comment_id: i64,
     pub body_sha256: String,
-    pub waivers: Vec<NewWaiver>,
-    pub revocations: Vec<Revocation>,
+    /// Waivers and revocations, in order.
+    pub effects: Vec<Effect>,
     /// Entries with no waiver row of their own (refusals).
     pub audits: Vec<NewAudit>,
     /// The answer to publish, as JSON (the engine's own format).
@@ -50,15 +66,30 @@ impl Store {
         if let Some(existing) = handled_in(&mut tx, &o.repo, o.comment_id).await? {
             return Ok(Recorded::Existing(existing));
         }
-        for w in &o.waivers {
-            insert_waiver_in(&mut tx, now, w).await?;
-        }
-        for r in &o.revocations {
-            match revoke_waiver_in(&mut tx, now, r.waiver_id, &r.by, &r.reason).await {
-                // Revoked meanwhile (the CLI): the outcome holds all the same.
-                Err(StoreError::AlreadyRevoked { .. }) => {}
-                other => {
-                    other?;
+        // The waivers this comment records, by gate, for a withdrawal later in it.
+        let mut recorded: Vec<(&str, i64)> = Vec::new();
+        for e in &o.effects {
+            match e {
+                Effect::Waive(w) => {
+                    let row = insert_waiver_in(&mut tx, now, w).await?;
+                    recorded.push((&w.gate, row.id));
+                }
+                Effect::Revoke(r) => {
+                    match revoke_waiver_in(&mut tx, now, r.waiver_id, &r.by, &r.reason).await {
+                        // Revoked meanwhile (the CLI): the outcome holds all the same.
+                        Err(StoreError::AlreadyRevoked { .. }) => {}
+                        other => {
+                            other?;
+                        }
+                    }
+                }
+                Effect::Withdraw { gate, by, reason } => {
+                    let (_, id) = recorded
+                        .iter()
+                        .rev()
+                        .find(|(g, _)| g == gate)
+                        .ok_or(StoreError::NotFound)?;
+                    revoke_waiver_in(&mut tx, now, *id, by, reason).await?;
                 }
             }
         }
@@ -140,7 +171,7 @@ mod tests {
             repo: "acme/widgets".into(),
             comment_id,
             body_sha256: "ab".into(),
-            waivers: vec![NewWaiver {
+            effects: vec![Effect::Waive(NewWaiver {
                 repo: "acme/widgets".into(),
                 pr: 7,
                 gate: "security".into(),
@@ -148,8 +179,7 @@ mod tests {
                 reason: "docs only".into(),
                 comment_id: Some(comment_id),
                 head_sha: "h".into(),
-            }],
-            revocations: vec![],
+            })],
             audits: vec![NewAudit {
                 actor: "carol".into(),
                 action: actions::WAIVER_REFUSED.into(),
@@ -188,7 +218,9 @@ mod tests {
     async fn a_failing_effect_records_nothing() {
         let (_d, s) = store().await;
         let mut bad = outcome(1);
-        bad.waivers[0].reason = "  ".into();
+        if let Effect::Waive(w) = &mut bad.effects[0] {
+            w.reason = "  ".into();
+        }
         assert!(s.record_comment_outcome(&bad).await.is_err());
         assert!(s
             .handled_comment("acme/widgets", 1)

@@ -1,0 +1,528 @@
+//! End to end, the real `sopbot serve` against the emulator: the trust fixes of the engine —
+//! one head commit shared by several PRs, out-of-order PR deliveries, logins in any case,
+//! edited comments, a fresh `/refire` every time, and the commands of a comment run in order.
+//! Each test checks what people see: statuses on the commit, replies, `sopbot waivers list
+//! --json` and `sopbot audit --json`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::serve::{serve_config, tail, wait_for, Bot};
+use common::{sopbot, stderr, stdout, write_config};
+use gitea_emu::{Delivery, Emulator, Status, World};
+use serde_json::Value;
+
+const REPO: &str = "widgets";
+const QA: &str = "qa-review / approved";
+const SECURITY: &str = "security-review / approved";
+const NA: &str = "sop-checklist / na-declarations (pull_request)";
+const WAIT: Duration = Duration::from_secs(10);
+/// The head branch of alice's PR #7 in the example world.
+const HEAD_BRANCH: &str = "feature/rate-limiter";
+
+/// The example world (alice's PR #7 into main; bob in qa, carol in security), dave in no team,
+/// mia in `managers` (may waive every gate), and two more bases: `release` (protected, gated)
+/// and `sandbox` (not gated).
+fn world() -> World {
+    World::example()
+        .with_user("dave")
+        .with_team("managers", &["mia", "sopbot"])
+        .with_branch(REPO, "release", true)
+        .with_branch(REPO, "sandbox", false)
+}
+
+struct Case {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    emu: Emulator,
+    bot: Bot,
+}
+
+impl Case {
+    async fn start(world: World, extra: &str) -> Case {
+        let emu = Emulator::start(world).await;
+        let dir = tempfile::tempdir().unwrap();
+        let text = serve_config(&emu, 0, extra).replace(
+            "branches = [\"main\"]",
+            "branches = [\"main\", \"release\"]",
+        );
+        let config = write_config(dir.path(), &text);
+        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
+        Case {
+            dir,
+            config,
+            emu,
+            bot,
+        }
+    }
+
+    fn log(&self) -> String {
+        tail(&self.dir.path().join("bot.log"))
+    }
+
+    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        self.emu.with_world(f)
+    }
+
+    /// alice opens another PR from PR #7's branch: same head commit.
+    fn open_sibling(&self, base: &str) -> u64 {
+        self.world(|w| w.open_pr_from_branch(REPO, "alice", base, HEAD_BRANCH))
+    }
+
+    async fn deliver(&self, d: &Delivery) {
+        self.bot.deliver_ok(d).await;
+    }
+
+    /// `user` comments on PR `pr` and Gitea delivers the webhook.
+    async fn say(&self, pr: u64, user: &str, body: &str) -> i64 {
+        let id = self.world(|w| w.comment(REPO, pr, user, body));
+        let hook = self.world(|w| w.webhook_for_comment(REPO, pr, id, "created"));
+        self.deliver(&hook).await;
+        id
+    }
+
+    /// Waits for the bot's reply to comment `id` on PR `pr`.
+    async fn reply(&self, pr: u64, id: i64) -> String {
+        let marker = format!("<!-- sopbot:reply-to:{id} -->");
+        wait_for(
+            &format!("the reply to comment {id}"),
+            WAIT,
+            || self.log(),
+            || {
+                self.world(|w| w.comments(REPO, pr))
+                    .into_iter()
+                    .find(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
+                    .map(|c| c.body)
+            },
+        )
+        .await
+    }
+
+    /// `/sop-help` by dave on `pr`, answered: every earlier event of that PR was handled.
+    async fn barrier(&self, pr: u64) {
+        let id = self.say(pr, "dave", "/sop-help").await;
+        self.reply(pr, id).await;
+    }
+
+    /// `reviewer` approves PR `pr` and Gitea delivers the webhook.
+    async fn approve(&self, pr: u64, reviewer: &str) {
+        let hook = self.world(|w| {
+            w.review(REPO, pr, reviewer, "APPROVED", "lgtm");
+            w.webhook_for_review(REPO, pr, reviewer, "approved")
+        });
+        self.deliver(&hook).await;
+    }
+
+    fn head(&self) -> String {
+        self.world(|w| w.head_sha(REPO, 7))
+    }
+
+    /// Waits until the latest `context` status on PR #7's head is the bot's, in `state`, with
+    /// a description equal to `description`.
+    async fn expect_status(&self, context: &str, state: &str, description: &str) -> Status {
+        let sha = self.head();
+        wait_for(
+            &format!("{context} = {state} {description:?} on {sha}"),
+            WAIT,
+            || {
+                let now = self.world(|w| w.latest_statuses(REPO, &sha));
+                format!("statuses now: {now:#?}\n{}", self.log())
+            },
+            || {
+                self.world(|w| w.status(REPO, &sha, context)).filter(|s| {
+                    s.creator == "sopbot" && s.state == state && s.description == description
+                })
+            },
+        )
+        .await
+    }
+
+    async fn cli_json(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = sopbot(&self.config, &all).await;
+        assert!(out.status.success(), "sopbot {args:?}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    }
+
+    /// Active waivers (`sopbot waivers list --json`), as (pr, gate, declared_by).
+    async fn active_waivers(&self) -> Vec<(i64, String, String)> {
+        self.cli_json(&["waivers", "list"])
+            .await
+            .iter()
+            .map(|w| {
+                (
+                    w["pr"].as_i64().unwrap(),
+                    w["gate"].as_str().unwrap().to_string(),
+                    w["declared_by"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+// ----- one commit, several PRs --------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_on_a_second_pr_with_the_same_head_does_not_open_the_first() {
+    let c = Case::start(world(), "").await;
+    let second = c.open_sibling("release");
+    assert_eq!(c.world(|w| w.head_sha(REPO, second)), c.head());
+
+    // mia waives everything on #8; #7 still waits for its reviews, and the commit says so.
+    let id = c
+        .say(second, "mia", "/sop-n/a release backport, reviewed on #7")
+        .await;
+    let reply = c.reply(second, id).await;
+    assert!(
+        reply.contains("| qa | ✅ success | waived by @mia"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("is also the head of #7: its statuses show the strictest verdict"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(
+            "- `qa-review / approved` stays `failure`: #7: awaiting an approval from a member of team qa"
+        ),
+        "{reply}"
+    );
+    c.expect_status(
+        QA,
+        "failure",
+        "#7: awaiting an approval from a member of team qa",
+    )
+    .await;
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "#7: awaiting an approval from a member of team security",
+    )
+    .await;
+    c.expect_status(NA, "success", "N/A: qa (#8 only), security (#8 only)")
+        .await;
+
+    // An approval on #7 re-evaluates both: qa passes on the commit, naming each PR's reason.
+    c.approve(7, "bob").await;
+    c.expect_status(
+        QA,
+        "success",
+        "#7: approved by @bob (team qa); #8: waived by @mia: release backport, reviewed on #7",
+    )
+    .await;
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "#7: awaiting an approval from a member of team security (@bob is not in it)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_on_one_pr_does_not_pass_another_waiting_on_the_same_commit() {
+    let c = Case::start(world(), "").await;
+    let second = c.open_sibling("release");
+    c.approve(7, "bob").await;
+    // #8 has no approval: the qa status on the shared commit waits for it.
+    c.expect_status(
+        QA,
+        "failure",
+        "#8: awaiting an approval from a member of team qa",
+    )
+    .await;
+    c.expect_status(NA, "success", "no gates waived").await;
+    // Both wait, each for its own reason.
+    let both = "#7: awaiting an approval from a member of team security (@bob is not in it); \
+                #8: awaiting an approval from a member of team security";
+    c.expect_status(SECURITY, "failure", both).await;
+
+    // Closing #8 leaves #7 alone on the commit: its own verdict, as before.
+    let hook = c.world(|w| {
+        w.close_pr(REPO, second, false);
+        w.webhook_for_pr(REPO, second, "closed")
+    });
+    c.deliver(&hook).await;
+    c.expect_status(QA, "success", "approved by @bob (team qa)")
+        .await;
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "awaiting an approval from a member of team security (@bob is not in it)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pr_into_an_ungated_branch_does_not_weaken_the_gated_one() {
+    let c = Case::start(world(), "").await;
+    let sandbox = c.open_sibling("sandbox");
+    // A refire on the ungated PR evaluates #7 too; its verdict alone shows on the commit.
+    let id = c.say(sandbox, "alice", "/refire").await;
+    let reply = c.reply(sandbox, id).await;
+    assert!(reply.contains("is also the head of #7"), "{reply}");
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa",
+    )
+    .await;
+    c.approve(7, "bob").await;
+    c.expect_status(QA, "success", "approved by @bob (team qa)")
+        .await;
+    c.expect_status(NA, "success", "no gates waived").await;
+}
+
+// ----- out-of-order deliveries ----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_delivery_handled_after_the_reopen_acts_on_the_open_pr() {
+    let c = Case::start(world(), "").await;
+    let id = c.say(7, "carol", "/sop-n/a security docs only").await;
+    c.reply(7, id).await;
+    c.expect_status(SECURITY, "success", "waived by @carol: docs only")
+        .await;
+    // Closed, then reopened; Gitea's deliveries arrive the other way round.
+    let closed = c.world(|w| {
+        w.close_pr(REPO, 7, false);
+        w.webhook_for_pr(REPO, 7, "closed")
+    });
+    let reopened = c.world(|w| {
+        w.reopen_pr(REPO, 7);
+        w.webhook_for_pr(REPO, 7, "reopened")
+    });
+    c.deliver(&reopened).await;
+    c.deliver(&closed).await;
+    c.barrier(7).await;
+    // The PR is open: the waiver stands, and the status says what is true.
+    assert_eq!(
+        c.active_waivers().await,
+        [(7, "security".to_string(), "carol".to_string())]
+    );
+    c.expect_status(SECURITY, "success", "waived by @carol: docs only")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_delivery_expires_the_waivers_and_a_later_reopen_fails_the_gate() {
+    let c = Case::start(world(), "").await;
+    let id = c.say(7, "carol", "/sop-n/a security docs only").await;
+    c.reply(7, id).await;
+    let closed = c.world(|w| {
+        w.close_pr(REPO, 7, false);
+        w.webhook_for_pr(REPO, 7, "closed")
+    });
+    c.deliver(&closed).await;
+    c.barrier(7).await;
+    assert!(c.active_waivers().await.is_empty());
+    let reopened = c.world(|w| {
+        w.reopen_pr(REPO, 7);
+        w.webhook_for_pr(REPO, 7, "reopened")
+    });
+    c.deliver(&reopened).await;
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "awaiting an approval from a member of team security",
+    )
+    .await;
+}
+
+// ----- logins in any case -------------------------------------------------------------------
+
+/// The delivery with the logins at these JSON pointers set to `login`, as a Gitea that spells
+/// an account's login in another case would send it.
+fn with_logins(d: &Delivery, pointers: &[&str], login: &str) -> Delivery {
+    let mut v: Value = serde_json::from_slice(&d.body).unwrap();
+    for p in pointers {
+        *v.pointer_mut(p).unwrap_or_else(|| panic!("no {p}")) = Value::from(login);
+    }
+    Delivery::new(&d.event, &d.event_type, serde_json::to_vec(&v).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_author_spelled_in_another_case_still_cannot_waive_her_pr() {
+    // alice is a manager, so only the author rule stands between her and a waiver.
+    let c = Case::start(
+        world().with_team("managers", &["mia", "alice", "sopbot"]),
+        "",
+    )
+    .await;
+    let id = c.world(|w| w.comment(REPO, 7, "alice", "/sop-n/a qa trust me"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "created"));
+    let hook = with_logins(&hook, &["/comment/user/login", "/sender/login"], "ALICE");
+    c.deliver(&hook).await;
+    let reply = c.reply(7, id).await;
+    assert!(reply.contains("**not waived**"), "{reply}");
+    assert!(
+        reply.contains("can never waive a gate on their own PR"),
+        "{reply}"
+    );
+    assert!(c.active_waivers().await.is_empty());
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa",
+    )
+    .await;
+    let refused = c.cli_json(&["audit"]).await;
+    assert!(
+        refused
+            .iter()
+            .any(|a| a["action"] == "waiver.refused" && a["actor"] == "ALICE"),
+        "{refused:#?}"
+    );
+}
+
+// ----- /refire is fresh -----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
+    let c = Case::start(world(), "").await;
+    c.world(|w| w.review(REPO, 7, "bob", "APPROVED", "lgtm"));
+    let first = c.say(7, "alice", "/refire qa").await;
+    let reply = c.reply(7, first).await;
+    assert!(
+        reply.contains("| qa | ✅ success | approved by @bob (team qa) |"),
+        "{reply}"
+    );
+    // bob leaves qa; alice asks again at once (no webhook tells the bot).
+    c.world(|w| {
+        let qa = w.team_id("qa");
+        w.remove_team_member(qa, "bob")
+    });
+    let second = c.say(7, "alice", "/refire qa").await;
+    let reply = c.reply(7, second).await;
+    assert!(
+        reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@bob is not in it) |"),
+        "{reply}"
+    );
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa (@bob is not in it)",
+    )
+    .await;
+}
+
+// ----- commands run in order ----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_revoked_later_in_the_same_comment_is_not_active() {
+    let c = Case::start(world(), "").await;
+    let id = c
+        .say(
+            7,
+            "carol",
+            "/sop-n/a security docs only\n/sop-revoke security",
+        )
+        .await;
+    let reply = c.reply(7, id).await;
+    assert!(
+        reply.contains("- line 1, `/sop-n/a`: waived `security`"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(
+            "- line 2, `/sop-revoke`: revoked the waiver of `security` declared earlier in this comment"
+        ),
+        "{reply}"
+    );
+    assert!(reply.contains("| security | ❌ failure |"), "{reply}");
+    assert!(c.active_waivers().await.is_empty());
+    let all = c.cli_json(&["waivers", "list", "--all"]).await;
+    assert_eq!(all.len(), 1, "recorded, and revoked: {all:#?}");
+    assert_eq!(all[0]["revoked_by"], "carol");
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "awaiting an approval from a member of team security",
+    )
+    .await;
+    c.expect_status(NA, "success", "no gates waived").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_then_a_waiver_in_one_comment_replaces_the_waiver() {
+    let c = Case::start(world(), "").await;
+    let first = c.say(7, "carol", "/sop-n/a security docs only").await;
+    c.reply(7, first).await;
+    let id = c
+        .say(
+            7,
+            "carol",
+            "/sop-revoke security\n/sop-n/a security docs and config only",
+        )
+        .await;
+    let reply = c.reply(7, id).await;
+    assert!(
+        reply.contains("- line 1, `/sop-revoke`: revoked waiver #1 of `security`"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("- line 2, `/sop-n/a`: waived `security`"),
+        "{reply}"
+    );
+    let active = c.cli_json(&["waivers", "list"]).await;
+    assert_eq!(active.len(), 1, "{active:#?}");
+    assert_eq!(active[0]["reason"], "docs and config only");
+    assert_eq!(active[0]["comment_id"], id);
+    c.expect_status(
+        SECURITY,
+        "success",
+        "waived by @carol: docs and config only",
+    )
+    .await;
+    c.expect_status(NA, "success", "N/A: security").await;
+}
+
+// ----- edits are the editor's ---------------------------------------------------------------
+
+const EDITS_ON: &str = "[evaluation]\nhandle_edited_comments = true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_author_editing_a_managers_comment_into_a_waiver_is_ignored_and_audited() {
+    let c = Case::start(world(), EDITS_ON).await;
+    let id = c.say(7, "mia", "thanks, having a look").await;
+    // alice (the author, with write access) edits mia's comment; Gitea's sender is alice.
+    c.world(|w| w.edit_comment(REPO, id, "/sop-n/a qa, security all fine"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
+    c.deliver(&with_logins(&hook, &["/sender/login"], "alice"))
+        .await;
+    c.barrier(7).await;
+    let marker = format!("<!-- sopbot:reply-to:{id} -->");
+    let replied = c
+        .world(|w| w.comments(REPO, 7))
+        .iter()
+        .any(|c| c.body.starts_with(&marker));
+    assert!(!replied, "no reply to the edit");
+    assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
+    let audit = c.cli_json(&["audit"]).await;
+    let ignored: Vec<&Value> = audit
+        .iter()
+        .filter(|a| a["action"] == "comment.edit_ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "{audit:#?}");
+    assert_eq!(ignored[0]["actor"], "alice");
+    assert_eq!(
+        ignored[0]["detail"],
+        format!("@alice edited comment {id} by @mia; the edit was not acted on")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_editing_her_own_comment_into_a_waiver_is_acted_on() {
+    let c = Case::start(world(), EDITS_ON).await;
+    let id = c.say(7, "mia", "thanks, having a look").await;
+    c.world(|w| w.edit_comment(REPO, id, "/sop-n/a security docs only"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
+    c.deliver(&hook).await;
+    let reply = c.reply(7, id).await;
+    assert!(reply.contains("waived `security`"), "{reply}");
+    assert_eq!(
+        c.active_waivers().await,
+        [(7, "security".to_string(), "mia".to_string())]
+    );
+}
