@@ -9,6 +9,7 @@
 
 mod audit;
 mod cursors;
+mod health;
 mod inbox;
 mod outcomes;
 mod waivers;
@@ -28,6 +29,7 @@ pub use cursors::{
     CursorRow, EvaluationRow, NewEvaluation, NewPostedStatus, NewReply, PostedStatusRow, Recorded,
     ReplyRow,
 };
+pub use health::Unwritable;
 pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};
 pub use outcomes::{CommentOutcome, HandledComment, Revocation};
 pub use waivers::{NewWaiver, WaiverFilter, WaiverRow};
@@ -62,6 +64,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// Nothing can be stored now: the file was deleted or replaced under the running process,
+    /// or the write (a whole inbox group commit) did not commit.
+    #[error(transparent)]
+    Unwritable(#[from] Unwritable),
     /// The row asked for (a waiver id, an event id) does not exist.
     #[error("not found")]
     NotFound,
@@ -89,6 +95,8 @@ pub struct Store {
     durable: SqlitePool,
     /// The queue of the inbox writer, which stores events in batches on `durable`.
     inbox_writer: tokio::sync::mpsc::Sender<inbox::Pending>,
+    /// Which file was opened, and whether writes commit.
+    health: Arc<health::Health>,
     clock: Clock,
 }
 
@@ -151,9 +159,19 @@ impl Store {
                 return Err(open_err(source));
             }
         };
+        // The file exists now: remember which one it is, to notice it deleted or replaced.
+        let health = match health::Health::new(path) {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                durable.close().await;
+                pool.close().await;
+                return Err(open_err(sqlx::Error::Io(e)));
+            }
+        };
         Ok(Store {
             pool,
-            inbox_writer: inbox::spawn_writer(durable.clone()),
+            inbox_writer: inbox::spawn_writer(durable.clone(), health.clone()),
+            health,
             durable,
             clock: Arc::new(Utc::now),
         })
