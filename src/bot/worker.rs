@@ -87,7 +87,7 @@ impl Pause {
         }
     }
 
-    /// A store call succeeded: the pool runs at full speed again.
+    /// A store write committed (a claim, an outcome): the pool runs at full speed again.
     fn succeeded(&self) {
         let mut s = self.lock();
         if s.failures > 0 {
@@ -138,8 +138,8 @@ async fn worker(id: usize, pool: Pool, mut stop: watch::Receiver<bool>) {
                     repo = %row.repo, pr = row.pr, delivery = row.delivery_id.as_deref().unwrap_or("-"));
                 process(&pool, row, &mut stop).instrument(span).await;
             }
+            // Not a reset of the pause: claiming nothing writes nothing, so it proves nothing.
             Ok(None) => {
-                pool.pause.succeeded();
                 tokio::select! {
                     _ = pool.notify.notified() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}

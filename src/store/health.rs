@@ -49,7 +49,7 @@ fn file_id(path: &Path) -> std::io::Result<FileId> {
 pub(super) struct Health {
     path: PathBuf,
     opened: FileId,
-    /// The failure being lived through, `None` while writes commit.
+    /// The failure that started the outage being lived through, `None` while writes commit.
     failing: Mutex<Option<Unwritable>>,
 }
 
@@ -75,20 +75,20 @@ impl Health {
         }
     }
 
-    /// Records the outcome of a write and logs a change of state (never the same one twice).
+    /// Records the outcome of a write and logs the changes of state: the first failure of an
+    /// outage, and the recovery. Failures in between (other causes included) are not logged.
     pub(super) fn record(&self, outcome: Result<(), &Unwritable>) {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        match (outcome, failing.as_ref()) {
-            (Ok(()), None) => {}
-            (Ok(()), Some(_)) => {
-                tracing::info!("the database is writable again");
+        match (outcome, failing.is_some()) {
+            (Ok(()), true) => {
+                tracing::info!("the database is writable again: deliveries are accepted");
                 *failing = None;
             }
-            (Err(now), before) if before != Some(now) => {
+            (Err(now), false) => {
                 tracing::error!(error = %now, "database not writable: deliveries are refused (503) until it is");
                 *failing = Some(now.clone());
             }
-            (Err(_), _) => {}
+            _ => {}
         }
     }
 }
