@@ -13,7 +13,11 @@
 //! | 400 | the body is not the event its headers claim |
 //! | 401 | a secret is configured and the signature is missing or wrong; nothing is read |
 //! | 413 | the body is larger than `max_body` |
-//! | 503 | the inbox could not be written (visible in Gitea's delivery log) |
+//! | 503 | the inbox could not be written: not acknowledged (visible in Gitea's delivery log) |
+//!
+//! A delivery is acknowledged only once its inbox row is committed, synced, in the file at the
+//! configured path. During a database outage every delivery is refused with 503 while the store
+//! logs the outage once, when it starts and when it ends (not once per delivery).
 //!
 //! Every log line of a request carries `delivery`, `event`, `repo` and `pr` (the span of the
 //! request). Neither the secret nor a body is ever logged.
@@ -193,12 +197,14 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `{"database":"ok","gitea":"ok"}`, or 503 naming what failed.
+/// `{"database":"ok","gitea":"ok"}`, or 503 naming what failed. The database is ok when a
+/// probe write commits in the file at the configured path (not deleted, not replaced).
 async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     let database = async {
-        match tokio::time::timeout(READY_TIMEOUT, app.store.ping()).await {
+        // A real write, committed: a database that only answers reads is not ready.
+        match tokio::time::timeout(READY_TIMEOUT, app.store.check_writable()).await {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("error: {e}")),
+            Ok(Err(e)) => Some(format!("not writable: {e}")),
             Err(_) => Some(format!("error: no answer within {READY_TIMEOUT:?}")),
         }
     };
@@ -336,11 +342,16 @@ async fn handle_delivery(
             tracing::info!(id, %event, "duplicate of a stored event");
             reply(StatusCode::ACCEPTED, "duplicate".into())
         }
+        // The store logs the outage once; one line per refused delivery would flood the log.
         Err(e) => {
-            tracing::error!(error = %e, "cannot store the event");
+            tracing::debug!(error = %e, "not stored: refused");
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "cannot store the event now; it will be picked up by polling".into(),
+                format!(
+                    "not stored, not queued: {e}. Gitea does not redeliver; sopbot's poller \
+                     picks the event up once the database is writable (or redeliver it from \
+                     the webhook's recent deliveries)"
+                ),
             )
         }
     }

@@ -573,13 +573,20 @@ async fn without_a_secret_unsigned_deliveries_are_accepted_when_asked_for() {
 async fn a_store_failure_is_503() {
     let bot = Bot::start().await;
     bot.store.close().await;
-    let (status, _) = bot.post_example("pull_request_opened.json").await;
+    let (status, text) = bot.post_example("pull_request_opened.json").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        text.starts_with("not stored, not queued: ") && text.contains("poller"),
+        "{text}"
+    );
     let (status, text) = bot.get("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let ready: Value = serde_json::from_str(&text).unwrap();
     assert!(
-        ready["database"].as_str().unwrap().starts_with("error"),
+        ready["database"]
+            .as_str()
+            .unwrap()
+            .starts_with("not writable: "),
         "{text}"
     );
 }

@@ -15,12 +15,14 @@
 //! [`Store::reset_running`] returns the events of a dead process to `pending`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::health::{failed, Health};
 use super::{ts, Store, StoreError};
 
 /// Claims after which a failing event is given up (`failed`) even if a retry time is offered.
@@ -141,34 +143,35 @@ const BATCH: usize = 128;
 /// Group commit: every event that arrives while a transaction is being written goes into the
 /// next one, so a burst of webhooks costs one fsync per batch instead of one per webhook, and
 /// each is still answered only once it is on disk. Alone, an event is one transaction as before.
-pub(super) fn spawn_writer(durable: SqlitePool) -> mpsc::Sender<Pending> {
+pub(super) fn spawn_writer(durable: SqlitePool, health: Arc<Health>) -> mpsc::Sender<Pending> {
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * BATCH);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
         while rx.recv_many(&mut batch, BATCH).await > 0 {
-            write_batch(&durable, std::mem::take(&mut batch)).await;
+            write_batch(&durable, &health, std::mem::take(&mut batch)).await;
         }
     });
     tx
 }
 
-async fn write_batch(pool: &SqlitePool, batch: Vec<Pending>) {
-    match insert_batch(pool, &batch).await {
+/// Stores a batch and answers each of its events. Acknowledged means stored: when the file at
+/// the path is no longer the one open, or the transaction does not commit, every event of the
+/// batch is refused with the same reason — none of them is on disk.
+async fn write_batch(pool: &SqlitePool, health: &Health, batch: Vec<Pending>) {
+    let stored = match health.check_file() {
+        Ok(()) => insert_batch(pool, &batch).await.map_err(failed),
+        Err(e) => Err(e),
+    };
+    health.record(stored.as_ref().map(|_| ()));
+    match stored {
         Ok(results) => {
             for (p, result) in batch.into_iter().zip(results) {
                 let _ = p.reply.send(result);
             }
         }
-        // The transaction itself failed (begin or commit): nothing of it is stored. Each event
-        // is tried alone, so that each gets its own answer and one bad event cannot sink the
-        // others.
-        Err(_) => {
+        Err(e) => {
             for p in batch {
-                let result = match pool.acquire().await {
-                    Ok(mut conn) => insert(&mut conn, &p.new, &p.received_at).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = p.reply.send(result);
+                let _ = p.reply.send(Err(e.clone().into()));
             }
         }
     }
@@ -255,7 +258,15 @@ impl Store {
     /// Takes the oldest claimable event and marks it `running` (counting the attempt), or
     /// `None` when nothing is claimable now. See the module header for the ordering guarantee:
     /// it is one atomic statement, so no two workers ever hold events of the same PR.
+    ///
+    /// The statement runs in an explicit transaction so that a commit that fails (disk full,
+    /// read-only file) is an error: in autocommit, the row of `RETURNING` reaches the caller
+    /// before the commit, whose failure would leave the event `pending` for the next worker
+    /// while this one runs it. The file is checked first: a deleted or replaced database is
+    /// not worked from.
     pub async fn claim_next(&self) -> Result<Option<EventRow>, StoreError> {
+        self.check_file()?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query_as(&format!(
             "UPDATE inbox SET state = 'running', attempts = attempts + 1
              WHERE id = (
@@ -271,13 +282,15 @@ impl Store {
              RETURNING {COLUMNS}"
         ))
         .bind(ts(self.now()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(row)
     }
 
     /// Marks a claimed event handled. [`StoreError::NotFound`] if no running event has this id.
     pub async fn mark_done(&self, id: i64) -> Result<(), StoreError> {
+        self.check_file()?;
         let done = sqlx::query(
             "UPDATE inbox SET state = 'done', done_at = ?, not_before = NULL
              WHERE id = ? AND state = 'running'",
@@ -295,14 +308,17 @@ impl Store {
     /// Records that handling a claimed event failed with `error`. With `retry_at`, and fewer
     /// than [`MAX_ATTEMPTS`] claims so far, the event goes back to `pending`, not claimable
     /// before `retry_at`; otherwise it is `failed` for good. Returns the updated event.
-    /// [`StoreError::NotFound`] if no running event has this id.
+    /// [`StoreError::NotFound`] if no running event has this id. Like the claim, one explicit
+    /// transaction, so that a failed commit is reported rather than lost after `RETURNING`.
     pub async fn mark_failed(
         &self,
         id: i64,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<EventRow, StoreError> {
-        let row = sqlx::query_as(&format!(
+        self.check_file()?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<EventRow> = sqlx::query_as(&format!(
             "UPDATE inbox SET
                  state = CASE WHEN ?1 IS NOT NULL AND attempts < ?2 THEN 'pending'
                               ELSE 'failed' END,
@@ -317,8 +333,9 @@ impl Store {
         .bind(ts(self.now()))
         .bind(error)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.ok_or(StoreError::NotFound)
     }
 

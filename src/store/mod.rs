@@ -9,25 +9,31 @@
 
 mod audit;
 mod cursors;
+mod health;
 mod inbox;
 mod outcomes;
 mod waivers;
 
 use std::fmt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::pool::PoolConnectionMetadata;
+use sqlx::sqlite::SqliteTransactionManager;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Connection, SqliteConnection, SqlitePool, TransactionManager};
 
 pub use audit::{actions, AuditFilter, AuditRow, NewAudit};
 pub use cursors::{
     CursorRow, EvaluationRow, NewEvaluation, NewPostedStatus, NewReply, PostedStatusRow, Recorded,
     ReplyRow,
 };
+pub use health::Unwritable;
 pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};
 pub use outcomes::{CommentOutcome, Effect, HandledComment, Revocation};
 pub use waivers::{NewWaiver, WaiverFilter, WaiverRow};
@@ -62,6 +68,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// Nothing can be stored now: the file was deleted or replaced under the running process,
+    /// or the write (a whole inbox group commit) did not commit.
+    #[error(transparent)]
+    Unwritable(#[from] Unwritable),
     /// The row asked for (a waiver id, an event id) does not exist.
     #[error("not found")]
     NotFound,
@@ -89,6 +99,8 @@ pub struct Store {
     durable: SqlitePool,
     /// The queue of the inbox writer, which stores events in batches on `durable`.
     inbox_writer: tokio::sync::mpsc::Sender<inbox::Pending>,
+    /// Which file was opened, and whether writes commit.
+    health: Arc<health::Health>,
     clock: Clock,
 }
 
@@ -128,6 +140,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
+            .after_release(out_of_transaction)
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
@@ -142,6 +155,7 @@ impl Store {
         let durable = match SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .after_release(out_of_transaction)
             .connect_with(options.synchronous(SqliteSynchronous::Full))
             .await
         {
@@ -151,9 +165,19 @@ impl Store {
                 return Err(open_err(source));
             }
         };
+        // The file exists now: remember which one it is, to notice it deleted or replaced.
+        let health = match health::Health::new(path) {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                durable.close().await;
+                pool.close().await;
+                return Err(open_err(sqlx::Error::Io(e)));
+            }
+        };
         Ok(Store {
             pool,
-            inbox_writer: inbox::spawn_writer(durable.clone()),
+            inbox_writer: inbox::spawn_writer(durable.clone(), health.clone()),
+            health,
             durable,
             clock: Arc::new(Utc::now),
         })
@@ -187,6 +211,33 @@ impl Store {
     pub(crate) fn now(&self) -> DateTime<Utc> {
         truncate((self.clock)())
     }
+}
+
+/// Gives a connection back to the pool out of any transaction, as sqlx counts them.
+///
+/// sqlx counts transactions itself. When a COMMIT fails (disk full, read-only file), SQLite has
+/// already rolled the transaction back, so sqlx's own ROLLBACK fails and its count stays at
+/// one: every later `begin` on that connection would fail, long after the disk has room again.
+/// The count is realigned here — an untracked `BEGIN`, then sqlx's ROLLBACK — rather than the
+/// connection closed: a connection reopened while the file is write-protected would silently
+/// be read-only for good. Free when no transaction is open. A connection that cannot be
+/// realigned is closed.
+fn out_of_transaction(
+    conn: &mut SqliteConnection,
+    _: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        // The rollback queued by a dropped transaction runs before the ping is answered.
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            sqlx::Executor::execute(&mut *conn, "BEGIN").await?;
+            SqliteTransactionManager::rollback(conn).await?;
+        }
+        Ok(!conn.is_in_transaction())
+    })
 }
 
 /// Formats a time the way every column stores it: RFC 3339, UTC, `Z`, microseconds.
