@@ -116,6 +116,11 @@ pub struct PollerConfig {
     /// On a first start, comments older than this are not replayed.
     #[serde(default = "default_first_window", with = "duration")]
     pub first_start_window: Duration,
+    /// How often every open PR is evaluated again even though nothing seen changed: Gitea sends
+    /// no webhook when someone leaves a team, so this bounds how long an approval by a former
+    /// member keeps a gate open (with the membership cache's TTL). 0 disables the sweep.
+    #[serde(default = "default_sweep_interval", with = "duration")]
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -226,6 +231,9 @@ fn default_poll_interval() -> u64 {
 fn default_first_window() -> Duration {
     Duration::from_secs(3600)
 }
+fn default_sweep_interval() -> Duration {
+    Duration::from_secs(600)
+}
 fn default_waiver_context() -> String {
     "sop-checklist / na-declarations (pull_request)".into()
 }
@@ -280,6 +288,7 @@ impl Default for PollerConfig {
         PollerConfig {
             interval_secs: default_poll_interval(),
             first_start_window: default_first_window(),
+            sweep_interval: default_sweep_interval(),
         }
     }
 }

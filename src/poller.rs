@@ -2,7 +2,8 @@
 //! is dismissed, so every `interval_secs` the poller, per configured repository:
 //! - lists PR comments updated since a stored cursor and puts them in the inbox (the webhook's
 //!   copy of the same comment has the same dedup key, so it is handled once);
-//! - re-evaluates open PRs whose head commit or reviews changed since their last evaluation;
+//! - re-evaluates open PRs whose head commit or reviews changed since their last evaluation,
+//!   and every open PR once per `sweep_interval` (team membership changes send no webhook);
 //! - ends the waivers of PRs closed or merged, and those whose comment was deleted, while the
 //!   bot was not told (a lost webhook);
 //! - notices statuses on sopbot's contexts posted by another account (the status guard).
@@ -184,6 +185,10 @@ impl Poller {
                 .map(|l| l.evaluated_at.to_rfc3339())
                 .unwrap_or_default();
             let mut why = changed.then(|| format!("head or reviews changed since {since}"));
+            if why.is_none() && self.sweep_due(last.as_ref().map(|l| l.evaluated_at)) {
+                // Nothing seen changed, but a membership may have (Gitea sends no webhook).
+                why = Some(format!("sweep: last evaluated {since}"));
+            }
             if !changed {
                 // Status guard: a status on our contexts by someone else.
                 let latest = self.client.latest_statuses(repo, &pr.head.sha).await?;
@@ -210,6 +215,16 @@ impl Poller {
             }
         }
         Ok(found + self.poll_waivers(repo, &open).await?)
+    }
+
+    /// Whether a PR last evaluated at `at` is due for the periodic re-evaluation.
+    fn sweep_due(&self, at: Option<DateTime<Utc>>) -> bool {
+        let every = self.config.poller.sweep_interval;
+        !every.is_zero()
+            && at.is_none_or(|at| {
+                Utc::now() - at
+                    >= chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX)
+            })
     }
 
     /// Active waivers whose end no webhook announced: their PR is no longer open, or the

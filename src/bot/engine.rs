@@ -24,6 +24,15 @@ use super::event::{CommentAction, Event, PrAction};
 use super::replies::{self, Answer};
 use super::{statuses, Evaluator, PrEvaluation};
 
+/// A comment to decide on: who said what, and whether it reached the bot after later comments
+/// of its PR were handled.
+struct Said<'a> {
+    comment_id: i64,
+    author: &'a str,
+    body: &'a str,
+    late: bool,
+}
+
 /// The bot's decision-making, shared by the workers.
 pub struct Engine {
     ev: Evaluator,
@@ -72,13 +81,13 @@ impl Engine {
                 }
                 match action {
                     CommentAction::Created => {
-                        self.command_comment(&repo, *pr, *comment_id, author, body)
+                        self.command_comment(&repo, *pr, *comment_id, author, body, false)
                             .await
                     }
                     CommentAction::Edited if self.ev.config.evaluation.handle_edited_comments => {
                         let editor = sender.as_deref();
                         if editor.is_some_and(|e| crate::gate::same_login(e, author)) {
-                            self.command_comment(&repo, *pr, *comment_id, author, body)
+                            self.command_comment(&repo, *pr, *comment_id, author, body, true)
                                 .await
                         } else {
                             self.foreign_edit(&repo, *pr, *comment_id, author, editor)
@@ -110,6 +119,7 @@ impl Engine {
         comment_id: i64,
         author: &str,
         body: &str,
+        edited: bool,
     ) -> anyhow::Result<()> {
         // Most comments are discussion: the parser (pure) rules them out before the store is
         // asked anything. A comment without commands never has a record.
@@ -130,8 +140,25 @@ impl Engine {
             warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
         }
         let pull = self.ev.client.pull(repo, pr).await?;
+        // Thread order: a comment found after later ones were handled (its webhook was lost)
+        // must not declare a waiver that a later `/sop-revoke` already answered for.
+        let late = !edited
+            && store
+                .newest_handled_comment(&repo.full(), pr as i64)
+                .await?
+                .is_some_and(|newest| newest > comment_id);
         let (outcome, answer) = self
-            .decide(repo, &pull, comment_id, author, body, &parsed)
+            .decide(
+                repo,
+                &pull,
+                Said {
+                    comment_id,
+                    author,
+                    body,
+                    late,
+                },
+                &parsed,
+            )
             .await?;
         let recorded = store.record_comment_outcome(&outcome).await?;
         let retry = !recorded.is_new();
@@ -150,11 +177,15 @@ impl Engine {
         &self,
         repo: &RepoName,
         pull: &PullRequest,
-        comment_id: i64,
-        author: &str,
-        body: &str,
+        said: Said<'_>,
         parsed: &[ParsedLine],
     ) -> anyhow::Result<(CommentOutcome, Answer)> {
+        let Said {
+            comment_id,
+            author,
+            body,
+            late,
+        } = said;
         let gates = self.ev.config.gates();
         // A running view of the waivers: each command sees what the earlier ones did.
         let mut active = self
@@ -165,6 +196,7 @@ impl Engine {
         let mut planned: Vec<String> = Vec::new();
         let mut outcome = CommentOutcome {
             repo: repo.full(),
+            pr: Some(pull.number as i64),
             comment_id,
             body_sha256: hex::encode(Sha256::digest(body.as_bytes())),
             ..CommentOutcome::default()
@@ -220,6 +252,10 @@ impl Engine {
                 Command::Waive { .. } if !pull.is_open() => {
                     count(cmd.name(), "refused");
                     answer.lines.push(replies::pr_not_open(line));
+                }
+                Command::Waive { .. } if late => {
+                    count(cmd.name(), "refused");
+                    answer.lines.push(replies::waive_late(line));
                 }
                 Command::Waive {
                     gates: named,

@@ -36,6 +36,8 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CommentOutcome {
     pub repo: String,
+    /// The PR the comment is on; `None` only in tests of the store alone.
+    pub pr: Option<i64>,
     pub comment_id: i64,
     pub body_sha256: String,
     /// Waivers and revocations, in order.
@@ -98,14 +100,15 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO comment_replies (repo, comment_id, reply_comment_id, body_sha256,
-                                          handled_at, outcome)
-             VALUES (?, ?, NULL, ?, ?, ?)",
+                                          handled_at, outcome, pr)
+             VALUES (?, ?, NULL, ?, ?, ?, ?)",
         )
         .bind(&o.repo)
         .bind(o.comment_id)
         .bind(&o.body_sha256)
         .bind(ts(now))
         .bind(&o.outcome)
+        .bind(o.pr)
         .execute(&mut *tx)
         .await?;
         let stored = handled_in(&mut tx, &o.repo, o.comment_id)
@@ -113,6 +116,23 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(Recorded::New(stored))
+    }
+
+    /// The newest (highest id: Gitea numbers comments in creation order) comment of a PR the
+    /// bot has handled, if any.
+    pub async fn newest_handled_comment(
+        &self,
+        repo: &str,
+        pr: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let newest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(comment_id) FROM comment_replies WHERE repo = ? AND pr = ?",
+        )
+        .bind(repo)
+        .bind(pr)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(newest)
     }
 
     /// The recorded effects of a comment, if it was handled.
@@ -169,6 +189,7 @@ mod tests {
     fn outcome(comment_id: i64) -> CommentOutcome {
         CommentOutcome {
             repo: "acme/widgets".into(),
+            pr: None,
             comment_id,
             body_sha256: "ab".into(),
             effects: vec![Effect::Waive(NewWaiver {
