@@ -102,6 +102,47 @@ pub fn mention(login: &str, md: Md) -> String {
 }
 
 #[cfg(test)]
+/// What pulldown-cmark (CommonMark + GFM tables) makes of `markdown`: the code spans, the
+/// plain text, and whether anything else appeared (a link, an image, HTML, another cell …).
+pub(crate) fn rendered(markdown: &str, want_cells: usize) -> (Vec<String>, String, Vec<String>) {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let (mut codes, mut text, mut other) = (Vec::new(), String::new(), Vec::new());
+    let mut cells = 0;
+    for event in Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    ) {
+        match event {
+            Event::Code(c) => codes.push(c.to_string()),
+            Event::Text(t) => text.push_str(&t),
+            Event::Start(Tag::TableCell) => cells += 1,
+            Event::Start(
+                Tag::Paragraph
+                | Tag::List(None)
+                | Tag::Item
+                | Tag::Table(_)
+                | Tag::TableHead
+                | Tag::TableRow,
+            )
+            | Event::End(
+                TagEnd::Paragraph
+                | TagEnd::List(false)
+                | TagEnd::Item
+                | TagEnd::Table
+                | TagEnd::TableHead
+                | TagEnd::TableRow
+                | TagEnd::TableCell,
+            ) => {}
+            e => other.push(format!("{e:?}")),
+        }
+    }
+    if cells != want_cells {
+        other.push(format!("{cells} cells"));
+    }
+    (codes, text, other)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -159,46 +200,6 @@ mod tests {
         );
         assert_eq!(visible("a\nb"), "a\\u{a}b");
         assert_eq!(one_line("  ok\u{85}fine  "), "ok fine");
-    }
-
-    /// What pulldown-cmark (CommonMark + GFM tables) makes of `markdown`: the code spans, the
-    /// plain text, and whether anything else appeared (a link, an image, HTML, another cell …).
-    fn rendered(markdown: &str, want_cells: usize) -> (Vec<String>, String, Vec<String>) {
-        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-        let (mut codes, mut text, mut other) = (Vec::new(), String::new(), Vec::new());
-        let mut cells = 0;
-        for event in Parser::new_ext(
-            markdown,
-            Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
-        ) {
-            match event {
-                Event::Code(c) => codes.push(c.to_string()),
-                Event::Text(t) => text.push_str(&t),
-                Event::Start(Tag::TableCell) => cells += 1,
-                Event::Start(
-                    Tag::Paragraph
-                    | Tag::List(None)
-                    | Tag::Item
-                    | Tag::Table(_)
-                    | Tag::TableHead
-                    | Tag::TableRow,
-                )
-                | Event::End(
-                    TagEnd::Paragraph
-                    | TagEnd::List(false)
-                    | TagEnd::Item
-                    | TagEnd::Table
-                    | TagEnd::TableHead
-                    | TagEnd::TableRow
-                    | TagEnd::TableCell,
-                ) => {}
-                e => other.push(format!("{e:?}")),
-            }
-        }
-        if cells != want_cells {
-            other.push(format!("{cells} cells"));
-        }
-        (codes, text, other)
     }
 
     proptest::proptest! {
