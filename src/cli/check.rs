@@ -46,7 +46,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     if args.json {
         super::print_json(&eval)?;
     } else {
-        print!("{}", explain(&eval));
+        print!("{}", crate::text::terminal(&explain(&eval)));
         if let Some(p) = posted {
             println!(
                 "statuses: {} posted, {} already current",
@@ -55,7 +55,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
             );
             for (context, who, state) in p.overturned {
                 println!(
-                    "  `{context}` had `{state}` posted by @{who}: replaced by the bot's verdict"
+                    "{}",
+                    crate::text::terminal(&format!(
+                        "  `{context}` had `{state}` posted by @{who}: replaced by the bot's verdict"
+                    ))
                 );
             }
         }
