@@ -394,6 +394,25 @@ fn config_check_passes_the_example_and_hides_secrets() {
 }
 
 #[test]
+fn config_check_redacts_a_password_in_the_gitea_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sopbot.toml");
+    std::fs::write(
+        &config,
+        "[gitea]\nurl = \"https://bot:hunter2@gitea.example/\"\ntoken = \"t\"\n",
+    )
+    .unwrap();
+    sopbot()
+        .args(["config", "check", config.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("url = \"https://bot:***@gitea.example/\"")
+                .and(predicate::str::contains("hunter2").not()),
+        );
+}
+
+#[test]
 fn bad_arguments_are_exit_2() {
     sopbot().args(["waivers", "frobnicate"]).assert().code(2);
     sopbot()

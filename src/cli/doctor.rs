@@ -61,7 +61,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
     }
 
     let (url, token) = match (config.gitea_url(), config.gitea_token()) {
-        (Ok(u), Ok(t)) => (u.to_string(), t),
+        (Ok(u), Ok(t)) => (u, t),
         (Err(e), _) | (_, Err(e)) => {
             r.fail(
                 &e.to_string(),
@@ -70,7 +70,8 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
             return Ok(Outcome::CheckFailed);
         }
     };
-    let client = GiteaClient::new(&url, token, super::client_options(config))?;
+    let client = GiteaClient::new(url, token, super::client_options(config))?;
+    let url = crate::config::redact_url(url);
 
     match client.version().await {
         Ok(v) => r.ok(&format!("Gitea at {url} answers, version {}", v.version)),
