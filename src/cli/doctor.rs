@@ -4,23 +4,25 @@
 use crate::config::{Config, TeamRef};
 use crate::gitea::{GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
 use crate::store::Store;
+use crate::text::visible;
 
 use super::Outcome;
 
+/// Prints each finding; they quote Gitea's answers, so controls are shown escaped.
 struct Report {
     failed: bool,
 }
 
 impl Report {
     fn ok(&mut self, what: &str) {
-        println!("ok    {what}");
+        println!("ok    {}", visible(what));
     }
     fn warn(&mut self, what: &str, fix: &str) {
-        println!("warn  {what}\n      fix: {fix}");
+        println!("warn  {}\n      fix: {}", visible(what), visible(fix));
     }
     fn fail(&mut self, what: &str, fix: &str) {
         self.failed = true;
-        println!("FAIL  {what}\n      fix: {fix}");
+        println!("FAIL  {}\n      fix: {}", visible(what), visible(fix));
     }
 }
 
