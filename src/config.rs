@@ -65,11 +65,12 @@ pub struct Config {
     pub source: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GiteaConfig {
-    /// Base URL of the Gitea server; the API is under `/api/v1`.
-    #[serde(default)]
+    /// Base URL of the Gitea server; the API is under `/api/v1`. Shown (Debug, `config check`)
+    /// with its password redacted.
+    #[serde(default, serialize_with = "serialize_redacted_url")]
     pub url: String,
     #[serde(default, skip_serializing)]
     pub token: Option<Secret>,
@@ -204,6 +205,47 @@ impl fmt::Display for TeamRef {
             TeamRef::Name(n) => f.write_str(n),
             TeamRef::Id(id) => write!(f, "team #{id}"),
         }
+    }
+}
+
+impl fmt::Debug for GiteaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GiteaConfig")
+            .field("url", &redact_url(&self.url))
+            .field("token", &self.token)
+            .field("token_file", &self.token_file)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("membership_cache_ttl", &self.membership_cache_ttl)
+            .finish()
+    }
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
+}
+
+/// `url` with the password of its userinfo shown as `***` (`https://user:***@gitea.example/`),
+/// for every place a Gitea URL is printed: a password there is as secret as the token. Text
+/// that is not an http(s) URL but has an `@` loses everything before its last `@`.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if matches!(parsed.scheme(), "http" | "https") => {
+            if parsed.password().is_none() {
+                url.to_string()
+            } else if parsed.set_password(Some("***")).is_ok() {
+                parsed.to_string()
+            } else {
+                "***".into()
+            }
+        }
+        _ => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &url[..scheme + 3], &url[at..])
+            }
+            (None, Some(at)) => format!("***{}", &url[at..]),
+            _ => url.to_string(),
+        },
     }
 }
 
@@ -752,5 +794,27 @@ context = "sop-checklist / na-declarations (pull_request)"
     fn bad_repo_name_is_named() {
         let err = load("[[repo]]\nname = \"widgets\"\n").unwrap_err();
         assert!(err.to_string().contains("widgets"), "{err}");
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_redacted_wherever_it_is_shown() {
+        for (url, shown) in [
+            (
+                "https://user:pass@gitea.example/",
+                "https://user:***@gitea.example/",
+            ),
+            ("http://u:p%40ss@h:3000/git", "http://u:***@h:3000/git"),
+            ("https://gitea.example/", "https://gitea.example/"),
+            ("https://user@gitea.example/", "https://user@gitea.example/"),
+            ("https://u:pa/ss@h/", "https://***@h/"),
+            ("u:secret@h", "***@h"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        let mut c = Config::default();
+        c.gitea.url = "https://user:pass@gitea.example/".into();
+        assert!(!format!("{c:?}").contains("pass@"));
+        assert!(toml::to_string(&c).unwrap().contains("user:***@"));
     }
 }

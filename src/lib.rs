@@ -15,4 +15,5 @@ pub mod poller;
 pub mod secret;
 pub mod server;
 pub mod store;
+pub mod text;
 pub mod types;

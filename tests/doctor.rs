@@ -71,3 +71,54 @@ async fn a_team_missing_from_the_org_is_named() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("managers"), "{text}");
 }
+
+/// A password in `gitea.url` is as secret as the token: doctor shows `user:***@`, both when
+/// Gitea answers and when the connection fails (reqwest's errors carry the URL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_url_is_redacted() {
+    let w = World::example().with_team("managers", &["mia", "sopbot"]);
+    let emu = Emulator::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let with_password = config_text(&emu, "").replace("http://", "http://bot:hunter2@");
+    assert!(with_password.contains("hunter2"));
+    let config = write_config(dir.path(), &with_password);
+    let out = sopbot(&config, &["doctor"]).await;
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(
+        text.contains("Gitea at http://bot:***@127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !err.contains("hunter2"),
+        "{text}{err}"
+    );
+
+    // Nothing listens on the port any more: the transport error is shown, the password is not.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = with_password
+        .lines()
+        .find(|l| l.starts_with("url"))
+        .unwrap()
+        .to_string();
+    let unreachable = with_password.replace(
+        &url,
+        &format!("url = \"http://bot:hunter2@127.0.0.1:{closed}/\""),
+    );
+    let config = write_config(dir.path(), &unreachable);
+    let out = sopbot(&config, &["doctor"]).await;
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(
+        text.contains(&format!(
+            "Gitea at http://bot:***@127.0.0.1:{closed}/ does not answer"
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !err.contains("hunter2"),
+        "{text}{err}"
+    );
+}

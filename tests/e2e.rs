@@ -430,6 +430,69 @@ async fn a_dismissed_approval_is_caught_by_the_poller() {
 
 // ----- waivers --------------------------------------------------------------------------------
 
+/// A reason full of Markdown, mentions, HTML and table pipes is echoed as its literal text: one
+/// code span in the reply's bullet and one in its table (so Gitea renders no image, link or
+/// HTML, pings nobody and adds no table cell), plain single-line text in the gate's status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_waiver_reason_is_echoed_inert() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    const REASON: &str =
+        "![x](http://evil/x.png) @carol @acme/security <img src=x> | a | b | `code";
+    let c = Case::start().await;
+    let id = c.say("carol", &format!("/sop-n/a security {REASON}")).await;
+    let reply = c.reply(id).await;
+    assert!(
+        reply.contains(&format!(
+            "- line 1, `/sop-n/a`: waived `security`: ``{REASON}``"
+        )),
+        "{reply}"
+    );
+    let cell = REASON.replace('|', "\\|");
+    assert!(
+        reply.contains(&format!(
+            "| security | ✅ success | waived by @carol: ``{cell}`` |"
+        )),
+        "{reply}"
+    );
+    // Rendered: the reason twice as code, the only HTML the bot's hidden marker, no link or
+    // image, three cells a row, and the only `@` outside code the bot's own mentions.
+    let (mut codes, mut html, mut text, mut cells) = (vec![], vec![], String::new(), 0);
+    let parser = Parser::new_ext(&reply, Options::ENABLE_TABLES);
+    for event in parser {
+        match event {
+            Event::Code(code) => codes.push(code.to_string()),
+            Event::Html(h) | Event::InlineHtml(h) => html.push(h.to_string()),
+            Event::Text(t) => text.push_str(&t),
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => panic!("a link: {reply}"),
+            Event::Start(Tag::TableCell) => cells += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        codes.iter().filter(|c| *c == REASON).count(),
+        2,
+        "{codes:?}"
+    );
+    assert!(
+        html.iter().all(|h| h.starts_with("<!-- sopbot:reply-to:")),
+        "{html:?}"
+    );
+    assert_eq!(cells % 3, 0, "{reply}");
+    assert_eq!(
+        text.match_indices('@').count(),
+        2,
+        "only @alice and @carol: {text}"
+    );
+    let status = c
+        .expect_status(SECURITY, "success", "waived by @carol")
+        .await;
+    assert_eq!(status.description, format!("waived by @carol: {REASON}"));
+    c.expect_status(NA, "success", "N/A: security").await;
+    let waivers = c.waivers(false).await;
+    assert_eq!(waivers[0]["reason"], REASON);
+    c.finish();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_security_member_waives_the_security_gate() {
     let c = Case::start().await;
@@ -437,11 +500,11 @@ async fn a_security_member_waives_the_security_gate() {
     let id = c.say("carol", "/sop-n/a security docs only").await;
     let reply = c.reply(id).await;
     assert!(
-        reply.contains("- line 1, `/sop-n/a`: waived `security`: docs only"),
+        reply.contains("- line 1, `/sop-n/a`: waived `security`: `docs only`"),
         "{reply}"
     );
     assert!(
-        reply.contains("| security | ✅ success | waived by @carol: docs only |"),
+        reply.contains("| security | ✅ success | waived by @carol: `docs only` |"),
         "{reply}"
     );
     assert_eq!(c.eyes(id), 1);
@@ -836,7 +899,7 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
         assert_eq!(c.eyes(*id), 1, "one 👀 on comment {id}");
     }
     let reply = c.reply(ids[1]).await;
-    assert!(reply.contains("waived `security`: docs only"), "{reply}");
+    assert!(reply.contains("waived `security`: `docs only`"), "{reply}");
     let reply = c.reply(ids[2]).await;
     assert!(reply.contains("**not waived** `qa`"), "{reply}");
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{usage, CommandError};
 use crate::gate::{GateState, Membership, Verdict};
+use crate::text::{code, mention, Md};
 
 use super::PrEvaluation;
 
@@ -38,7 +39,7 @@ fn cmd(line: usize, text: &str) -> String {
 }
 
 pub fn malformed(line: usize, e: &CommandError, command: Option<&str>) -> String {
-    let mut s = format!("- line {line}: {e}");
+    let mut s = format!("- line {line}: {}", requote(&e.to_string()));
     if let Some(name) = command {
         s.push_str(&format!(" — usage: `{}`", usage(name)));
     }
@@ -69,14 +70,15 @@ pub fn waived(line: usize, gate: &str, reason: &str, implicit: bool) -> String {
         } else {
             ""
         },
-        one_line(reason)
+        code(reason, Md::Inline)
     )
 }
 
 pub fn already_waived(line: usize, gate: &str, by: &str, id: i64) -> String {
     format!(
-        "- {}: `{gate}` is already waived by @{by} (waiver #{id}); `/sop-revoke {gate}` first to change it",
-        cmd(line, "/sop-n/a")
+        "- {}: `{gate}` is already waived by {} (waiver #{id}); `/sop-revoke {gate}` first to change it",
+        cmd(line, "/sop-n/a"),
+        mention(by, Md::Inline)
     )
 }
 
@@ -120,8 +122,9 @@ pub fn waive_unverified(line: usize, gate: &str, reason: &str) -> String {
 
 pub fn revoked(line: usize, gate: &str, id: i64, declared_by: &str) -> String {
     format!(
-        "- {}: revoked waiver #{id} of `{gate}` (declared by @{declared_by})",
-        cmd(line, "/sop-revoke")
+        "- {}: revoked waiver #{id} of `{gate}` (declared by {})",
+        cmd(line, "/sop-revoke"),
+        mention(declared_by, Md::Inline)
     )
 }
 
@@ -147,7 +150,7 @@ pub fn compose(
     guard: &[String],
 ) -> String {
     let mut s = marker(comment_id);
-    s.push_str(&format!("\n@{}\n\n", answer.to));
+    s.push_str(&format!("\n{}\n\n", mention(&answer.to, Md::Inline)));
     for line in &answer.lines {
         s.push_str(line);
         s.push('\n');
@@ -163,7 +166,7 @@ pub fn compose(
                 v.gate,
                 icon(v.state),
                 v.state.as_str(),
-                v.description.replace('|', "\\|")
+                v.why
             ));
         }
         let notes: Vec<String> = eval.gates.iter().flat_map(verdict_notes).collect();
@@ -195,30 +198,37 @@ fn verdict_notes(v: &Verdict) -> Vec<String> {
     for c in &v.candidates {
         match &c.membership {
             Membership::NotMember => notes.push(format!(
-                "`{}`: @{} approved but is not a member of the gate's team",
-                v.gate, c.login
+                "`{}`: {} approved but is not a member of the gate's team",
+                v.gate,
+                mention(&c.login, Md::Inline)
             )),
             Membership::Forbidden => notes.push(format!(
-                "`{}`: the bot's token got **403** reading the team of @{}'s approval. An admin must add the bot account to that team (or make it an org owner); `sopbot doctor` checks this",
-                v.gate, c.login
+                "`{}`: the bot's token got **403** reading the team of {}'s approval. An admin must add the bot account to that team (or make it an org owner); `sopbot doctor` checks this",
+                v.gate,
+                mention(&c.login, Md::Inline)
             )),
             Membership::Error(e) => notes.push(format!(
-                "`{}`: could not check @{}: {e}",
-                v.gate, c.login
+                "`{}`: could not check {}: {}",
+                v.gate,
+                mention(&c.login, Md::Inline),
+                code(e, Md::Inline)
             )),
             Membership::Member => {}
         }
     }
     for i in &v.ignored {
         notes.push(format!(
-            "`{}`: @{}'s approval does not count: {}",
-            v.gate, i.login, i.why
+            "`{}`: {}'s approval does not count: {}",
+            v.gate,
+            mention(&i.login, Md::Inline),
+            i.why
         ));
     }
     for m in &v.misfiled {
         notes.push(format!(
-            "`{}`: @{m} has a review Gitea stored as PENDING, probably submitted with a wrong event (`APPROVE`?): resubmit it with the event `APPROVED`",
-            v.gate
+            "`{}`: {} has a review Gitea stored as PENDING, probably submitted with a wrong event (`APPROVE`?): resubmit it with the event `APPROVED`",
+            v.gate,
+            mention(m, Md::Inline)
         ));
     }
     notes
@@ -227,7 +237,9 @@ fn verdict_notes(v: &Verdict) -> Vec<String> {
 /// Said on the PR when someone posted on one of sopbot's status contexts by hand.
 pub fn guard(context: &str, who: &str, state: &str, ours: &str) -> String {
     format!(
-        "⚠️ @{who} posted `{state}` on `{context}` by hand. Only sopbot decides this status: its verdict (`{ours}`) has been posted on top, and the attempt is in the audit log."
+        "⚠️ {} posted {} on `{context}` by hand. Only sopbot decides this status: its verdict (`{ours}`) has been posted on top, and the attempt is in the audit log.",
+        mention(who, Md::Inline),
+        code(state, Md::Inline)
     )
 }
 
@@ -247,8 +259,22 @@ fn code_list(gates: &[String]) -> String {
         .join(", ")
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// A parser message as Markdown: the words it quotes in backticks (a mistyped gate, perhaps
+/// with backticks of its own) become code spans that show them as typed. A quoted word never
+/// holds whitespace (the parser splits words on it), so a quote runs from a space-separated
+/// token's opening backtick to the last backtick of that token. A stray backtick is quoted too.
+fn requote(message: &str) -> String {
+    message
+        .split(' ')
+        .map(
+            |token| match token.strip_prefix('`').and_then(|t| t.rsplit_once('`')) {
+                Some((quoted, after)) => format!("{}{after}", code(quoted, Md::Inline)),
+                None if token.contains('`') => code(token, Md::Inline),
+                None => token.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Said in a reply when other open PRs share the head commit: Gitea keeps statuses per commit,
@@ -267,7 +293,7 @@ pub fn shared_head(head_sha: &str, others: &[u64], held: &[(String, String, Stri
     for (context, state, description) in held {
         s.push_str(&format!(
             "\n- `{context}` stays `{state}`: {}",
-            one_line(description)
+            code(description, Md::Inline)
         ));
     }
     s
@@ -279,4 +305,138 @@ pub fn withdrawn(line: usize, gate: &str) -> String {
         "- {}: revoked the waiver of `{gate}` declared earlier in this comment",
         cmd(line, "/sop-revoke")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{parse_comment, GateNames};
+    use crate::config::TeamRef;
+    use crate::gate::{evaluate_with, Facts, GateSpec, Options, PrFacts, WaiverFacts};
+    use crate::text::rendered;
+
+    const HOSTILE: &str =
+        "![x](http://evil/x.png) @carol @acme/security <img src=x> | a | b | `code";
+
+    fn waived_eval(reason: &str) -> PrEvaluation {
+        let gate = GateSpec {
+            name: "security".into(),
+            team: TeamRef::Name("security".into()),
+            waivable_by: vec![TeamRef::Name("managers".into())],
+        };
+        let facts = Facts {
+            pr: PrFacts {
+                head_sha: "0123456789abcdef".into(),
+                base_sha: "fedcba".into(),
+                ..PrFacts::default()
+            },
+            waivers: vec![WaiverFacts {
+                id: 1,
+                gate: "security".into(),
+                declared_by: "carol".into(),
+                reason: reason.into(),
+            }],
+            ..Facts::default()
+        };
+        let verdict = evaluate_with(&gate, &facts, &Options::default(), |_, _| {
+            crate::gate::Membership::NotMember
+        });
+        PrEvaluation {
+            repo: "acme/widgets".into(),
+            pr: 7,
+            head_sha: facts.pr.head_sha.clone(),
+            gates: vec![verdict],
+            author: Some("alice".into()),
+            waived: vec!["security".into()],
+            open: true,
+            reviews_fingerprint: None,
+        }
+    }
+
+    /// The reply to a hostile waiver reason: the reason is one code span in the bullet and one
+    /// in the table, the only mentions are the bot's own (`@alice` addressed, `@carol` listed),
+    /// and nothing is a link, an image or HTML besides the bot's hidden marker.
+    #[test]
+    fn a_hostile_reason_is_echoed_inert_in_the_reply() {
+        let answer = Answer {
+            pr: 7,
+            to: "alice".into(),
+            lines: vec![waived(1, "security", HOSTILE, false)],
+            ..Answer::default()
+        };
+        let reply = compose(42, &answer, Some(&waived_eval(HOSTILE)), &[]);
+        let body = reply.strip_prefix(&marker(42)).unwrap();
+        let table_rows = body.lines().filter(|l| l.starts_with("| security |"));
+        assert_eq!(table_rows.count(), 1, "{reply}");
+        let (codes, text, other) = rendered(body, 6);
+        assert_eq!(
+            codes,
+            vec!["/sop-n/a", "security", HOSTILE, "0123456789", HOSTILE],
+            "{reply}"
+        );
+        assert!(other.is_empty(), "{other:?}\n{reply}");
+        assert!(text.starts_with("@alice"), "{text}");
+        assert!(text.contains("waived by @carol: "), "{text}");
+        assert_eq!(text.matches('@').count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_login_that_is_not_a_login_is_not_a_mention() {
+        let line = revoked(1, "qa", 3, "acme/security");
+        assert_eq!(
+            line,
+            "- line 1, `/sop-revoke`: revoked waiver #3 of `qa` (declared by `@acme/security`)"
+        );
+        let guard = guard(
+            "qa-review / approved",
+            "mallory",
+            "success](http://x)",
+            "failure",
+        );
+        assert!(
+            guard.starts_with("⚠️ @mallory posted `success](http://x)` on"),
+            "{guard}"
+        );
+    }
+
+    /// What the parser quotes back (a mistyped word) shows as typed, whatever it holds.
+    #[test]
+    fn quoted_words_in_parser_errors_stay_code() {
+        let gates = GateNames::default_gates();
+        for (comment, want) in [
+            ("/refire secuirty", vec!["secuirty", "security"]),
+            ("/refire a`<img`b", vec!["a`<img`b"]),
+            ("/refire x`;", vec!["x`;"]),
+            ("/refire @acme/security", vec!["@acme/security"]),
+        ] {
+            let parsed = parse_comment(comment, &gates);
+            let Err(e) = &parsed[0].result else {
+                panic!("{comment} parsed")
+            };
+            let line = malformed(1, e, Some("refire"));
+            let (codes, text, other) = rendered(&line, 0);
+            assert_eq!(codes[..want.len()], want[..], "{line}");
+            assert!(other.is_empty(), "{other:?} {line}");
+            assert!(!text.contains('`') && !text.contains('@'), "{line}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any mistyped gate word is one code span in the reply, and nothing else is made of it.
+        #[test]
+        fn any_mistyped_gate_is_inert(word in "[!-~]{1,30}") {
+            let gates = GateNames::default_gates();
+            let parsed = parse_comment(&format!("/sop-revoke {word}"), &gates);
+            if let Some(Err(e)) = parsed.first().map(|p| &p.result) {
+                let line = malformed(1, e, None);
+                let (codes, text, other) = rendered(&line, 0);
+                proptest::prop_assert!(other.is_empty(), "{:?} {}", other, line);
+                proptest::prop_assert!(!text.contains('`') && !text.contains('@'), "{}", line);
+                if e.message.starts_with("unknown gate") {
+                    // The parser quotes the entry it could not read: a part of the word.
+                    proptest::prop_assert!(word.contains(codes[0].as_str()), "{:?} {}", codes, line);
+                }
+            }
+        }
+    }
 }

@@ -42,7 +42,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     if args.json {
         super::print_json(&eval)?;
     } else {
-        print!("{}", explain(&eval));
+        print!("{}", crate::text::terminal(&explain(&eval)));
         if let Some(p) = posted {
             println!(
                 "statuses: {} posted, {} already current",
@@ -51,8 +51,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
             );
             for o in p.overturned {
                 println!(
-                    "  `{}` had `{}` posted by @{}: replaced by the bot's verdict",
-                    o.context, o.state, o.by
+                    "{}",
+                    crate::text::terminal(&format!(
+                        "  `{}` had `{}` posted by @{}: replaced by the bot's verdict",
+                        o.context, o.state, o.by
+                    ))
                 );
             }
         }

@@ -4,23 +4,25 @@
 use crate::config::{Config, TeamRef};
 use crate::gitea::{GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
 use crate::store::Store;
+use crate::text::visible;
 
 use super::Outcome;
 
+/// Prints each finding; they quote Gitea's answers, so controls are shown escaped.
 struct Report {
     failed: bool,
 }
 
 impl Report {
     fn ok(&mut self, what: &str) {
-        println!("ok    {what}");
+        println!("ok    {}", visible(what));
     }
     fn warn(&mut self, what: &str, fix: &str) {
-        println!("warn  {what}\n      fix: {fix}");
+        println!("warn  {}\n      fix: {}", visible(what), visible(fix));
     }
     fn fail(&mut self, what: &str, fix: &str) {
         self.failed = true;
-        println!("FAIL  {what}\n      fix: {fix}");
+        println!("FAIL  {}\n      fix: {}", visible(what), visible(fix));
     }
 }
 
@@ -61,7 +63,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
     }
 
     let (url, token) = match (config.gitea_url(), config.gitea_token()) {
-        (Ok(u), Ok(t)) => (u.to_string(), t),
+        (Ok(u), Ok(t)) => (u, t),
         (Err(e), _) | (_, Err(e)) => {
             r.fail(
                 &e.to_string(),
@@ -70,7 +72,8 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
             return Ok(Outcome::CheckFailed);
         }
     };
-    let client = GiteaClient::new(&url, token, super::client_options(config))?;
+    let client = GiteaClient::new(url, token, super::client_options(config))?;
+    let url = crate::config::redact_url(url);
 
     match client.version().await {
         Ok(v) => r.ok(&format!("Gitea at {url} answers, version {}", v.version)),

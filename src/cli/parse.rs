@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::command::{parse_comment, to_json, Command, MAX_BODY_BYTES};
 use crate::config::Config;
+use crate::text::visible;
 
 use super::Outcome;
 
@@ -44,8 +45,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     }
     for p in &parsed {
         match &p.result {
-            Ok(cmd) => println!("line {}: {}", p.line, describe(cmd)),
-            Err(e) => println!("line {}: error: {e}", p.line),
+            Ok(cmd) => println!("line {}: {}", p.line, visible(&describe(cmd))),
+            Err(e) => println!("line {}: error: {}", p.line, visible(&e.to_string())),
         }
     }
     Ok(Outcome::Ok)

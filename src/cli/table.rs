@@ -1,9 +1,15 @@
-//! Aligned plain-text tables for human output.
+//! Aligned plain-text tables for human output. Every cell is shown with its control characters
+//! and bidi overrides escaped ([`crate::text::visible`]): a stored text must not drive the
+//! terminal or reorder a line.
 
 /// Renders rows under a header with columns padded to their widest cell (in characters).
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| crate::text::visible(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -21,16 +27,16 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
         out.trim_end().to_string() + "\n"
     };
     let mut out = line(header.to_vec());
-    for row in rows {
+    for row in &rows {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
 }
 
-/// One line of free text for a table cell: whitespace collapsed, cut at `max` characters.
+/// One line of free text for a table cell: whitespace collapsed, controls escaped, cut at `max`
+/// characters.
 pub fn cell(s: &str, max: usize) -> String {
-    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    crate::gate::clip(&flat, max)
+    crate::gate::clip(&crate::text::one_line(s), max)
 }
 
 #[cfg(test)]

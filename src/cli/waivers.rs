@@ -76,7 +76,7 @@ pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
             if json {
                 super::print_json(&w)?;
             } else {
-                print!("{}", details(&w));
+                print!("{}", crate::text::terminal(&details(&w)));
             }
         }
         Command::Revoke { id, reason } => {
@@ -162,7 +162,7 @@ fn details(w: &WaiverRow) -> String {
         w.pr,
         w.gate,
         w.declared_by,
-        w.reason,
+        crate::text::one_line(&w.reason),
         w.comment_id.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
         w.head_sha,
         time(&w.created_at),
@@ -171,7 +171,7 @@ fn details(w: &WaiverRow) -> String {
         (Some(at), Some(by), why) => s.push_str(&format!(
             "  state:       revoked {} by {by}: {}\n",
             time(at),
-            why.as_deref().unwrap_or("")
+            crate::text::one_line(why.as_deref().unwrap_or(""))
         )),
         _ => s.push_str("  state:       active\n"),
     }

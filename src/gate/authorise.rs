@@ -2,6 +2,7 @@
 //! probed lazily like the gate evaluation.
 
 use crate::config::TeamRef;
+use crate::text::{self, Md};
 
 use super::{Answers, GateSpec, Membership};
 
@@ -108,8 +109,9 @@ fn in_any_team(
         let teams: Vec<TeamRef> = failed.iter().map(|(t, _)| t.clone()).collect();
         Authorisation::Unknown {
             reason: format!(
-                "membership of {} could not be checked ({first})",
-                list(&teams)
+                "membership of {} could not be checked ({})",
+                list(&teams),
+                text::code(first, Md::Inline)
             ),
         }
     } else {
@@ -119,7 +121,10 @@ fn in_any_team(
 }
 
 fn list(teams: &[TeamRef]) -> String {
-    let names: Vec<String> = teams.iter().map(|t| format!("`{t}`")).collect();
+    let names: Vec<String> = teams
+        .iter()
+        .map(|t| text::code(&t.to_string(), Md::Inline))
+        .collect();
     match names.as_slice() {
         [] => "no team".into(),
         [one] => format!("team {one}"),

@@ -2,10 +2,12 @@
 //! never carrying a secret. Kept in one place so the wording is reviewed in one file.
 
 use crate::config::TeamRef;
+use crate::text::{self, Md};
 
 use super::{Candidate, Membership, PrFacts, Skip, WaiverFacts};
 
-/// Cuts `s` to at most `max` characters, ending with `…` when cut.
+/// Cuts `s` to at most `max` characters (not bytes: never inside a character), ending with `…`
+/// when cut.
 pub fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
@@ -15,65 +17,116 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
-fn team(t: &TeamRef) -> String {
-    match t {
-        TeamRef::Name(n) => format!("team {n}"),
-        TeamRef::Id(id) => format!("team #{id}"),
+/// A description in its two forms: plain text for the commit status (Gitea shows it as an
+/// escaped text), and Markdown for the reply's table, where every part someone else wrote (a
+/// reason, a branch name) is inert and the logins the bot names stay mentions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Described {
+    pub plain: String,
+    pub markdown: String,
+}
+
+impl Described {
+    /// The bot's own wording, the same in both forms.
+    pub fn said(s: &str) -> Self {
+        Described::default().say(s)
+    }
+
+    fn say(mut self, s: &str) -> Self {
+        self.plain.push_str(s);
+        self.markdown.push_str(s);
+        self
+    }
+
+    /// A login the bot names: a mention in the reply.
+    fn login(mut self, login: &str) -> Self {
+        self.plain.push('@');
+        self.plain.push_str(&text::one_line(login));
+        self.markdown.push_str(&text::mention(login, Md::Cell));
+        self
+    }
+
+    /// Text someone else wrote: one line in the status, a code span in the reply (cut there
+    /// too, as a table cell is no place for a long text).
+    fn quote(mut self, s: &str) -> Self {
+        self.plain.push_str(&text::one_line(s));
+        let long = text::one_line(s);
+        let short = clip(&long, super::MAX_DESCRIPTION);
+        self.markdown.push_str(&text::code(&short, Md::Cell));
+        self
+    }
+
+    /// A configured name: as is when it is a plain word, else quoted.
+    fn name(self, s: &str) -> Self {
+        if text::is_login(s) {
+            self.say(s)
+        } else {
+            self.quote(s)
+        }
+    }
+
+    fn team(self, t: &TeamRef) -> Self {
+        match t {
+            TeamRef::Name(n) => self.say("team ").name(n),
+            // `#7` alone would link issue 7 in the reply.
+            TeamRef::Id(id) => self.say("team ").quote(&format!("#{id}")),
+        }
     }
 }
 
-pub(super) fn skipped(skip: &Skip, pr: &PrFacts) -> String {
+pub(super) fn skipped(skip: &Skip, pr: &PrFacts) -> Described {
     match skip {
-        Skip::NotOpen => "not applicable: the PR is closed".into(),
-        Skip::EmptyDiff => "not applicable: the PR has no changes".into(),
-        Skip::BaseNotProtected => format!(
-            "not applicable: base branch {} is not protected",
-            pr.base_branch
-        ),
+        Skip::NotOpen => Described::said("not applicable: the PR is closed"),
+        Skip::EmptyDiff => Described::said("not applicable: the PR has no changes"),
+        Skip::BaseNotProtected => Described::said("not applicable: base branch ")
+            .name(&pr.base_branch)
+            .say(" is not protected"),
     }
 }
 
-pub(super) fn waived(w: &WaiverFacts) -> String {
-    format!("waived by @{}: {}", w.declared_by, one_line(&w.reason))
+pub(super) fn waived(w: &WaiverFacts) -> Described {
+    Described::said("waived by ")
+        .login(&w.declared_by)
+        .say(": ")
+        .quote(&w.reason)
 }
 
-pub(super) fn approved(login: &str, t: &TeamRef) -> String {
-    format!("approved by @{login} ({})", team(t))
+pub(super) fn approved(login: &str, t: &TeamRef) -> Described {
+    Described::said("approved by ")
+        .login(login)
+        .say(" (")
+        .team(t)
+        .say(")")
 }
 
-pub(super) fn forbidden(t: &TeamRef) -> String {
-    format!(
-        "cannot check {}: the bot's token may not read it (403). Admin: add the bot to that team, then /refire",
-        team(t)
+pub(super) fn forbidden(t: &TeamRef) -> Described {
+    Described::said("cannot check ").team(t).say(
+        ": the bot's token may not read it (403). Admin: add the bot to that team, then /refire",
     )
 }
 
-pub(super) fn lookup_failed(t: &TeamRef, _error: &str) -> String {
-    format!(
-        "could not check {} (Gitea error); comment /refire to retry",
-        team(t)
-    )
+pub(super) fn lookup_failed(t: &TeamRef, _error: &str) -> Described {
+    Described::said("could not check ")
+        .team(t)
+        .say(" (Gitea error); comment /refire to retry")
 }
 
-pub(super) fn awaiting(t: &TeamRef, probed: &[Candidate], misfiled: Option<&str>) -> String {
-    let mut s = format!("awaiting an approval from a member of {}", team(t));
+pub(super) fn awaiting(t: &TeamRef, probed: &[Candidate], misfiled: Option<&str>) -> Described {
+    let s = Described::said("awaiting an approval from a member of ").team(t);
     let outsiders: Vec<&str> = probed
         .iter()
         .filter(|c| c.membership == Membership::NotMember)
         .map(|c| c.login.as_str())
         .collect();
     if let Some(login) = misfiled {
-        s.push_str(&format!(
-            "; @{login}'s review is PENDING: resubmit it as APPROVED"
-        ));
+        s.say("; ")
+            .login(login)
+            .say("'s review is PENDING: resubmit it as APPROVED")
     } else if let [one] = outsiders.as_slice() {
-        s.push_str(&format!(" (@{one} is not in it)"));
+        s.say(" (").login(one).say(" is not in it)")
     } else if !outsiders.is_empty() {
-        s.push_str(&format!(" ({} approvers are not in it)", outsiders.len()));
+        s.say(&format!(" ({} approvers are not in it)", outsiders.len()))
+    } else {
+        s
     }
-    s
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -235,8 +235,11 @@ pub struct Ignored {
 pub struct Verdict {
     pub gate: String,
     pub state: GateState,
-    /// ≤ 140 characters, says what to do next.
+    /// ≤ 140 characters on one line, says what to do next: the status description.
     pub description: String,
+    /// The description as Markdown for the reply, foreign text inert (not clipped).
+    #[serde(skip)]
+    pub why: String,
     pub approved_by: Option<String>,
     pub waiver: Option<WaiverFacts>,
     pub candidates: Vec<Candidate>,
@@ -249,6 +252,9 @@ pub struct Verdict {
 }
 
 /// One step of a lazy evaluation.
+// A step is moved once per membership probe, each of which costs an HTTP call: boxing the
+// verdict would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Done(Verdict),
@@ -289,10 +295,11 @@ fn decide(
     opts: &Options,
     mut lookup: impl FnMut(&TeamRef, &str) -> Option<Membership>,
 ) -> Step {
-    let done = |state, description: String| Verdict {
+    let done = |state, described: describe::Described| Verdict {
         gate: gate.name.clone(),
         state,
-        description: clip(&description, MAX_DESCRIPTION),
+        description: clip(&described.plain, MAX_DESCRIPTION),
+        why: described.markdown,
         approved_by: None,
         waiver: None,
         candidates: vec![],
@@ -305,7 +312,9 @@ fn decide(
         // Without a head commit nothing can be judged, least of all "no changes".
         return Step::Done(done(
             GateState::Error,
-            "Gitea gave no head commit for this PR; comment /refire to retry".into(),
+            describe::Described::said(
+                "Gitea gave no head commit for this PR; comment /refire to retry",
+            ),
         ));
     }
     if let Some(skip) = skip_reason(&facts.pr) {

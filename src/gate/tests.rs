@@ -434,6 +434,52 @@ fn long_waiver_reason_is_clipped() {
     assert!(v.description.ends_with('…'));
 }
 
+/// The status shows the reason as one line of plain text without controls; the reply's
+/// Markdown has it as a code span and the declarer as a mention.
+#[test]
+fn a_hostile_reason_is_one_plain_line_in_the_status_and_code_in_the_reply() {
+    let mut f = facts(vec![]);
+    f.waivers.push(WaiverFacts {
+        id: 1,
+        gate: "qa".into(),
+        declared_by: "carol".into(),
+        reason: "<img src=x>\n| a |\u{1b}[2J \u{202e}evil\0 `x`".into(),
+    });
+    let v = check(&f, &Options::default());
+    assert_eq!(
+        v.description,
+        "waived by @carol: <img src=x> | a |\\u{1b}[2J \\u{202e}evil\\u{0} `x`"
+    );
+    assert_eq!(
+        v.why,
+        "waived by @carol: `` <img src=x> \\| a \\|\\u{1b}[2J \\u{202e}evil\\u{0} `x` ``"
+    );
+}
+
+#[test]
+fn a_foreign_base_branch_is_quoted_in_the_reply_and_a_team_id_is_no_issue_link() {
+    let mut f = facts(vec![]);
+    f.pr.base_protected = false;
+    f.pr.base_branch = "@carol/#1".into();
+    let v = check(&f, &Options::default());
+    assert_eq!(
+        v.description,
+        "not applicable: base branch @carol/#1 is not protected"
+    );
+    assert_eq!(
+        v.why,
+        "not applicable: base branch `@carol/#1` is not protected"
+    );
+    let mut gate = qa();
+    gate.team = TeamRef::Id(20);
+    let v = evaluate_with(&gate, &facts(vec![]), &Options::default(), oracle);
+    assert_eq!(
+        v.description,
+        "awaiting an approval from a member of team #20"
+    );
+    assert_eq!(v.why, "awaiting an approval from a member of team `#20`");
+}
+
 fn authorise(
     gate: &GateSpec,
     who: &str,

@@ -107,7 +107,7 @@ pub struct GiteaClient {
 impl fmt::Debug for GiteaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GiteaClient")
-            .field("api", &self.api.as_str())
+            .field("api", &crate::config::redact_url(self.api.as_str()))
             .field("token", &self.token)
             .field("opts", &self.opts)
             .field("observer", &self.observer.is_some())
@@ -239,11 +239,12 @@ impl GiteaClient {
     /// `/api/v1`, is tolerated).
     pub fn new(base_url: &str, token: Secret, opts: ClientOptions) -> Result<Self, GiteaError> {
         let setup = |message: String| GiteaError::Setup { message };
+        let shown = crate::config::redact_url(base_url);
         let mut api = Url::parse(base_url.trim())
-            .map_err(|e| setup(format!("the Gitea URL `{base_url}` is not a URL: {e}")))?;
+            .map_err(|e| setup(format!("the Gitea URL `{shown}` is not a URL: {e}")))?;
         if !matches!(api.scheme(), "http" | "https") || api.cannot_be_a_base() {
             return Err(setup(format!(
-                "the Gitea URL `{base_url}` must start with http:// or https://"
+                "the Gitea URL `{shown}` must start with http:// or https://"
             )));
         }
         api.set_query(None);
@@ -251,7 +252,7 @@ impl GiteaClient {
         {
             let mut segs = api
                 .path_segments_mut()
-                .map_err(|_| setup(format!("the Gitea URL `{base_url}` cannot have a path")))?;
+                .map_err(|_| setup(format!("the Gitea URL `{shown}` cannot have a path")))?;
             segs.pop_if_empty();
         }
         if !api.path().ends_with("/api/v1") {
@@ -290,9 +291,9 @@ impl GiteaClient {
         self
     }
 
-    /// `<base>/api/v1`, for messages.
-    pub fn api_url(&self) -> &str {
-        self.api.as_str()
+    /// `<base>/api/v1`, for messages: a password in it redacted.
+    pub fn api_url(&self) -> String {
+        crate::config::redact_url(self.api.as_str())
     }
 
     pub fn options(&self) -> &ClientOptions {
