@@ -186,7 +186,7 @@ async fn a_waiver_on_a_second_pr_with_the_same_head_does_not_open_the_first() {
     );
     assert!(
         reply.contains(
-            "- `qa-review / approved` stays `failure`: #7: awaiting an approval from a member of team qa"
+            "- `qa-review / approved` stays `failure`: `#7: awaiting an approval from a member of team qa`"
         ),
         "{reply}"
     );

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use common::serve::{Bot, SECRET};
 use gitea_emu::{Delivery, Emulator};
 use simulation::oracle::{self, Violation};
-use simulation::script::{Kind, Options, Script};
+use simulation::script::{Kind, Options, Script, PROTECTED, REPO};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
@@ -141,6 +141,8 @@ url = "{url}"
 token = "{token}"
 timeout = "1s"
 retries = 2
+# Every evaluation asks Gitea: a team removal (no webhook) is seen at the next sweep.
+membership_cache_ttl = 0
 
 [server]
 listen = "127.0.0.1:0"
@@ -151,6 +153,7 @@ path = "{db}"
 
 [poller]
 interval_secs = 1
+sweep_interval = "2s"
 
 [[repo]]
 name = "acme/widgets"
@@ -304,7 +307,9 @@ impl Rig {
 
     async fn inbox_open(&self) -> (i64, i64) {
         sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(state IN ('pending', 'running')), 0) FROM inbox",
+            // The sweep queues a re-evaluation of every PR every few seconds: not new work.
+            "SELECT COALESCE(SUM(instr(payload, 'sweep: last evaluated') = 0), 0),
+                    COALESCE(SUM(state IN ('pending', 'running')), 0) FROM inbox",
         )
         .fetch_one(&self.db)
         .await
@@ -340,6 +345,43 @@ impl Rig {
                 c.method == "GET" && c.path.ends_with("/repos/acme/widgets/issues/comments")
             })
             .count()
+    }
+
+    /// Waits until every open PR into a protected branch was evaluated after `at`.
+    async fn swept_since(&self, s: &Script, at: std::time::SystemTime) -> Result<(), String> {
+        let at: chrono::DateTime<chrono::Utc> = at.into();
+        let open: Vec<u64> = self.emu.with_world(|w| {
+            s.prs
+                .iter()
+                .copied()
+                .filter(|&n| {
+                    !w.issue(REPO, n).closed
+                        && PROTECTED.contains(&w.pull(REPO, n).base_ref.as_str())
+                })
+                .collect()
+        });
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT pr, evaluated_at FROM pr_evaluations")
+                    .fetch_all(&self.db)
+                    .await
+                    .unwrap();
+            let swept = open.iter().all(|&n| {
+                rows.iter().any(|(pr, t)| {
+                    *pr == n as i64 && chrono::DateTime::parse_from_rfc3339(t).is_ok_and(|t| t > at)
+                })
+            });
+            if swept {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no sweep re-evaluated every open PR of {open:?} within {SETTLE:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the inbox is drained and then a whole poll pass found nothing new.
@@ -422,7 +464,12 @@ async fn run_seed(seed: u64, p: &Plan) -> Outcome {
         rig.send(&d).await;
     }
     rig.emu.clear_faults();
-    if let Err(e) = rig.settle().await {
+    let mut settled = rig.settle().await;
+    if let (Ok(()), Some(at)) = (&settled, s.last_membership_change) {
+        // Gitea sends no webhook when someone leaves a team: the sweep is what finds it.
+        settled = rig.swept_since(&s, at).await.and(rig.settle().await);
+    }
+    if let Err(e) = settled {
         rig.violations.push(Violation {
             invariant: "accepted-delivery-done",
             pr: None,

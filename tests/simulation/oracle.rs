@@ -63,10 +63,19 @@ fn declaring(s: &Script, rec: &CommentRec, row: &WaiverRow) -> Option<(usize, us
             Op::Waive(None) => true,
             Op::Revoke(_) => false,
         })?;
-        ver.may_waive
-            .iter()
-            .any(|g| *g == row.gate)
-            .then_some((vi, line))
+        // Authorised when written, or by a team it joined before the bot decided (a retry
+        // after a fault decides later, on the membership of then).
+        let granted_later = || {
+            !ver.is_author
+                && GATES.iter().filter(|g| g.name == row.gate).any(|g| {
+                    s.grants.iter().any(|(step, who, team)| {
+                        *step >= ver.step
+                            && who.eq_ignore_ascii_case(&row.declared_by)
+                            && g.waivable_by.contains(team)
+                    })
+                })
+        };
+        (ver.may_waive.iter().any(|g| *g == row.gate) || granted_later()).then_some((vi, line))
     })
 }
 

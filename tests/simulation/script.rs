@@ -173,6 +173,8 @@ pub struct Version {
     pub in_waiving_team: Vec<&'static str>,
     /// An edit (not the comment as first posted).
     pub edited: bool,
+    /// Whether the author is the PR's author (who may never waive).
+    pub is_author: bool,
 }
 
 /// A comment the simulation posted.
@@ -215,6 +217,11 @@ pub struct Script {
     /// (pr, step) of every close.
     pub closes: Vec<(u64, usize)>,
     pub membership_changed: bool,
+    /// (step, login, team) of every addition to a team: the bot decides a comment when it
+    /// handles it, which a retry after a fault may put after such a change.
+    pub grants: Vec<(usize, String, &'static str)>,
+    /// When the last membership change happened, for the runner's wait for a sweep.
+    pub last_membership_change: Option<std::time::SystemTime>,
     /// (step, pr, what): the action script, for failure messages.
     pub log: Vec<(usize, Option<u64>, String)>,
     pub step: usize,
@@ -274,6 +281,8 @@ impl Script {
             comments: Vec::new(),
             closes: Vec::new(),
             membership_changed: false,
+            grants: Vec::new(),
+            last_membership_change: None,
             log: Vec::new(),
             step: 0,
             prs,
@@ -449,8 +458,10 @@ impl Script {
                 } else {
                     w.add_team_member(id, &typed);
                     self.note(None, format!("{user} added to {team} (no webhook)"));
+                    self.grants.push((self.step, user.to_string(), team));
                 }
                 self.membership_changed = true;
+                self.last_membership_change = Some(std::time::SystemTime::now());
             }
             Kind::CloseReopen => {
                 let closed: Vec<u64> = self
@@ -627,6 +638,7 @@ impl Script {
             },
             in_waiving_team,
             edited,
+            is_author,
         }
     }
 
