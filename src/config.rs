@@ -15,6 +15,8 @@ use crate::command::GateNames;
 use crate::secret::Secret;
 use crate::types::RepoName;
 
+pub mod env;
+
 /// Environment variable holding the Gitea token when neither `token` nor `token_file` is set.
 pub const TOKEN_ENV: &str = "SOPBOT_GITEA_TOKEN";
 /// Environment variable holding the webhook secret when the file gives none.
@@ -38,6 +40,12 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A `SOPBOT_*` variable that names no key or holds a value of the wrong type.
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    /// No configuration at all, or a setting a command cannot run without.
+    #[error("{0}")]
+    Missing(String),
 }
 
 /// The whole configuration, as read from the file (secrets still unresolved).
@@ -320,13 +328,43 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads a config file, lays the `SOPBOT_*` environment over it ([`env`]) and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_toml(&text, path)
+        Config::from_sources(Some(&text), path, &std::env::vars().collect::<Vec<_>>())
+    }
+
+    /// The configuration from `text` (the file at `path`, if there is one) with `vars` laid
+    /// over it: environment over file over defaults. Errors in the file keep its line numbers.
+    pub fn from_sources(
+        text: Option<&str>,
+        path: &Path,
+        vars: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let text = text.unwrap_or("");
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: one_line(&e, text),
+        };
+        // The file alone first, so that its mistakes are reported with their line.
+        toml::from_str::<Config>(text).map_err(parse_err)?;
+        let mut doc: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        env::overlay(&mut doc, vars).map_err(|e| ConfigError::Env {
+            var: e.var,
+            message: e.message,
+        })?;
+        let mut config: Config =
+            doc.try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("with the SOPBOT_* environment: {}", e.message().trim()),
+                })?;
+        config.source = path.to_path_buf();
+        config.validate()?;
+        Ok(config)
     }
 
     /// Parses and validates config text; `path` is used in messages and to resolve relative paths.

@@ -61,7 +61,7 @@ fn compose_config_validates_up_to_its_secret_files() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(78));
     assert!(
         err.contains("`gitea.token_file`: /etc/sopbot/secrets/gitea-token"),
         "{err}"

@@ -8,6 +8,7 @@ mod config_check;
 mod doctor;
 mod parse;
 mod serve;
+mod startup;
 mod table;
 mod waivers;
 
@@ -78,6 +79,10 @@ pub enum Command {
     Man,
 }
 
+/// Exit status of a configuration error (sysexits' EX_CONFIG): systemd's
+/// `RestartPreventExitStatus=78` stops restarting a service whose config cannot work.
+pub const EXIT_CONFIG: u8 = 78;
+
 /// How a subcommand ended, mapped to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -87,7 +92,8 @@ pub enum Outcome {
     CheckFailed,
 }
 
-/// Runs the CLI: 0 ok, 1 check failed, 2 error (bad config, unreadable database, bad input).
+/// Runs the CLI: 0 ok, 1 check failed, 2 error (unreadable database, Gitea failing, bad input),
+/// 78 configuration error (the file, a `SOPBOT_*` variable, or a secret that cannot be read).
 pub async fn run(cli: Cli) -> ExitCode {
     // The server logs what it does; one-shot commands only their warnings.
     let level = if matches!(cli.command, Command::Serve(_)) {
@@ -101,7 +107,11 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::from(2)
+            if is_config_error(&e) {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }
@@ -148,27 +158,45 @@ fn init_logging(default: &str, format: LogFormat) {
     };
 }
 
+/// Whether `e` is a configuration problem (exit 78) rather than a runtime failure (exit 2).
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<crate::config::ConfigError>())
+}
+
 /// The config named by `--config`/`SOPBOT_CONFIG`, else `sopbot.toml` if it exists, else the
-/// built-in defaults (enough for commands that need no Gitea and no database).
+/// built-in defaults; the `SOPBOT_*` environment over either (enough for commands that need no
+/// Gitea and no database).
 fn optional_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
     match explicit {
         Some(path) => Ok(Config::load(path)?),
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
             Ok(Config::load(Path::new(DEFAULT_CONFIG_PATH))?)
         }
-        None => Ok(Config::default()),
+        None => Ok(env_only_config()?),
     }
 }
 
-/// The config, which must exist: commands that touch the database or Gitea need one.
+/// The config commands that touch the database or Gitea need: the file, or with no file (none
+/// named and no `sopbot.toml` here) the `SOPBOT_*` environment alone, if it sets anything.
 fn required_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
     let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
     if explicit.is_none() && !path.exists() {
-        anyhow::bail!(
-            "no config file: {DEFAULT_CONFIG_PATH} not found; pass --config PATH or set SOPBOT_CONFIG (see deploy/sopbot.example.toml)"
-        );
+        let vars: Vec<_> = std::env::vars().collect();
+        if !crate::config::env::any_set(&vars) {
+            return Err(crate::config::ConfigError::Missing(format!(
+                "no config file: {DEFAULT_CONFIG_PATH} not found; pass --config PATH, set SOPBOT_CONFIG, or set SOPBOT_GITEA_URL and the other SOPBOT_* variables (sopbot config init prints a starting point)"
+            ))
+            .into());
+        }
+        return Ok(env_only_config()?);
     }
     Ok(Config::load(path)?)
+}
+
+/// Defaults with the environment over them; relative paths are taken from the working directory.
+fn env_only_config() -> Result<Config, crate::config::ConfigError> {
+    let vars: Vec<_> = std::env::vars().collect();
+    Config::from_sources(None, Path::new(DEFAULT_CONFIG_PATH), &vars)
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

@@ -8,12 +8,12 @@ use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
 use crate::bot::{engine::Engine, worker};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::metrics;
 use crate::poller::Poller;
 use crate::server::{self, AppState, WebhookAuth};
 
-use super::Outcome;
+use super::{startup, Outcome};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -28,22 +28,38 @@ pub struct Args {
     /// about 160 (BENCHMARKS.md).
     #[arg(long, default_value_t = 16)]
     pub workers: usize,
+    /// Address to listen on, over server.listen and SOPBOT_SERVER_LISTEN (e.g. 0.0.0.0:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// How long in-flight events get to finish after a stop signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
-pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
+pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
+    if let Some(listen) = &args.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Missing(format!(
+                "--listen {listen}: must be an address like 127.0.0.1:8080"
+            ))
+            .into());
+        }
+        config.server.listen = listen.clone();
+    }
     let auth = match config.webhook_secret()? {
         Some(secret) => WebhookAuth::Secret(secret),
         None if args.insecure_no_webhook_secret => {
             warn!("webhook signatures are NOT checked (--insecure-no-webhook-secret)");
             WebhookAuth::InsecureNone
         }
-        None => anyhow::bail!(
-            "no webhook secret: set server.webhook_secret_file (or SOPBOT_WEBHOOK_SECRET), or pass --insecure-no-webhook-secret"
-        ),
+        None => return Err(ConfigError::Missing(
+            "no webhook secret: set server.webhook_secret_file (or SOPBOT_SERVER_WEBHOOK_SECRET_FILE), or pass --insecure-no-webhook-secret".into()
+        ).into()),
     };
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let listener = startup::wait_for_gitea(&config, listener).await?;
     let ctx = super::connect(&config).await?;
     let store = ctx.evaluator.store.clone();
     let requeued = store.reset_running().await?;
@@ -58,9 +74,6 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
     let bot = ctx.bot.login.clone();
     let notify = Arc::new(Notify::new());
 
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(
         store.clone(),

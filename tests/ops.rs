@@ -1,0 +1,259 @@
+//! Operating sopbot: configuration from the environment and its precedence (flag > environment >
+//! file > default), exit codes (78 for configuration errors, 2 for runtime failures), and
+//! `serve` waiting for a Gitea that is not up yet instead of exiting.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::serve::{serve_config, SECRET};
+use common::write_config;
+use gitea_emu::{Emulator, World};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("sopbot"));
+    // Nothing from the environment running the tests leaks into the case.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SOPBOT_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out: Output = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const FILE: &str = "[gitea]\nurl = \"http://from-file:3000\"\ntimeout = \"7s\"\n[server]\nlisten = \"127.0.0.1:9001\"\n";
+
+#[test]
+fn the_environment_overrides_the_file_which_overrides_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), FILE);
+    let (code, out, err) = run(bin()
+        .args(["config", "check"])
+        .arg(&config)
+        .env("SOPBOT_SERVER_LISTEN", "0.0.0.0:8080")
+        .env("SOPBOT_EVALUATION_COMMENT_APPROVAL_WORDS", "LGTM,SHIP IT"));
+    assert_eq!(code, 0, "{err}");
+    // env over file
+    assert!(out.contains("listen = \"0.0.0.0:8080\""), "{out}");
+    // file over default
+    assert!(out.contains("url = \"http://from-file:3000\""), "{out}");
+    assert!(out.contains("timeout = \"7s\""), "{out}");
+    // default where neither says anything
+    assert!(out.contains("retries = 3"), "{out}");
+    assert!(
+        out.contains("comment_approval_words = [\"LGTM\", \"SHIP IT\"]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn secrets_come_from_file_variables_and_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok-from-file\n").unwrap();
+    let config = write_config(dir.path(), "[gitea]\ntoken = \"tok-inline\"\n");
+    let (code, out, err) = run(bin()
+        .args(["config", "check"])
+        .arg(&config)
+        .env("SOPBOT_GITEA_TOKEN_FILE", &token)
+        .env("SOPBOT_SERVER_WEBHOOK_SECRET", "hook-from-env"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("gitea token: set; webhook secret: set"),
+        "{out}"
+    );
+    for secret in ["tok-from-file", "tok-inline", "hook-from-env"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+    // An unreadable *_FILE is a configuration error naming the key, not the contents.
+    let (code, _, err) = run(bin()
+        .args(["config", "check"])
+        .arg(&config)
+        .env("SOPBOT_GITEA_TOKEN_FILE", dir.path().join("nope")));
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("`gitea.token_file`"), "{err}");
+}
+
+#[test]
+fn without_a_file_the_environment_alone_configures_sopbot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(bin()
+        .current_dir(dir.path())
+        .args(["config", "check"])
+        .env("SOPBOT_GITEA_URL", "http://gitea:3000")
+        .env("SOPBOT_REPOS", "acme/widgets:main,acme/gadgets")
+        .env("SOPBOT_GATE_QA_TEAM", "qa-leads"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("url = \"http://gitea:3000\""), "{out}");
+    assert!(out.contains("name = \"acme/gadgets\""), "{out}");
+    assert!(out.contains("team = \"qa-leads\""), "{out}");
+}
+
+#[test]
+fn configuration_errors_exit_78_and_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), FILE);
+    // A variable with a typo in its key.
+    let (code, _, err) = run(bin()
+        .args(["config", "check"])
+        .arg(&config)
+        .env("SOPBOT_GITEA_ULR", "http://x"));
+    assert_eq!(code, 78, "{err}");
+    assert_eq!(
+        err,
+        "error: environment variable SOPBOT_GITEA_ULR: `gitea` has no key `ulr`\n"
+    );
+    // A value of the wrong type: named, not echoed.
+    let (code, _, err) = run(bin()
+        .args(["--config", config.to_str().unwrap(), "doctor"])
+        .env("SOPBOT_GITEA_RETRIES", "plenty"));
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("SOPBOT_GITEA_RETRIES") && !err.contains("plenty"),
+        "{err}"
+    );
+    // An invalid value set by the environment is validated like one from the file.
+    let (code, _, err) = run(bin()
+        .args(["config", "check"])
+        .arg(&config)
+        .env("SOPBOT_SERVER_LISTEN", "everywhere"));
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("`server.listen`"), "{err}");
+    // serve without a webhook secret is a configuration error too.
+    let (code, _, err) = run(bin()
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("SOPBOT_GITEA_TOKEN", "t"));
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("no webhook secret"), "{err}");
+    // A missing file named explicitly.
+    let (code, _, err) = run(bin().args(["--config", "/nonexistent/sopbot.toml", "doctor"]));
+    assert_eq!(code, 78, "{err}");
+}
+
+#[test]
+fn config_init_prints_a_config_that_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(bin().args(["config", "init"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("SOPBOT_GITEA_TOKEN_FILE"), "{out}");
+    // Safe: no secret inline, nothing listening beyond this host.
+    assert!(!out.lines().any(|l| l.starts_with("token =")), "{out}");
+    assert!(!out
+        .lines()
+        .any(|l| l.starts_with("listen") && l.contains("0.0.0.0")));
+    let path = write_config(dir.path(), &out);
+    let (code, _, err) = run(bin().args(["config", "check"]).arg(&path));
+    assert_eq!(code, 0, "{err}");
+}
+
+/// A `sopbot serve` child, killed when dropped.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let resp = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    Some((
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    ))
+}
+
+/// Polls `url` until `pred` holds for its answer, for at most 30 s.
+async fn until(url: &str, log: &Path, pred: impl Fn(u16, &str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((status, body)) = get(url).await {
+            if pred(status, &body) {
+                return body;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out polling {url}; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_waits_for_gitea_and_is_not_ready_until_it_answers() {
+    let emu = Emulator::start(World::example()).await;
+    emu.set_down(true);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
+    let log = dir.path().join("log");
+    let port = free_port();
+    // The flag wins over the environment, which wins over the file (127.0.0.1:0).
+    let child = bin()
+        .args(["--config", config.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("SOPBOT_SERVER_LISTEN", "127.0.0.1:1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut bot = Serve(child);
+    let base = format!("http://127.0.0.1:{port}");
+    // Alive and saying why it is not ready, while Gitea is down.
+    until(&format!("{base}/healthz"), &log, |s, _| s == 200).await;
+    let body = until(&format!("{base}/readyz"), &log, |s, _| s == 503).await;
+    assert!(body.contains("waiting"), "{body}");
+    assert!(!body.contains(&emu.token()), "{body}");
+    assert!(bot.0.try_wait().unwrap().is_none(), "serve exited");
+    // Gitea comes up: ready, without a restart.
+    emu.set_down(false);
+    let body = until(&format!("{base}/readyz"), &log, |s, _| s == 200).await;
+    assert!(body.contains("\"gitea\":\"ok\""), "{body}");
+    assert!(bot.0.try_wait().unwrap().is_none(), "serve exited");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("Gitea does not answer yet"), "{log_text}");
+    assert!(!log_text.contains(SECRET) && !log_text.contains(&emu.token()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_gitea_refuses_is_a_configuration_error_not_a_retry() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = serve_config(&emu, 0, "").replace(&emu.token(), "not-the-token");
+    let config = write_config(dir.path(), &text);
+    let out = tokio::task::spawn_blocking(move || {
+        run(bin().args(["--config", config.to_str().unwrap(), "serve"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0, 78, "{}", out.2);
+    assert!(out.2.contains("refuses the bot's token"), "{}", out.2);
+    assert!(!out.2.contains("not-the-token"), "{}", out.2);
+}
