@@ -96,25 +96,121 @@ fn systemd_unit_is_hardened() {
     assert!(level <= 1.5, "exposure {level}:\n{text}");
 }
 
-/// Valid as TOML and as config; its secret files exist only inside the container, and config
-/// check says exactly that.
+/// `KEY=value` / `KEY: value` settings of SOPBOT_* variables in a Dockerfile `ENV` or a compose
+/// `environment:` map (plain lines, as these files write them).
+fn sopbot_vars(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("ENV ")
+                .trim_end_matches('\\')
+                .trim()
+        })
+        .filter(|l| l.starts_with("SOPBOT_"))
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=').or_else(|| l.split_once(": "))?;
+            Some((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+const DOCKERFILE: &str = include_str!("../deploy/Dockerfile");
+const COMPOSE: &str = include_str!("../deploy/compose.yaml");
+
+/// The compose config with the image's and compose's variables is valid up to its secret files,
+/// which exist only inside the container: config check says exactly that, and with them in
+/// place (here: temporary files) the result listens on 0.0.0.0:8080 and talks to `gitea`.
 #[test]
 fn compose_config_validates_up_to_its_secret_files() {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("sopbot"))
-        .args(["config", "check"])
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/compose/sopbot.toml"
-        ))
-        .env_remove("SOPBOT_GITEA_TOKEN")
-        .output()
-        .unwrap();
+    let mut vars = sopbot_vars(DOCKERFILE);
+    vars.extend(sopbot_vars(COMPOSE));
+    assert!(
+        vars.iter().any(|(k, _)| k == "SOPBOT_SERVER_LISTEN"),
+        "{vars:?}"
+    );
+    let check = |vars: &[(String, String)]| {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("sopbot"));
+        cmd.args(["config", "check"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/deploy/compose/sopbot.toml"
+            ))
+            .env_remove("SOPBOT_GITEA_TOKEN")
+            .envs(vars.iter().cloned());
+        cmd.output().unwrap()
+    };
+    let out = check(&vars);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78));
     assert!(
-        err.contains("`gitea.token_file`: /etc/sopbot/secrets/gitea-token"),
+        err.contains("`gitea.token_file`: /run/secrets/gitea-token"),
         "{err}"
     );
+    let dir = tempfile::tempdir().unwrap();
+    for (k, v) in vars.iter_mut() {
+        if k.ends_with("_FILE") {
+            let path = dir.path().join(k.as_str());
+            std::fs::write(&path, "x").unwrap();
+            *v = path.to_str().unwrap().to_string();
+        }
+    }
+    let out = check(&vars);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("listen = \"0.0.0.0:8080\""), "{text}");
+    assert!(text.contains("url = \"http://gitea:3000\""), "{text}");
+    assert!(
+        text.contains("path = \"/var/lib/sopbot/sopbot.db\""),
+        "{text}"
+    );
+}
+
+/// What the container files promise, checked as text (no container engine here to build them).
+#[test]
+fn container_files_are_pinned_non_root_and_self_checking() {
+    for from in DOCKERFILE.lines().filter(|l| l.starts_with("FROM ")) {
+        let image = from.split_whitespace().nth(1).unwrap();
+        let (registry, rest) = image.split_once('/').unwrap();
+        assert!(registry.contains('.'), "not fully qualified: {image}");
+        let tag = rest.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+        assert!(
+            !tag.is_empty() && tag != "latest" && tag.chars().any(|c| c.is_ascii_digit()),
+            "not pinned: {image}"
+        );
+    }
+    let user = DOCKERFILE
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .unwrap();
+    let uid: u32 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a numeric USER");
+    assert_ne!(uid, 0);
+    assert!(DOCKERFILE.contains("CMD [\"/usr/local/bin/sopbot\", \"healthcheck\"]"));
+    assert!(!DOCKERFILE.contains("curl"));
+    let ignore = include_str!("../.dockerignore");
+    assert!(ignore.lines().any(|l| l == "**/target"), "{ignore}");
+    assert_eq!(COMPOSE.matches("restart: unless-stopped").count(), 2);
+    assert!(COMPOSE.contains("condition: service_healthy"));
+    assert!(COMPOSE.contains("/api/healthz"));
+    assert!(COMPOSE.contains("\nsecrets:\n"));
+    for image in COMPOSE
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+    {
+        assert!(
+            image.starts_with("docker.io/") || image == "sopbot:local",
+            "{image}"
+        );
+    }
 }
 
 /// The unit's Environment= values with `%d` (the credentials directory) and `%S` (the state

@@ -232,11 +232,29 @@ async fn serve_waits_for_gitea_and_is_not_ready_until_it_answers() {
     assert!(body.contains("waiting"), "{body}");
     assert!(!body.contains(&emu.token()), "{body}");
     assert!(bot.0.try_wait().unwrap().is_none(), "serve exited");
+    // The container's healthcheck, on a wildcard listen address: alive, not ready.
+    let healthcheck = |live: bool| {
+        let mut cmd = bin();
+        cmd.args(["--config", config.to_str().unwrap(), "healthcheck"])
+            .env("SOPBOT_SERVER_LISTEN", format!("0.0.0.0:{port}"));
+        if live {
+            cmd.arg("--live");
+        }
+        run(&mut cmd)
+    };
+    let (code, out, _) = healthcheck(false);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("/readyz answered 503"), "{out}");
+    assert_eq!(healthcheck(true).0, 0);
     // Gitea comes up: ready, without a restart.
     emu.set_down(false);
     let body = until(&format!("{base}/readyz"), &log, |s, _| s == 200).await;
     assert!(body.contains("\"gitea\":\"ok\""), "{body}");
     assert!(bot.0.try_wait().unwrap().is_none(), "serve exited");
+    assert_eq!(healthcheck(false).0, 0);
+    drop(bot);
+    let (code, out, _) = healthcheck(true);
+    assert_eq!(code, 1, "nothing listens any more: {out}");
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("Gitea does not answer yet"), "{log_text}");
     assert!(!log_text.contains(SECRET) && !log_text.contains(&emu.token()));

@@ -6,6 +6,7 @@ mod check;
 mod commands;
 mod config_check;
 mod doctor;
+mod healthcheck;
 mod parse;
 mod serve;
 mod startup;
@@ -68,6 +69,9 @@ pub enum Command {
         after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml doctor\n\nExit status: 0 all checks pass, 1 a check failed (each failure says how to fix it)."
     )]
     Doctor,
+    /// Probe the running bot's /readyz (or /healthz) at the configured listen address: the
+    /// container HEALTHCHECK, no curl needed.
+    Healthcheck(healthcheck::Args),
     /// Configuration tools.
     #[command(subcommand)]
     Config(config_check::Command),
@@ -131,6 +135,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(args) => check::run(&required_config(config)?, args).await,
         Command::Doctor => doctor::run(&required_config(config)?).await,
         Command::Config(cmd) => config_check::run(config, cmd),
+        Command::Healthcheck(args) => healthcheck::run(&optional_config(config)?, args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "sopbot", &mut std::io::stdout());
