@@ -329,6 +329,7 @@ async fn handle_delivery(
     match app.store.enqueue(&new).await {
         Ok(Enqueued::New(id)) => {
             tracing::info!(id, %event, "queued");
+            crate::metrics::get().event_received(event.kind_name());
             app.notify.notify_one();
             reply(StatusCode::ACCEPTED, "queued".into())
         }

@@ -25,9 +25,17 @@ use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::gitea::{ClientOptions, GiteaClient, TeamDirectory, User};
 use crate::store::Store;
 
+/// `--version`: the crate version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SOPBOT_BUILD_COMMIT"),
+    ")"
+);
+
 /// sopbot: gates Gitea pull requests on team reviews, and records who waived what.
 #[derive(Debug, Parser)]
-#[command(name = "sopbot", version, about, long_about = None)]
+#[command(name = "sopbot", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Config file (TOML).
     #[arg(long, global = true, env = "SOPBOT_CONFIG", value_name = "PATH")]
