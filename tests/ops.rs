@@ -275,3 +275,121 @@ async fn a_token_gitea_refuses_is_a_configuration_error_not_a_retry() {
     assert!(out.2.contains("refuses the bot's token"), "{}", out.2);
     assert!(!out.2.contains("not-the-token"), "{}", out.2);
 }
+
+/// Starts `sopbot serve` on a free port with `args` before `serve`, stderr to `log`; returns it
+/// once /readyz answers 200, with its base URL.
+async fn serve_ready(config: &Path, log: &Path, global: &[&str]) -> (Serve, String) {
+    let port = free_port();
+    let child = bin()
+        .args(global)
+        .args(["--config", config.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    until(&format!("{base}/readyz"), log, |s, _| s == 200).await;
+    (Serve(child), base)
+}
+
+/// A delivery with a wrong signature: 401.
+async fn forge(base: &str) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/webhook"))
+        .header("X-Gitea-Event-Type", "pull_request_comment")
+        .header("X-Gitea-Delivery", "forged-1")
+        .header("X-Gitea-Signature", "00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+/// Polls the log until a line contains `what`.
+async fn log_line(log: &Path, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains(what)) {
+            return l.to_string();
+        }
+        assert!(Instant::now() < deadline, "no `{what}` in the log:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_flat_with_stable_types_and_name_refused_peers() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
+    let log = dir.path().join("log");
+    let (bot, base) = serve_ready(&config, &log, &["--log-format", "json"]).await;
+    forge(&base).await;
+    // A real event too, so worker spans (with the inbox id) are in the log.
+    let id = emu.with_world(|w| w.comment("widgets", 7, "bob", "/refire qa"));
+    let d = emu.with_world(|w| w.webhook_for_comment("widgets", 7, id, "created"));
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/webhook"))
+        .body(d.body.clone());
+    for (k, v) in d.signed_headers(SECRET) {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 202);
+    log_line(&log, "\"answered\"").await;
+    let refused = log_line(&log, "refused").await;
+    drop(bot);
+
+    let refused: serde_json::Value = serde_json::from_str(&refused).unwrap();
+    assert!(
+        refused["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{refused}"
+    );
+    assert_eq!(refused["delivery"], "forged-1");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut starting = false;
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let obj = v.as_object().unwrap();
+        for (k, field) in obj {
+            assert!(
+                !field.is_object() && !field.is_array(),
+                "`{k}` is nested: {line}"
+            );
+        }
+        for key in ["timestamp", "level", "target", "message"] {
+            assert!(obj[key].is_string(), "{key}: {line}");
+        }
+        if let Some(event) = obj.get("event") {
+            assert!(event.is_string(), "event: {line}");
+        }
+        if let Some(id) = obj.get("event_id") {
+            assert!(id.is_number(), "event_id: {line}");
+        }
+        if obj["message"] == "starting" {
+            starting = obj["version"] == env!("CARGO_PKG_VERSION");
+        }
+    }
+    assert!(starting, "no startup line:\n{text}");
+    assert!(!text.contains(SECRET) && !text.contains(&emu.token()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_have_no_colour_codes_off_a_terminal() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
+    let log = dir.path().join("log");
+    let (_bot, base) = serve_ready(&config, &log, &[]).await;
+    forge(&base).await;
+    let line = log_line(&log, "refused").await;
+    assert!(line.contains("peer=127.0.0.1:"), "{line}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "ANSI escapes in:\n{text}");
+}

@@ -60,7 +60,7 @@ async fn worker(
             Ok(Some(row)) => {
                 // Another event may be waiting for another worker: pass the wake-up on.
                 notify.notify_one();
-                let span = info_span!("event", worker = id, event = row.id, kind = %row.kind,
+                let span = info_span!("event", worker = id, event_id = row.id, kind = %row.kind,
                     repo = %row.repo, pr = row.pr, delivery = row.delivery_id.as_deref().unwrap_or("-"));
                 process(&engine, &store, row).instrument(span).await;
             }

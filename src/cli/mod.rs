@@ -7,6 +7,7 @@ mod commands;
 mod config_check;
 mod doctor;
 mod healthcheck;
+mod logging;
 mod parse;
 mod serve;
 mod startup;
@@ -113,7 +114,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         "warn"
     };
-    init_logging(level, cli.log_format);
+    logging::init(level, cli.log_format);
     match dispatch(cli).await {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
@@ -155,20 +156,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
     }
-}
-
-/// Logs go to stderr so that stdout stays clean for tables and JSON. `RUST_LOG` sets the level.
-fn init_logging(default: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        // Span fields (repo, pr, delivery) are flattened into every line of an event.
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
 }
 
 /// Whether `e` is a configuration problem (exit 78) rather than a runtime failure (exit 2).

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use crate::bot::{engine::Engine, worker};
 use crate::config::{Config, ConfigError};
@@ -37,6 +37,11 @@ pub struct Args {
 const DRAIN: Duration = Duration::from_secs(10);
 
 pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = crate::BUILD_COMMIT,
+        "starting"
+    );
     if let Some(listen) = &args.listen {
         if listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::Missing(format!(
@@ -86,7 +91,8 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     .with_notify(notify.clone());
     let router = server::router(state)
         .merge(metrics::router(store.clone()))
-        .layer(axum::middleware::from_fn(metrics::count_webhooks));
+        .layer(axum::middleware::from_fn(metrics::count_webhooks))
+        .layer(axum::middleware::from_fn(peer_span));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine = Engine::new(ctx.evaluator, bot.clone());
@@ -125,6 +131,21 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     }
     store.close().await;
     Ok(Outcome::Ok)
+}
+
+/// Every request's logs carry the peer's address (`peer`), so a refused delivery says who sent it.
+async fn peer_span(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_else(|| "-".into());
+    next.run(req)
+        .instrument(tracing::info_span!("request", peer = %peer))
+        .await
 }
 
 async fn shutdown_signal() {
