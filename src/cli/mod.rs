@@ -10,6 +10,7 @@ mod healthcheck;
 mod logging;
 mod parse;
 mod serve;
+mod setup;
 mod startup;
 mod table;
 mod waivers;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Probe the running bot's /readyz (or /healthz) at the configured listen address: the
     /// container HEALTHCHECK, no curl needed.
     Healthcheck(healthcheck::Args),
+    /// Create or update the repository's webhook and add the gate contexts to its branch
+    /// protection (needs repo admin); prints every change.
+    Setup(setup::Args),
     /// Configuration tools.
     #[command(subcommand)]
     Config(config_check::Command),
@@ -144,6 +148,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(args) => check::run(&required_config(config)?, args).await,
         Command::Doctor => doctor::run(&required_config(config)?).await,
         Command::Config(cmd) => config_check::run(config, cmd),
+        Command::Setup(args) => setup::run(&required_config(config)?, args).await,
         Command::Healthcheck(args) => healthcheck::run(&optional_config(config)?, args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
