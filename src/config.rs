@@ -615,7 +615,7 @@ pub mod duration {
 
     pub fn format(d: &Duration) -> String {
         let ms = d.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             format!("{ms}ms")
         } else {
             format!("{}s", d.as_secs())
