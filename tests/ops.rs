@@ -393,3 +393,61 @@ async fn text_logs_have_no_colour_codes_off_a_terminal() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "ANSI escapes in:\n{text}");
 }
+
+/// Every argument of every subcommand says what it is for.
+#[test]
+fn every_argument_has_help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            assert!(
+                sub.get_about().is_some(),
+                "{path} {} has no about",
+                sub.get_name()
+            );
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&sopbot::cli::Cli::command(), "sopbot", &mut missing);
+    assert!(missing.is_empty(), "arguments without help: {missing:?}");
+}
+
+#[test]
+fn man_writes_a_page_for_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(bin().args(["man", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    for page in [
+        "sopbot.1",
+        "sopbot-serve.1",
+        "sopbot-setup.1",
+        "sopbot-healthcheck.1",
+        "sopbot-config-init.1",
+        "sopbot-waivers-list.1",
+        "sopbot-doctor.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+}
+
+#[test]
+fn version_names_the_commit() {
+    let (code, out, _) = run(bin().arg("--version"));
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("sopbot {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+}

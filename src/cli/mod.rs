@@ -90,10 +90,19 @@ pub enum Command {
     Config(config_check::Command),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  sopbot completions bash > /etc/bash_completion.d/sopbot")]
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  sopbot man > /usr/local/share/man/man1/sopbot.1")]
-    Man,
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per subcommand into a directory.
+    #[command(
+        after_help = "Example:\n  sopbot man > /usr/local/share/man/man1/sopbot.1\n  sopbot man --dir /usr/local/share/man/man1   # sopbot.1, sopbot-serve.1, sopbot-waivers-list.1, …"
+    )]
+    Man {
+        /// Write sopbot.1 and a sopbot-SUBCOMMAND.1 for every subcommand here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Exit status of a configuration error (sysexits' EX_CONFIG): systemd's
@@ -155,9 +164,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             clap_complete::generate(shell, &mut Cli::command(), "sopbot", &mut std::io::stdout());
             Ok(Outcome::Ok)
         }
-        Command::Man => {
+        Command::Man { dir } => {
             use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            match dir {
+                Some(dir) => clap_mangen::generate_to(Cli::command(), &dir)
+                    .with_context(|| format!("cannot write man pages into {}", dir.display()))?,
+                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
+            }
             Ok(Outcome::Ok)
         }
     }
