@@ -113,6 +113,10 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     #[serde(default = "default_db_path")]
     pub path: PathBuf,
+    /// Handled inbox events older than this are deleted (hourly by serve); 0 keeps them.
+    /// Waivers, audit rows and failed events are never deleted.
+    #[serde(default = "default_inbox_retention", with = "duration")]
+    pub inbox_retention: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -228,6 +232,9 @@ fn default_max_body() -> usize {
 fn default_db_path() -> PathBuf {
     PathBuf::from("sopbot.db")
 }
+fn default_inbox_retention() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
 fn default_poll_interval() -> u64 {
     30
 }
@@ -280,6 +287,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             path: default_db_path(),
+            inbox_retention: default_inbox_retention(),
         }
     }
 }
@@ -604,9 +612,10 @@ pub mod duration {
             "ms" => Duration::from_millis(n),
             "m" | "min" | "mins" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86400),
             other => {
                 return Err(format!(
-                    "unknown duration unit `{other}` (use ms, s, m or h)"
+                    "unknown duration unit `{other}` (use ms, s, m, h or d)"
                 ))
             }
         };

@@ -7,6 +7,7 @@ mod commands;
 mod config_check;
 mod doctor;
 mod healthcheck;
+mod inbox;
 mod logging;
 mod parse;
 mod serve;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Waivers recorded in the database.
     #[command(subcommand)]
     Waivers(waivers::Command),
+    /// The event inbox: list failed events, retry them, prune handled ones.
+    #[command(subcommand)]
+    Inbox(inbox::Command),
     /// The audit log: every state change, oldest first.
     Audit(audit::Args),
     /// Print the command reference (the pages in commands/).
@@ -150,6 +154,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Commands => commands::run(),
         Command::Waivers(cmd) => {
             waivers::run(&open_store(&required_config(config)?).await?, cmd).await
+        }
+        Command::Inbox(cmd) => {
+            let config = required_config(config)?;
+            let store = open_store(&config).await?;
+            inbox::run(&store, config.database.inbox_retention, cmd).await
         }
         Command::Audit(args) => {
             audit::run(&open_store(&required_config(config)?).await?, args).await

@@ -113,6 +113,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         }
         .run(stop_rx),
     );
+    let pruner = tokio::spawn(prune_hourly(store.clone(), config.database.inbox_retention));
     // The line scripts wait for: the address really bound (port 0 picks one).
     println!("sopbot listening on http://{addr} as @{bot}");
     info!(%addr, bot, repos = config.repos.len(), "serving");
@@ -129,8 +130,28 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     {
         warn!("events still running after {DRAIN:?}: they stay in the inbox and run on the next start");
     }
+    pruner.abort();
     store.close().await;
     Ok(Outcome::Ok)
+}
+
+/// Deletes handled inbox events older than `retention` (0: never), at start and every hour.
+async fn prune_hourly(store: crate::store::Store, retention: Duration) {
+    if retention.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let Ok(age) = chrono::Duration::from_std(retention) else {
+            return;
+        };
+        match store.prune_done(chrono::Utc::now() - age).await {
+            Ok(0) => {}
+            Ok(pruned) => info!(pruned, "deleted handled inbox events past the retention"),
+            Err(e) => warn!(error = %e, "cannot prune the inbox"),
+        }
+    }
 }
 
 /// Every request's logs carry the peer's address (`peer`), so a refused delivery says who sent it.

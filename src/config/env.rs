@@ -40,6 +40,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("server", "webhook_secret_file", Kind::Str),
     ("server", "max_body_bytes", Kind::Int),
     ("database", "path", Kind::Str),
+    ("database", "inbox_retention", Kind::Duration),
     ("poller", "interval_secs", Kind::Int),
     ("poller", "first_start_window", Kind::Duration),
     ("waiver", "context", Kind::Str),
