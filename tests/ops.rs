@@ -451,3 +451,32 @@ fn version_names_the_commit() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_json_is_one_versioned_document() {
+    let emu = Emulator::start(World::example()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
+    let out = tokio::task::spawn_blocking(move || {
+        run(bin().args(["--config", config.to_str().unwrap(), "doctor", "--json"]))
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&out.1).unwrap_or_else(|e| panic!("{e}: {}", out.1));
+    assert_eq!(v["schema_version"], 1);
+    // The example world has no `managers` team: a failure, with its fix, exit 1.
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(out.0, 1);
+    let checks = v["checks"].as_array().unwrap();
+    assert!(checks
+        .iter()
+        .any(|c| c["status"] == "ok" && c["check"].as_str().unwrap().starts_with("config ")));
+    assert!(
+        checks.iter().any(|c| c["status"] == "FAIL"
+            && c["check"].as_str().unwrap().contains("managers")
+            && c["fix"].is_string()),
+        "{v}"
+    );
+    assert!(!out.1.contains(&emu.token()));
+}

@@ -82,7 +82,11 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml doctor\n\nExit status: 0 all checks pass, 1 a check failed (each failure says how to fix it)."
     )]
-    Doctor,
+    Doctor {
+        /// Print one JSON document (`schema_version`, `ok`, `checks`: status, check, fix).
+        #[arg(long)]
+        json: bool,
+    },
     /// Probe the running bot's /readyz (or /healthz) at the configured listen address: the
     /// container HEALTHCHECK, no curl needed.
     Healthcheck(healthcheck::Args),
@@ -164,7 +168,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             audit::run(&open_store(&required_config(config)?).await?, args).await
         }
         Command::Check(args) => check::run(&required_config(config)?, args).await,
-        Command::Doctor => doctor::run(&required_config(config)?).await,
+        Command::Doctor { json } => doctor::run(&required_config(config)?, json).await,
         Command::Config(cmd) => config_check::run(config, cmd),
         Command::Setup(args) => setup::run(&required_config(config)?, args).await,
         Command::Healthcheck(args) => healthcheck::run(&optional_config(config)?, args).await,
