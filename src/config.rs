@@ -15,6 +15,8 @@ use crate::command::GateNames;
 use crate::secret::Secret;
 use crate::types::RepoName;
 
+pub mod env;
+
 /// Environment variable holding the Gitea token when neither `token` nor `token_file` is set.
 pub const TOKEN_ENV: &str = "SOPBOT_GITEA_TOKEN";
 /// Environment variable holding the webhook secret when the file gives none.
@@ -38,6 +40,12 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A `SOPBOT_*` variable that names no key or holds a value of the wrong type.
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    /// No configuration at all, or a setting a command cannot run without.
+    #[error("{0}")]
+    Missing(String),
 }
 
 /// The whole configuration, as read from the file (secrets still unresolved).
@@ -106,6 +114,10 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     #[serde(default = "default_db_path")]
     pub path: PathBuf,
+    /// Handled inbox events older than this are deleted (hourly by serve); 0 keeps them.
+    /// Waivers, audit rows and failed events are never deleted.
+    #[serde(default = "default_inbox_retention", with = "duration")]
+    pub inbox_retention: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -267,6 +279,9 @@ fn default_max_body() -> usize {
 fn default_db_path() -> PathBuf {
     PathBuf::from("sopbot.db")
 }
+fn default_inbox_retention() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
 fn default_poll_interval() -> u64 {
     30
 }
@@ -322,6 +337,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             path: default_db_path(),
+            inbox_retention: default_inbox_retention(),
         }
     }
 }
@@ -371,13 +387,43 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads a config file, lays the `SOPBOT_*` environment over it ([`env`]) and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_toml(&text, path)
+        Config::from_sources(Some(&text), path, &std::env::vars().collect::<Vec<_>>())
+    }
+
+    /// The configuration from `text` (the file at `path`, if there is one) with `vars` laid
+    /// over it: environment over file over defaults. Errors in the file keep its line numbers.
+    pub fn from_sources(
+        text: Option<&str>,
+        path: &Path,
+        vars: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let text = text.unwrap_or("");
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: one_line(&e, text),
+        };
+        // The file alone first, so that its mistakes are reported with their line.
+        toml::from_str::<Config>(text).map_err(parse_err)?;
+        let mut doc: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        env::overlay(&mut doc, vars).map_err(|e| ConfigError::Env {
+            var: e.var,
+            message: e.message,
+        })?;
+        let mut config: Config =
+            doc.try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("with the SOPBOT_* environment: {}", e.message().trim()),
+                })?;
+        config.source = path.to_path_buf();
+        config.validate()?;
+        Ok(config)
     }
 
     /// Parses and validates config text; `path` is used in messages and to resolve relative paths.
@@ -617,9 +663,10 @@ pub mod duration {
             "ms" => Duration::from_millis(n),
             "m" | "min" | "mins" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86400),
             other => {
                 return Err(format!(
-                    "unknown duration unit `{other}` (use ms, s, m or h)"
+                    "unknown duration unit `{other}` (use ms, s, m, h or d)"
                 ))
             }
         };
@@ -628,7 +675,7 @@ pub mod duration {
 
     pub fn format(d: &Duration) -> String {
         let ms = d.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             format!("{ms}ms")
         } else {
             format!("{}s", d.as_secs())

@@ -17,3 +17,7 @@ pub mod server;
 pub mod store;
 pub mod text;
 pub mod types;
+
+/// The commit this binary was built from (`git rev-parse --short HEAD` at build time, or
+/// `unknown` outside a git checkout, e.g. in a container build without `.git`).
+pub const BUILD_COMMIT: &str = env!("SOPBOT_BUILD_COMMIT");

@@ -1,6 +1,8 @@
 //! Prometheus metrics: what happened (events, commands, Gitea calls) is counted where it
 //! happens; what is (inbox depth, oldest event, active waivers) is read from the store at scrape
-//! time. One process-wide registry, served as text at `GET /metrics`.
+//! time. One process-wide registry, served at `GET /metrics` in the OpenMetrics text format
+//! (what prometheus-client writes) with its content type. Series whose labels are known in advance
+//! exist at zero from the start, so `rate()` and alerts see them before the first event.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
@@ -16,6 +18,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::gitea::CallRecord;
@@ -141,7 +144,37 @@ impl Metrics {
             m.inbox_oldest.clone(),
         );
         registry.register("waivers_active", "Active waivers", m.waivers_active.clone());
+        registry.register(
+            "build",
+            "The running sopbot: version and commit",
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", crate::BUILD_COMMIT),
+            ]),
+        );
+        m.precreate();
         Metrics { registry, ..m }
+    }
+
+    /// The series whose label values are a closed set, at zero.
+    fn precreate(&self) {
+        for kind in EVENT_KINDS {
+            let _ = self.received.get_or_create(&kind_labels(kind));
+            let _ = self.processed.get_or_create(&kind_labels(kind));
+            let _ = self.failed.get_or_create(&kind_labels(kind));
+        }
+        for kind in crate::command::CommandKind::ALL {
+            for outcome in ["ok", "refused"] {
+                let _ = self.commands.get_or_create(&CommandLabels {
+                    command: kind.name().to_string(),
+                    outcome: outcome.to_string(),
+                });
+            }
+        }
+        let _ = self.commands.get_or_create(&CommandLabels {
+            command: "malformed".into(),
+            outcome: "malformed".into(),
+        });
     }
 
     pub fn webhook(&self, event_type: &str, status: u16) {
@@ -216,6 +249,12 @@ impl Metrics {
     }
 }
 
+/// The inbox's event kinds (`Event::kind_name`): the one `kind` vocabulary of every family.
+pub const EVENT_KINDS: [&str; 4] = ["comment", "pull_request", "review", "reevaluate"];
+
+/// The content type of the OpenMetrics text that prometheus-client encodes (it ends in `# EOF`).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 fn kind_labels(kind: &str) -> KindLabels {
     KindLabels {
         kind: kind.to_string(),
@@ -231,14 +270,7 @@ pub fn router(store: Store) -> Router {
 
 async fn scrape(State(store): State<Store>) -> Response {
     match get().render(&store).await {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
@@ -271,7 +303,8 @@ fn known_event(header: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Middleware counting webhook answers by event type and status (202 = stored in the inbox).
+/// Middleware counting webhook answers by event type and status. (Stored events are counted by
+/// kind where they are stored, like the poller's, so `events_received` has one vocabulary.)
 pub async fn count_webhooks(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if req.uri().path() != "/webhook" {
         return next.run(req).await;
@@ -287,10 +320,6 @@ pub async fn count_webhooks(req: axum::extract::Request, next: axum::middleware:
     .unwrap_or("none")
     .to_string();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    get().webhook(&event, status);
-    if status == 202 {
-        get().event_received(&event);
-    }
+    get().webhook(&event, resp.status().as_u16());
     resp
 }

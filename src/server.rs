@@ -188,9 +188,13 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address is in each request's extensions (`ConnectInfo`), for the logs.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn healthz() -> &'static str {
@@ -335,6 +339,7 @@ async fn handle_delivery(
     match app.store.enqueue(&new).await {
         Ok(Enqueued::New(id)) => {
             tracing::info!(id, %event, "queued");
+            crate::metrics::get().event_received(event.kind_name());
             app.notify.notify_one();
             reply(StatusCode::ACCEPTED, "queued".into())
         }

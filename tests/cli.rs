@@ -358,21 +358,21 @@ fn an_unreadable_database_is_exit_2_with_one_line() {
 }
 
 #[test]
-fn bad_config_names_the_file_and_key() {
+fn bad_config_names_the_file_and_key_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sopbot.toml");
     std::fs::write(&config, "[gitea]\nurl = \"http://x\"\ntokn = \"abc\"\n").unwrap();
     sopbot()
         .args(["--config", config.to_str().unwrap(), "waivers", "list"])
         .assert()
-        .code(2)
+        .code(78)
         .stderr(predicate::str::contains(
             "sopbot.toml: line 3: unknown field `tokn`",
         ));
     sopbot()
         .args(["config", "check", config.to_str().unwrap()])
         .assert()
-        .code(2)
+        .code(78)
         .stderr(predicate::str::contains("tokn"));
 }
 
@@ -383,7 +383,7 @@ fn missing_config_is_an_error_for_commands_that_need_one() {
         .current_dir(dir.path())
         .args(["waivers", "list"])
         .assert()
-        .code(2)
+        .code(78)
         .stderr(predicate::str::contains("sopbot.toml not found"));
 }
 

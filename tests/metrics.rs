@@ -105,9 +105,39 @@ async fn metrics_count_real_events() {
             .await
             .unwrap()
     };
+    // Series with known labels exist at zero before anything happened to them.
+    let resp = http.get(format!("{url}/metrics")).send().await.unwrap();
+    // The body is OpenMetrics text (prometheus-client), so that is its content type.
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = resp.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert_eq!(
+        value(&text, "sopbot_events_failed_total{kind=\"review\"}"),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "sopbot_commands_total{command=\"sop-n/a\",outcome=\"refused\"}"
+        ),
+        0.0
+    );
+    let info = text
+        .lines()
+        .find(|l| l.starts_with("sopbot_build_info{"))
+        .unwrap_or_else(|| panic!("no build_info:\n{text}"));
+    assert!(
+        info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+            && info.contains("commit=\"")
+            && info.ends_with(" 1"),
+        "{info}"
+    );
     let mut text = scrape().await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !text.contains("sopbot_events_processed_total{kind=\"comment\"}") {
+    while !text.contains("sopbot_events_processed_total{kind=\"comment\"} 1") {
         assert!(Instant::now() < deadline, "event never counted:\n{text}");
         tokio::time::sleep(Duration::from_millis(20)).await;
         text = scrape().await;
@@ -130,6 +160,12 @@ async fn metrics_count_real_events() {
         value(&text, "sopbot_events_processed_total{kind=\"comment\"}"),
         1.0
     );
+    // Received, processed and failed speak of the same kinds (not Gitea's event names).
+    assert_eq!(
+        value(&text, "sopbot_events_received_total{kind=\"comment\"}"),
+        1.0
+    );
+    assert!(!text.contains("sopbot_events_received_total{kind=\"pull_request_comment\"}"));
     assert_eq!(
         value(
             &text,

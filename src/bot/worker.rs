@@ -134,7 +134,7 @@ async fn worker(id: usize, pool: Pool, mut stop: watch::Receiver<bool>) {
                 pool.pause.succeeded();
                 // Another event may be waiting for another worker: pass the wake-up on.
                 pool.notify.notify_one();
-                let span = info_span!("event", worker = id, event = row.id, kind = %row.kind,
+                let span = info_span!("event", worker = id, event_id = row.id, kind = %row.kind,
                     repo = %row.repo, pr = row.pr, delivery = row.delivery_id.as_deref().unwrap_or("-"));
                 process(&pool, row, &mut stop).instrument(span).await;
             }

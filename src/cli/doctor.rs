@@ -8,26 +8,60 @@ use crate::text::visible;
 
 use super::Outcome;
 
-/// Prints each finding; they quote Gitea's answers, so controls are shown escaped.
+/// The checks' results: printed as they come (they quote Gitea's answers, so controls are
+/// shown escaped), or collected for `--json`.
 struct Report {
     failed: bool,
+    /// `Some` with `--json`: `{"status","check","fix"}` per check.
+    json: Option<Vec<serde_json::Value>>,
 }
 
 impl Report {
+    fn add(&mut self, status: &str, what: &str, fix: Option<&str>) {
+        match &mut self.json {
+            Some(list) => {
+                list.push(serde_json::json!({"status": status, "check": what, "fix": fix}))
+            }
+            None => match fix {
+                Some(fix) => println!("{status:<5} {}\n      fix: {}", visible(what), visible(fix)),
+                None => println!("{status:<5} {}", visible(what)),
+            },
+        }
+    }
     fn ok(&mut self, what: &str) {
-        println!("ok    {}", visible(what));
+        self.add("ok", what, None);
     }
     fn warn(&mut self, what: &str, fix: &str) {
-        println!("warn  {}\n      fix: {}", visible(what), visible(fix));
+        self.add("warn", what, Some(fix));
     }
     fn fail(&mut self, what: &str, fix: &str) {
         self.failed = true;
-        println!("FAIL  {}\n      fix: {}", visible(what), visible(fix));
+        self.add("FAIL", what, Some(fix));
     }
 }
 
-pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
-    let mut r = Report { failed: false };
+/// Runs every check; with `json`, prints one document (`schema_version` 1) at the end.
+pub async fn run(config: &Config, json: bool) -> anyhow::Result<Outcome> {
+    let mut r = Report {
+        failed: false,
+        json: json.then(Vec::new),
+    };
+    run_checks(config, &mut r).await?;
+    if let Some(checks) = r.json.take() {
+        super::print_json(&serde_json::json!({
+            "schema_version": 1,
+            "ok": !r.failed,
+            "checks": checks,
+        }))?;
+    }
+    Ok(if r.failed {
+        Outcome::CheckFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
     r.ok(&format!(
         "config {} is valid ({} repos, {} gates)",
         config.source.display(),
@@ -69,7 +103,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
                 &e.to_string(),
                 "set gitea.url and the bot's token (gitea.token_file or SOPBOT_GITEA_TOKEN)",
             );
-            return Ok(Outcome::CheckFailed);
+            return Ok(());
         }
     };
     let client = GiteaClient::new(url, token, super::client_options(config))?;
@@ -82,7 +116,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
                 &format!("Gitea at {url} does not answer: {e}"),
                 "check gitea.url and that this host can reach it",
             );
-            return Ok(Outcome::CheckFailed);
+            return Ok(());
         }
     }
 
@@ -102,7 +136,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
                 _ => "check that Gitea is healthy and retry",
             };
             r.fail(&format!("token check failed: {e}"), fix);
-            return Ok(Outcome::CheckFailed);
+            return Ok(());
         }
     };
 
@@ -184,14 +218,12 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
             ),
         }
     }
-    println!(
-        "note  write:repository and write:issue cannot be checked without side effects; the first status or reply will show them"
+    r.add(
+        "note",
+        "write:repository and write:issue cannot be checked without side effects; the first status or reply will show them",
+        None,
     );
-    Ok(if r.failed {
-        Outcome::CheckFailed
-    } else {
-        Outcome::Ok
-    })
+    Ok(())
 }
 
 /// What an admin does about a team the bot cannot use.

@@ -6,8 +6,13 @@ mod check;
 mod commands;
 mod config_check;
 mod doctor;
+mod healthcheck;
+mod inbox;
+mod logging;
 mod parse;
 mod serve;
+mod setup;
+mod startup;
 mod table;
 mod waivers;
 
@@ -23,9 +28,17 @@ use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::gitea::{ClientOptions, GiteaClient, TeamDirectory, User};
 use crate::store::Store;
 
+/// `--version`: the crate version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SOPBOT_BUILD_COMMIT"),
+    ")"
+);
+
 /// sopbot: gates Gitea pull requests on team reviews, and records who waived what.
 #[derive(Debug, Parser)]
-#[command(name = "sopbot", version, about, long_about = None)]
+#[command(name = "sopbot", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Config file (TOML).
     #[arg(long, global = true, env = "SOPBOT_CONFIG", value_name = "PATH")]
@@ -55,6 +68,9 @@ pub enum Command {
     /// Waivers recorded in the database.
     #[command(subcommand)]
     Waivers(waivers::Command),
+    /// The event inbox: list failed events, retry them, prune handled ones.
+    #[command(subcommand)]
+    Inbox(inbox::Command),
     /// The audit log: every state change, oldest first.
     Audit(audit::Args),
     /// Print the command reference (the pages in commands/).
@@ -66,17 +82,40 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  sopbot --config /etc/sopbot/sopbot.toml doctor\n\nExit status: 0 all checks pass, 1 a check failed (each failure says how to fix it)."
     )]
-    Doctor,
+    Doctor {
+        /// Print one JSON document (`schema_version`, `ok`, `checks`: status, check, fix).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Probe the running bot's /readyz (or /healthz) at the configured listen address: the
+    /// container HEALTHCHECK, no curl needed.
+    Healthcheck(healthcheck::Args),
+    /// Create or update the repository's webhook and add the gate contexts to its branch
+    /// protection (needs repo admin); prints every change.
+    Setup(setup::Args),
     /// Configuration tools.
     #[command(subcommand)]
     Config(config_check::Command),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  sopbot completions bash > /etc/bash_completion.d/sopbot")]
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  sopbot man > /usr/local/share/man/man1/sopbot.1")]
-    Man,
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per subcommand into a directory.
+    #[command(
+        after_help = "Example:\n  sopbot man > /usr/local/share/man/man1/sopbot.1\n  sopbot man --dir /usr/local/share/man/man1   # sopbot.1, sopbot-serve.1, sopbot-waivers-list.1, …"
+    )]
+    Man {
+        /// Write sopbot.1 and a sopbot-SUBCOMMAND.1 for every subcommand here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
+
+/// Exit status of a configuration error (sysexits' EX_CONFIG): systemd's
+/// `RestartPreventExitStatus=78` stops restarting a service whose config cannot work.
+pub const EXIT_CONFIG: u8 = 78;
 
 /// How a subcommand ended, mapped to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +126,8 @@ pub enum Outcome {
     CheckFailed,
 }
 
-/// Runs the CLI: 0 ok, 1 check failed, 2 error (bad config, unreadable database, bad input).
+/// Runs the CLI: 0 ok, 1 check failed, 2 error (unreadable database, Gitea failing, bad input),
+/// 78 configuration error (the file, a `SOPBOT_*` variable, or a secret that cannot be read).
 pub async fn run(cli: Cli) -> ExitCode {
     // The server logs what it does; one-shot commands only their warnings.
     let level = if matches!(cli.command, Command::Serve(_)) {
@@ -95,13 +135,17 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         "warn"
     };
-    init_logging(level, cli.log_format);
+    logging::init(level, cli.log_format);
     match dispatch(cli).await {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::from(2)
+            if is_config_error(&e) {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }
@@ -115,60 +159,75 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Waivers(cmd) => {
             waivers::run(&open_store(&required_config(config)?).await?, cmd).await
         }
+        Command::Inbox(cmd) => {
+            let config = required_config(config)?;
+            let store = open_store(&config).await?;
+            inbox::run(&store, config.database.inbox_retention, cmd).await
+        }
         Command::Audit(args) => {
             audit::run(&open_store(&required_config(config)?).await?, args).await
         }
         Command::Check(args) => check::run(&required_config(config)?, args).await,
-        Command::Doctor => doctor::run(&required_config(config)?).await,
+        Command::Doctor { json } => doctor::run(&required_config(config)?, json).await,
         Command::Config(cmd) => config_check::run(config, cmd),
+        Command::Setup(args) => setup::run(&required_config(config)?, args).await,
+        Command::Healthcheck(args) => healthcheck::run(&optional_config(config)?, args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "sopbot", &mut std::io::stdout());
             Ok(Outcome::Ok)
         }
-        Command::Man => {
+        Command::Man { dir } => {
             use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            match dir {
+                Some(dir) => clap_mangen::generate_to(Cli::command(), &dir)
+                    .with_context(|| format!("cannot write man pages into {}", dir.display()))?,
+                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
+            }
             Ok(Outcome::Ok)
         }
     }
 }
 
-/// Logs go to stderr so that stdout stays clean for tables and JSON. `RUST_LOG` sets the level.
-fn init_logging(default: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        // Span fields (repo, pr, delivery) are flattened into every line of an event.
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
+/// Whether `e` is a configuration problem (exit 78) rather than a runtime failure (exit 2).
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<crate::config::ConfigError>())
 }
 
 /// The config named by `--config`/`SOPBOT_CONFIG`, else `sopbot.toml` if it exists, else the
-/// built-in defaults (enough for commands that need no Gitea and no database).
+/// built-in defaults; the `SOPBOT_*` environment over either (enough for commands that need no
+/// Gitea and no database).
 fn optional_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
     match explicit {
         Some(path) => Ok(Config::load(path)?),
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
             Ok(Config::load(Path::new(DEFAULT_CONFIG_PATH))?)
         }
-        None => Ok(Config::default()),
+        None => Ok(env_only_config()?),
     }
 }
 
-/// The config, which must exist: commands that touch the database or Gitea need one.
+/// The config commands that touch the database or Gitea need: the file, or with no file (none
+/// named and no `sopbot.toml` here) the `SOPBOT_*` environment alone, if it sets anything.
 fn required_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
     let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
     if explicit.is_none() && !path.exists() {
-        anyhow::bail!(
-            "no config file: {DEFAULT_CONFIG_PATH} not found; pass --config PATH or set SOPBOT_CONFIG (see deploy/sopbot.example.toml)"
-        );
+        let vars: Vec<_> = std::env::vars().collect();
+        if !crate::config::env::any_set(&vars) {
+            return Err(crate::config::ConfigError::Missing(format!(
+                "no config file: {DEFAULT_CONFIG_PATH} not found; pass --config PATH, set SOPBOT_CONFIG, or set SOPBOT_GITEA_URL and the other SOPBOT_* variables (sopbot config init prints a starting point)"
+            ))
+            .into());
+        }
+        return Ok(env_only_config()?);
     }
     Ok(Config::load(path)?)
+}
+
+/// Defaults with the environment over them; relative paths are taken from the working directory.
+fn env_only_config() -> Result<Config, crate::config::ConfigError> {
+    let vars: Vec<_> = std::env::vars().collect();
+    Config::from_sources(None, Path::new(DEFAULT_CONFIG_PATH), &vars)
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

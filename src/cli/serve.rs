@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use crate::bot::{engine::Engine, worker};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::metrics;
 use crate::poller::Poller;
 use crate::server::{self, AppState, WebhookAuth};
 
-use super::Outcome;
+use super::{startup, Outcome};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -28,22 +28,43 @@ pub struct Args {
     /// about 160 (BENCHMARKS.md).
     #[arg(long, default_value_t = 16)]
     pub workers: usize,
+    /// Address to listen on, over server.listen and SOPBOT_SERVER_LISTEN (e.g. 0.0.0.0:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// How long in-flight events get to finish after a stop signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
-pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
+pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = crate::BUILD_COMMIT,
+        "starting"
+    );
+    if let Some(listen) = &args.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Missing(format!(
+                "--listen {listen}: must be an address like 127.0.0.1:8080"
+            ))
+            .into());
+        }
+        config.server.listen = listen.clone();
+    }
     let auth = match config.webhook_secret()? {
         Some(secret) => WebhookAuth::Secret(secret),
         None if args.insecure_no_webhook_secret => {
             warn!("webhook signatures are NOT checked (--insecure-no-webhook-secret)");
             WebhookAuth::InsecureNone
         }
-        None => anyhow::bail!(
-            "no webhook secret: set server.webhook_secret_file (or SOPBOT_WEBHOOK_SECRET), or pass --insecure-no-webhook-secret"
-        ),
+        None => return Err(ConfigError::Missing(
+            "no webhook secret: set server.webhook_secret_file (or SOPBOT_SERVER_WEBHOOK_SECRET_FILE), or pass --insecure-no-webhook-secret".into()
+        ).into()),
     };
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let listener = startup::wait_for_gitea(&config, listener).await?;
     let ctx = super::connect(&config).await?;
     let store = ctx.evaluator.store.clone();
     let requeued = store.reset_running().await?;
@@ -58,9 +79,6 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
     let bot = ctx.bot.login.clone();
     let notify = Arc::new(Notify::new());
 
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(
         store.clone(),
@@ -73,7 +91,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
     .with_notify(notify.clone());
     let router = server::router(state)
         .merge(metrics::router(store.clone()))
-        .layer(axum::middleware::from_fn(metrics::count_webhooks));
+        .layer(axum::middleware::from_fn(metrics::count_webhooks))
+        .layer(axum::middleware::from_fn(peer_span));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine = Engine::new(ctx.evaluator, bot.clone());
@@ -94,6 +113,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
         }
         .run(stop_rx),
     );
+    let pruner = tokio::spawn(prune_hourly(store.clone(), config.database.inbox_retention));
     // The line scripts wait for: the address really bound (port 0 picks one).
     println!("sopbot listening on http://{addr} as @{bot}");
     info!(%addr, bot, repos = config.repos.len(), "serving");
@@ -110,8 +130,43 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<Outcome> {
     {
         warn!("events still running after {DRAIN:?}: they stay in the inbox and run on the next start");
     }
+    pruner.abort();
     store.close().await;
     Ok(Outcome::Ok)
+}
+
+/// Deletes handled inbox events older than `retention` (0: never), at start and every hour.
+async fn prune_hourly(store: crate::store::Store, retention: Duration) {
+    if retention.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let Ok(age) = chrono::Duration::from_std(retention) else {
+            return;
+        };
+        match store.prune_done(chrono::Utc::now() - age).await {
+            Ok(0) => {}
+            Ok(pruned) => info!(pruned, "deleted handled inbox events past the retention"),
+            Err(e) => warn!(error = %e, "cannot prune the inbox"),
+        }
+    }
+}
+
+/// Every request's logs carry the peer's address (`peer`), so a refused delivery says who sent it.
+async fn peer_span(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_else(|| "-".into());
+    next.run(req)
+        .instrument(tracing::info_span!("request", peer = %peer))
+        .await
 }
 
 async fn shutdown_signal() {

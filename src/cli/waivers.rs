@@ -31,7 +31,9 @@ pub enum Command {
     },
     /// Show one waiver, with its revocation if any.
     Show {
+        /// The waiver's id (from `waivers list`).
         id: i64,
+        /// Print it as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -40,6 +42,7 @@ pub enum Command {
         after_help = "Example:\n  sopbot waivers revoke 3 --reason \"declared on the wrong PR\""
     )]
     Revoke {
+        /// The waiver's id (from `waivers list`).
         id: i64,
         /// Why (mandatory, kept in the audit log).
         #[arg(long)]

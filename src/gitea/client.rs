@@ -41,6 +41,8 @@ use super::models::*;
 use crate::secret::Secret;
 use crate::types::RepoName;
 
+mod admin;
+
 /// Items asked for per page: Gitea's default `MAX_RESPONSE_ITEMS`.
 pub const PAGE_SIZE: usize = 50;
 /// A listing longer than this many pages is treated as a server bug (a server that ignores

@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::health::{failed, Health};
 use super::{ts, Store, StoreError};
 
+mod housekeeping;
+
 /// Claims after which a failing event is given up (`failed`) even if a retry time is offered.
 // With the workers' backoff (1 s doubling, capped at 5 min) 30 claims span about two hours:
 // a Gitea outage of that length loses nothing, since the poller will not find a done key again.

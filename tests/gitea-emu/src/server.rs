@@ -30,6 +30,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tower_service::Service;
 
+mod admin;
+
 use crate::faults::{Action, Faults};
 use crate::json::{self, ApiErrorJson, NotFoundJson};
 use crate::world::{Access, CommentKind, Issue, Repo, TeamDenial, World, ALLOWED_REACTIONS};
@@ -317,7 +319,23 @@ fn router(state: AppState) -> Router {
         .route("/teams/{id}", get(get_team))
         .route("/teams/{id}/members", get(team_members))
         .route("/teams/{id}/members/{username}", get(team_member))
-        .route("/orgs/{org}/teams", get(org_teams));
+        .route("/orgs/{org}/teams", get(org_teams))
+        .route(
+            &format!("{repo}/hooks"),
+            get(admin::list_hooks).post(admin::create_hook),
+        )
+        .route(
+            &format!("{repo}/hooks/{{id}}"),
+            axum::routing::patch(admin::edit_hook),
+        )
+        .route(
+            &format!("{repo}/branch_protections"),
+            get(admin::list_protections).post(admin::create_protection),
+        )
+        .route(
+            &format!("{repo}/branch_protections/{{name}}"),
+            axum::routing::patch(admin::edit_protection),
+        );
     Router::new()
         .nest("/api/v1", api)
         .fallback(unknown_route)

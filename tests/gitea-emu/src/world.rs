@@ -72,6 +72,19 @@ pub struct Branch {
     pub dismiss_stale_approvals: bool,
 }
 
+/// A repository webhook (`/repos/{o}/{r}/hooks`). Gitea never shows the secret back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hook {
+    pub id: i64,
+    pub repo: String,
+    pub url: String,
+    pub content_type: String,
+    #[serde(skip_serializing)]
+    pub secret: String,
+    pub events: Vec<String>,
+    pub active: bool,
+}
+
 /// A repository of the organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
@@ -281,6 +294,7 @@ pub struct World {
     pub(crate) statuses: Vec<Status>,
     pub(crate) reactions: Vec<Reaction>,
     pub(crate) bot: Option<String>,
+    pub(crate) hooks: Vec<Hook>,
     next_user_id: i64,
     next_team_id: i64,
     next_repo_id: i64,
@@ -316,6 +330,7 @@ impl World {
             statuses: Vec::new(),
             reactions: Vec::new(),
             bot: None,
+            hooks: Vec::new(),
             next_user_id: 3,
             next_team_id: FIRST_TEAM_ID,
             next_repo_id: 1,
@@ -1416,6 +1431,15 @@ impl World {
 
     pub(crate) fn team_by_id(&self, id: i64) -> Option<&Team> {
         self.teams.iter().find(|t| t.id == id)
+    }
+
+    /// The webhooks of repository `repo` (its name in the org), oldest first.
+    pub fn hooks(&self, repo: &str) -> Vec<Hook> {
+        self.hooks
+            .iter()
+            .filter(|h| h.repo == repo)
+            .cloned()
+            .collect()
     }
 
     /// Whether `login` is a site administrator.
