@@ -42,12 +42,24 @@ struct Case {
 
 impl Case {
     async fn start(world: World, extra: &str) -> Case {
+        Case::start_polling(world, 0, extra).await
+    }
+
+    /// As [`Case::start`], with the poller every `poll_secs`, a sweep every second and no
+    /// membership cache (what the catch-up tests need to see within seconds).
+    async fn start_polling(world: World, poll_secs: u64, extra: &str) -> Case {
         let emu = Emulator::start(world).await;
         let dir = tempfile::tempdir().unwrap();
-        let text = serve_config(&emu, 0, extra).replace(
-            "branches = [\"main\"]",
-            "branches = [\"main\", \"release\"]",
-        );
+        let text = serve_config(&emu, poll_secs, extra)
+            .replace(
+                "branches = [\"main\"]",
+                "branches = [\"main\", \"release\"]",
+            )
+            .replace(
+                &format!("interval_secs = {poll_secs}\n"),
+                &format!("interval_secs = {poll_secs}\nsweep_interval = \"1s\"\n"),
+            )
+            .replace("retries = 3\n", "retries = 3\nmembership_cache_ttl = 0\n");
         let config = write_config(dir.path(), &text);
         let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
         Case {
@@ -399,6 +411,73 @@ async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
         reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@bob is not in it) |"),
         "{reply}"
     );
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa (@bob is not in it)",
+    )
+    .await;
+}
+
+// ----- typos, lost webhooks, team removals ---------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_typo_in_a_waiver_is_refused_and_waives_nothing() {
+    let c = Case::start(world(), "").await;
+    let id = c.say(7, "mia", "/sop-n/a qs docs only").await;
+    let reply = c.reply(7, id).await;
+    assert!(reply.contains("did you mean `qa`?"), "{reply}");
+    assert!(!reply.contains("waived `"), "{reply}");
+    // Full-width and Cyrillic look-alikes are refused the same way.
+    for typo in ["\u{ff51}\u{ff41}", "q\u{0430}"] {
+        let id = c.say(7, "mia", &format!("/sop-n/a {typo} docs only")).await;
+        let reply = c.reply(7, id).await;
+        assert!(reply.contains("did you mean `qa`?"), "{typo}: {reply}");
+    }
+    assert!(c.active_waivers().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_the_poller_finds_after_a_later_revoke_was_handled_is_refused() {
+    let mut c = Case::start(world(), "").await;
+    // mia's waiver: its webhook is lost. Her revoke, posted after it, is delivered.
+    let lost = c.world(|w| w.comment(REPO, 7, "mia", "/sop-n/a qa docs only"));
+    let id = c.say(7, "mia", "/sop-revoke qa").await;
+    let reply = c.reply(7, id).await;
+    assert!(reply.contains("no active waiver"), "{reply}");
+    // The bot starts polling (a restart with the poller on): it finds the lost comment.
+    c.bot.kill();
+    let text = std::fs::read_to_string(&c.config)
+        .unwrap()
+        .replace("interval_secs = 0\n", "interval_secs = 1\n");
+    std::fs::write(&c.config, text).unwrap();
+    c.bot = Bot::start(&c.config, &c.dir.path().join("bot.log")).await;
+    // The poller finds the lost comment: in thread order it was revoked, so it waives nothing.
+    let reply = c.reply(7, lost).await;
+    assert!(
+        reply.contains("**not waived**: this comment reached sopbot only after later comments"),
+        "{reply}"
+    );
+    assert!(c.active_waivers().await.is_empty());
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_by_someone_who_left_the_team_stops_counting_at_the_next_sweep() {
+    let c = Case::start_polling(world(), 1, "").await;
+    c.approve(7, "bob").await;
+    c.expect_status(QA, "success", "approved by @bob (team qa)")
+        .await;
+    // Gitea sends no webhook when bob leaves qa: the sweep finds it.
+    c.world(|w| {
+        let qa = w.team_id("qa");
+        w.remove_team_member(qa, "bob")
+    });
     c.expect_status(
         QA,
         "failure",
