@@ -641,10 +641,23 @@ fn one_line(e: &toml::de::Error, text: &str) -> String {
     match e.span() {
         Some(span) => {
             let line = text.get(..span.start).unwrap_or(text).matches('\n').count() + 1;
+            // toml quotes the offending value: never for a secret (a token typed as a number).
+            let key = text.lines().nth(line - 1).unwrap_or("").split('=').next();
+            let secret = key.is_some_and(|k| k.contains("token") || k.contains("secret"));
+            let msg = if secret { hide_quoted(&msg) } else { msg };
             format!("line {line}: {msg}")
         }
         None => msg,
     }
+}
+
+/// `msg` with every `` `…` `` quotation replaced by `` `***` ``.
+fn hide_quoted(msg: &str) -> String {
+    msg.split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "***" } else { part })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// Durations in human form: `"30s"`, `"5m"`, `"250ms"`, `"1h"`, or a bare number of seconds.
@@ -841,6 +854,20 @@ context = "sop-checklist / na-declarations (pull_request)"
     fn bad_repo_name_is_named() {
         let err = load("[[repo]]\nname = \"widgets\"\n").unwrap_err();
         assert!(err.to_string().contains("widgets"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_echoed_in_the_error() {
+        let e = load("[gitea]\ntoken = 98765432109876\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("98765432109876"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let vars = [("SOPBOT_GITEA_TIMEOUT".to_string(), "hunter2".to_string())];
+        let e = Config::from_sources(Some(""), Path::new("x.toml"), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]

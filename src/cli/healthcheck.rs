@@ -28,7 +28,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         probe_addr(listen),
         if args.live { "healthz" } else { "readyz" }
     );
-    let client = reqwest::Client::builder().timeout(args.timeout).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(args.timeout)
+        // The probe is local: never through HTTP_PROXY.
+        .no_proxy()
+        .build()?;
     match client.get(&url).send().await {
         Ok(resp) if resp.status().is_success() => {
             println!("ok: {url} answered {}", resp.status().as_u16());

@@ -97,6 +97,11 @@ pub async fn run(
             }
         }
         Command::Prune { older_than } => {
+            if older_than.is_none() && retention.is_zero() {
+                // A retention of 0 means "keep them", never "delete them all".
+                println!("kept every event: the retention is 0 (keep); pass --older-than to prune");
+                return Ok(Outcome::Ok);
+            }
             let age = older_than.unwrap_or(retention);
             let before = Utc::now() - chrono::Duration::from_std(age)?;
             let n = store.prune_done(before).await?;

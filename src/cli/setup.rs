@@ -67,7 +67,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         "active": true,
         "branch_filter": "*",
     });
-    match hooks.iter().find(|h| h.config.url == args.webhook_url) {
+    match hooks
+        .iter()
+        .find(|h| same_url(&h.config.url, &args.webhook_url))
+    {
         None => {
             body["config"]["secret"] = secret.expose().into();
             println!(
@@ -81,12 +84,17 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         }
         Some(h) => {
             let mut changes = Vec::new();
-            let mut have: Vec<&str> = h.events.iter().map(String::as_str).collect();
-            have.sort_unstable();
-            let mut want = HOOK_EVENTS.to_vec();
-            want.sort_unstable();
-            if have != want {
-                changes.push(format!("events {} -> {}", have.join(","), want.join(",")));
+            let missing = missing_events(&h.events);
+            if !missing.is_empty() {
+                changes.push(format!("add events {}", missing.join(",")));
+                // Keep what the hook already sends; add what sopbot needs.
+                let mut events: Vec<String> = h.events.clone();
+                events.extend(missing.iter().map(|e| e.to_string()));
+                body["events"] = events.into();
+            }
+            // An existing hook keeps its branch filter.
+            if let Some(b) = body.as_object_mut() {
+                b.remove("branch_filter");
             }
             if h.config.content_type != "json" {
                 changes.push(format!("content type {} -> json", h.config.content_type));
@@ -124,8 +132,24 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         .branch_protections(repo)
         .await
         .map_err(|e| refused(repo, e))?;
+    let mut outcome = Outcome::Ok;
     for branch in &branches {
         let rule = rules.iter().find(|r| &r.rule_name == branch);
+        if rule.is_none() {
+            // Gitea applies the rule of the exact name before any pattern: a new rule named
+            // after the branch would silently replace the pattern rule's approvals and push
+            // limits. Refuse, and say which rule to edit.
+            if let Some(p) = rules.iter().find(|r| pattern_covers(&r.rule_name, branch)) {
+                println!(
+                    "! branch protection {branch}: covered by the rule `{}`; setup will not add a \
+                     narrower rule that would override it: add {} to that rule in Gitea",
+                    p.rule_name,
+                    contexts.join(", ")
+                );
+                outcome = Outcome::CheckFailed;
+                continue;
+            }
+        }
         let mut list = rule
             .map(|r| r.status_check_contexts.clone())
             .unwrap_or_default();
@@ -161,7 +185,58 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     if args.dry_run {
         println!("dry run: nothing changed");
     }
-    Ok(Outcome::Ok)
+    Ok(outcome)
+}
+
+/// The events of [`HOOK_EVENTS`] a hook's list lacks. Gitea reports `pull_request_only` back as
+/// `pull_request`, and before 1.23 split `pull_request_review` into `_approved`, `_rejected`
+/// and `_comment`: those count as the same events.
+fn missing_events(have: &[String]) -> Vec<&'static str> {
+    let has = |e: &str| have.iter().any(|h| h == e);
+    HOOK_EVENTS
+        .into_iter()
+        .filter(|want| match *want {
+            "pull_request_only" => !(has("pull_request_only") || has("pull_request")),
+            "pull_request_review" => {
+                !(has("pull_request_review")
+                    || (has("pull_request_review_approved") && has("pull_request_review_rejected")))
+            }
+            other => !has(other),
+        })
+        .collect()
+}
+
+/// Webhook URLs compare without a trailing slash and without case in the scheme and host.
+fn same_url(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        let u = u.trim().trim_end_matches('/');
+        match u.find("://") {
+            Some(i) => {
+                let rest = &u[i + 3..];
+                let host_end = rest.find('/').unwrap_or(rest.len());
+                format!(
+                    "{}://{}{}",
+                    u[..i].to_ascii_lowercase(),
+                    rest[..host_end].to_ascii_lowercase(),
+                    &rest[host_end..]
+                )
+            }
+            None => u.to_string(),
+        }
+    };
+    norm(a) == norm(b)
+}
+
+/// Whether a protection rule named by a glob pattern (Gitea: `*`, `?`, `[`, `{`; `/` is a
+/// separator) covers `branch`.
+fn pattern_covers(rule: &str, branch: &str) -> bool {
+    if !rule.contains(['*', '?', '[', '{']) {
+        return false;
+    }
+    globset::GlobBuilder::new(rule)
+        .literal_separator(true)
+        .build()
+        .is_ok_and(|g| g.compile_matcher().is_match(branch))
 }
 
 /// A 403 on the first reads: say what permission is missing, once.
@@ -172,5 +247,53 @@ fn refused(repo: &RepoName, e: GiteaError) -> anyhow::Error {
             repo.full()
         ),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gitea_spellings_of_the_events_count_as_present() {
+        let have = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let gitea = have(&[
+            "pull_request_comment",
+            "pull_request",
+            "pull_request_sync",
+            "pull_request_review",
+        ]);
+        assert!(missing_events(&gitea).is_empty());
+        let old = have(&[
+            "pull_request_comment",
+            "pull_request_only",
+            "pull_request_sync",
+            "pull_request_review_approved",
+            "pull_request_review_rejected",
+        ]);
+        assert!(missing_events(&old).is_empty());
+        assert_eq!(missing_events(&have(&["push"])).len(), 4);
+    }
+
+    #[test]
+    fn pattern_rules_cover_branches_as_gitea_globs_do() {
+        assert!(pattern_covers("*", "main"));
+        assert!(pattern_covers("ma*", "main"));
+        assert!(!pattern_covers("release/*", "release/1/x"));
+        assert!(pattern_covers("release/**", "release/1/x"));
+        assert!(!pattern_covers("main", "main"));
+        assert!(!pattern_covers("dev*", "main"));
+    }
+
+    #[test]
+    fn webhook_urls_compare_loosely() {
+        assert!(same_url(
+            "https://Bot.example/webhook/",
+            "https://bot.example/webhook"
+        ));
+        assert!(!same_url(
+            "https://bot.example/webhook",
+            "https://bot.example/Webhook"
+        ));
     }
 }

@@ -193,7 +193,9 @@ fn set(table: &mut Table, key: &str, kind: Kind, raw: &str) -> Result<(), String
             _ => return Err("is not true or false".into()),
         },
         Kind::Duration => {
-            super::duration::parse(raw)?;
+            // The value is never echoed: a misplaced secret must not reach the journal.
+            super::duration::parse(raw)
+                .map_err(|_| "is not a duration like \"30s\", \"5m\" or \"250ms\"".to_string())?;
             Value::String(raw.trim().to_string())
         }
         Kind::List => Value::Array(list(raw, ',').map(Value::String).collect()),

@@ -62,9 +62,15 @@ fn apply_hook(h: &mut Hook, form: &Value) {
         }
     }
     if let Some(events) = form.get("events").and_then(Value::as_array) {
+        // Gitea stores `pull_request_only` as the pull request event and reports it back as
+        // `pull_request` (HookEvents / EventsArray).
         h.events = events
             .iter()
-            .filter_map(|e| e.as_str().map(String::from))
+            .filter_map(|e| e.as_str())
+            .map(|e| match e {
+                "pull_request_only" => "pull_request".to_string(),
+                other => other.to_string(),
+            })
             .collect();
     }
     if let Some(active) = form.get("active").and_then(Value::as_bool) {
