@@ -290,7 +290,7 @@ async fn a_pr_into_an_ungated_branch_does_not_weaken_the_gated_one() {
 // ----- out-of-order deliveries ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_delivery_handled_after_the_reopen_acts_on_the_open_pr() {
+async fn a_closed_delivery_handled_after_the_reopen_still_ends_the_waivers() {
     let c = Case::start(world(), "").await;
     let id = c.say(7, "carol", "/sop-n/a security docs only").await;
     c.reply(7, id).await;
@@ -308,13 +308,37 @@ async fn a_closed_delivery_handled_after_the_reopen_acts_on_the_open_pr() {
     c.deliver(&reopened).await;
     c.deliver(&closed).await;
     c.barrier(7).await;
-    // The PR is open: the waiver stands, and the status says what is true.
-    assert_eq!(
-        c.active_waivers().await,
-        [(7, "security".to_string(), "carol".to_string())]
-    );
+    // It was closed: the waiver ended, whatever order the news came in, and the PR (open now)
+    // waits for its review again.
+    assert!(c.active_waivers().await.is_empty());
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "awaiting an approval from a member of team security",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_closed_delivery_still_ends_the_waivers_at_the_reopen() {
+    let c = Case::start(world(), "").await;
+    let id = c.say(7, "carol", "/sop-n/a security docs only").await;
+    c.reply(7, id).await;
     c.expect_status(SECURITY, "success", "waived by @carol: docs only")
         .await;
+    let reopened = c.world(|w| {
+        w.close_pr(REPO, 7, false);
+        w.reopen_pr(REPO, 7);
+        w.webhook_for_pr(REPO, 7, "reopened")
+    });
+    c.deliver(&reopened).await;
+    c.expect_status(
+        SECURITY,
+        "failure",
+        "awaiting an approval from a member of team security",
+    )
+    .await;
+    assert!(c.active_waivers().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

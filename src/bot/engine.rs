@@ -101,7 +101,9 @@ impl Engine {
                 }
             }
             Event::PullRequest { pr, action, .. } => match action {
-                PrAction::Closed => self.pr_closed(&repo, *pr).await,
+                PrAction::Closed | PrAction::Reopened => {
+                    self.pr_closed_or_reopened(&repo, *pr, *action).await
+                }
                 _ => self.reevaluate(&repo, *pr, None).await,
             },
             Event::Review { pr, .. } => self.reevaluate(&repo, *pr, None).await,
@@ -595,28 +597,30 @@ impl Engine {
         Ok(())
     }
 
-    /// A `closed` delivery: acts on the PR as Gitea has it now, since a later `reopened` may
-    /// have been handled first. Closed or merged, its waivers stop being active (recorded, not
-    /// deleted); either way the PRs on its head commit are evaluated again (a closed PR no
-    /// longer holds their statuses).
-    async fn pr_closed(&self, repo: &RepoName, pr: u64) -> anyhow::Result<()> {
+    /// A PR closed, or reopened: either way it was closed, and a close ends the waivers declared
+    /// before it — also when the `closed` delivery arrives after the reopen (out of order), or
+    /// never (lost: the reopen says it happened). The gates are then evaluated on the PR as
+    /// Gitea has it now.
+    async fn pr_closed_or_reopened(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        action: PrAction,
+    ) -> anyhow::Result<()> {
         let pull = self.ev.client.pull(repo, pr).await?;
-        if pull.is_open() {
-            info!(%repo, pr, "closed delivery for a PR open again: waivers kept");
-        } else {
-            let why = if pull.merged {
-                "PR merged"
-            } else {
-                "PR closed"
-            };
-            let ended = self
-                .ev
-                .store
-                .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
-                .await?;
-            if !ended.is_empty() {
-                info!(%repo, pr, count = ended.len(), why, "waivers expired");
-            }
+        let why = match (action, pull.is_open(), pull.merged) {
+            (PrAction::Reopened, ..) => "PR closed (now reopened)",
+            (_, true, _) => "PR closed (since reopened)",
+            (_, false, true) => "PR merged",
+            (_, false, false) => "PR closed",
+        };
+        let ended = self
+            .ev
+            .store
+            .expire_waivers_for_pr(&repo.full(), pr as i64, "sopbot", why)
+            .await?;
+        if !ended.is_empty() {
+            info!(%repo, pr, count = ended.len(), why, "waivers expired");
         }
         self.reevaluate_pull(repo, &pull, None).await
     }

@@ -292,7 +292,11 @@ pub async fn check_inbox(db: &SqlitePool, queued: &[(String, String)], out: &mut
     /// id, delivery id, state, attempts, last error.
     type Row = (i64, Option<String>, String, i64, Option<String>);
     let rows: Vec<Row> =
-        sqlx::query_as("SELECT id, delivery_id, state, attempts, last_error FROM inbox")
+        // The sweep's own re-evaluations come every few seconds: not accepted deliveries.
+        sqlx::query_as(
+            "SELECT id, delivery_id, state, attempts, last_error FROM inbox
+             WHERE instr(payload, 'sweep: last evaluated') = 0",
+        )
             .fetch_all(db)
             .await
             .unwrap();
