@@ -576,9 +576,9 @@ impl Script {
         );
         let c = &mut self.comments[i];
         c.versions.push(v);
-        if c.replies == Replies::Zero {
-            c.replies = Replies::AtMostOne;
-        }
+        // An edit makes one reply uncertain both ways: a comment the bot first sees edited
+        // (its creation's webhook lost) is ignored like any edit the bot cannot attribute.
+        c.replies = Replies::AtMostOne;
         self.note(
             Some(pr),
             format!("comment {id} by {author} edited into {body:?}"),
