@@ -589,7 +589,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn examples_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gitea/webhooks")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gitea-emu/fixtures/gitea/webhooks")
     }
 
     /// The example body and the header set Gitea sent with it.

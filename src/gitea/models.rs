@@ -416,8 +416,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The `comment` object of `/work/shared/gitea/webhooks/issue_comment_created.json`, copied
-    /// so the crate does not depend on a path outside it.
+    /// The `comment` object of the webhook fixture `issue_comment_created.json`
+    /// (`tests/gitea-emu/fixtures/gitea/webhooks/`), inlined so this module test reads no file.
     const WEBHOOK_COMMENT: &str = r#"{
       "id": 1042,
       "html_url": "https://git.acme.example/acme/widgets/pulls/7#issuecomment-1042",
