@@ -1,7 +1,7 @@
 //! The webhook server over real HTTP: a real SQLite inbox in a temporary directory, the
-//! example deliveries of `/work/shared/gitea/webhooks/` with the exact headers Gitea sent
-//! (`headers.json`, secret `sopbot-example-secret`), and reqwest as the client. Every refused
-//! delivery must leave the inbox empty.
+//! example deliveries of `tests/gitea-emu/fixtures/gitea/webhooks/` with the exact headers Gitea
+//! sent (`headers.json`, secret `sopbot-example-secret`), and reqwest as the client. Every
+//! refused delivery must leave the inbox empty.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ const FILES: [&str; 8] = [
 ];
 
 fn examples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gitea/webhooks")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gitea-emu/fixtures/gitea/webhooks")
 }
 
 /// The body of an example file and the headers Gitea sent with it.

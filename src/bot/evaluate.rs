@@ -301,8 +301,8 @@ impl Evaluator {
     }
 
     /// Reviewers whose submitted review Gitea filed as PENDING, seen through the timeline: a
-    /// `review` entry whose review is missing from the visible list (API-NOTES §4). Best effort:
-    /// a failure here only loses the hint.
+    /// `review` entry whose review is missing from the visible list (`docs/gitea-api.md` §3).
+    /// Best effort: a failure here only loses the hint.
     async fn misfiled_hidden(
         &self,
         repo: &RepoName,

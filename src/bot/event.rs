@@ -4,7 +4,7 @@
 //! consumes, whichever edge saw it: the webhook, the poller or the CLI. It keeps only what the
 //! engine needs; everything else is fetched fresh from Gitea when the event is handled.
 //!
-//! [`decode`] dispatches on `X-Gitea-Event-Type` (`/work/shared/gitea/API-NOTES.md` §10: the
+//! [`decode`] dispatches on `X-Gitea-Event-Type` (`docs/gitea-api.md` §6: the
 //! coarse `X-Gitea-Event` files PR comments under `issue_comment` and review *comments* under
 //! `pull_request_comment`); [`decode_coarse`] is the fallback when only `X-Gitea-Event` came.
 //! Payloads are read field by field from a [`serde_json::Value`], so that an error names the
@@ -589,7 +589,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn examples_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gitea/webhooks")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gitea-emu/fixtures/gitea/webhooks")
     }
 
     /// The example body and the header set Gitea sent with it.

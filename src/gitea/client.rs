@@ -340,8 +340,8 @@ impl GiteaClient {
     }
 
     /// [`GiteaClient::reviews`] with the listing's `X-Total-Count`, when the server sent one.
-    /// Gitea counts before it drops the PENDING reviews the token may not see (API-NOTES §4),
-    /// so a total above the number listed means some reviews are hidden.
+    /// Gitea counts before it drops the PENDING reviews the token may not see
+    /// (`docs/gitea-api.md` §2), so a total above the number listed means some reviews are hidden.
     pub async fn reviews_counted(
         &self,
         repo: &RepoName,
@@ -505,7 +505,7 @@ impl GiteaClient {
             .await
     }
 
-    /// One team: 200 proves the bot may read the team's members (API-NOTES §8).
+    /// One team: 200 proves the bot may read the team's members (`docs/gitea-api.md` §4).
     pub async fn team(&self, id: i64) -> Result<Team, GiteaError> {
         let id = id.to_string();
         self.get_json(Call::get("/teams/{id}", &["teams", &id]))

@@ -1,7 +1,7 @@
 //! The Gitea API client: auth, retries, paging, typed models, and the team directory that turns
 //! membership probes into [`Membership`](crate::gate::Membership) answers.
 //!
-//! Everything here follows `/work/shared/gitea/API-NOTES.md` (status codes, paging traps, the
+//! Everything here follows `docs/gitea-api.md` (status codes, paging traps, the
 //! 403/404 rule for teams). [`GiteaClient`] is the raw typed API; [`TeamDirectory`] adds team
 //! resolution and the membership cache on top of it.
 

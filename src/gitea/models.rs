@@ -4,7 +4,7 @@
 //! `null` where Gitea normally sends a string, number, bool or list also takes the default
 //! (Go pointers and nil slices come back as `null`). Users are `Option<User>` because migrated
 //! content has `"user": null`; a deleted user comes back as the Ghost (`id` -1).
-//! Field meanings are those of `/work/shared/gitea/API-NOTES.md`.
+//! Field meanings are those of `docs/gitea-api.md`.
 
 use std::fmt;
 
@@ -30,7 +30,7 @@ pub struct User {
     pub login: String,
     #[serde(deserialize_with = "nd")]
     pub full_name: String,
-    /// Only meaningful from `GET /user`: webhooks always send `false` (API-NOTES §10).
+    /// Only meaningful from `GET /user`: webhooks always send `false` (`docs/gitea-api.md` §6).
     #[serde(deserialize_with = "nd")]
     pub is_admin: bool,
 }
@@ -109,7 +109,7 @@ impl Default for ReviewState {
 }
 
 impl ReviewState {
-    /// Exact, case-sensitive: `approved` or `APPROVE` are `Unknown` (API-NOTES §4).
+    /// Exact, case-sensitive: `approved` or `APPROVE` are `Unknown` (`docs/gitea-api.md` §3).
     pub fn parse(s: &str) -> Self {
         match s {
             "APPROVED" => Self::Approved,
@@ -196,7 +196,7 @@ pub struct Comment {
     pub body: String,
     #[serde(deserialize_with = "nd")]
     pub created_at: DateTime<Utc>,
-    /// `since` filters on this, not on `created_at` (API-NOTES §5).
+    /// `since` filters on this, not on `created_at` (`docs/gitea-api.md` §2).
     #[serde(deserialize_with = "nd")]
     pub updated_at: DateTime<Utc>,
     #[serde(deserialize_with = "nd")]
@@ -358,7 +358,8 @@ pub struct Branch {
 }
 
 /// One entry of `GET /repos/{o}/{r}/issues/{n}/timeline`. A `kind` of `review` with a
-/// `review_id` missing from the visible reviews betrays a hidden PENDING review (API-NOTES §4).
+/// `review_id` missing from the visible reviews betrays a hidden PENDING review
+/// (`docs/gitea-api.md` §3).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TimelineComment {
@@ -416,8 +417,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The `comment` object of `/work/shared/gitea/webhooks/issue_comment_created.json`, copied
-    /// so the crate does not depend on a path outside it.
+    /// The `comment` object of the webhook fixture `issue_comment_created.json`
+    /// (`tests/gitea-emu/fixtures/gitea/webhooks/`), inlined so this module test reads no file.
     const WEBHOOK_COMMENT: &str = r#"{
       "id": 1042,
       "html_url": "https://git.acme.example/acme/widgets/pulls/7#issuecomment-1042",

@@ -2,7 +2,7 @@
 //! "cannot see the team" for "not a member".
 //!
 //! Gitea answers 404 to `GET /teams/{id}/members/{login}` both for a non-member *and* for a bot
-//! outside the team's org (API-NOTES §8). So a 404 becomes `NotMember` only after
+//! outside the team's org (`docs/gitea-api.md` §4). So a 404 becomes `NotMember` only after
 //! `GET /teams/{id}` has answered 200 to the same token; before that it is an `Error`.
 
 use std::collections::HashMap;

@@ -655,7 +655,7 @@ pub struct CommentJson {
 }
 
 /// `(html_url, pull_request_url, issue_url)` of a comment row: HTML URLs, and on a PR
-/// `issue_url` is `""` (API-NOTES §5).
+/// `issue_url` is `""` (`docs/gitea-api.md` §2).
 fn comment_urls(w: &World, r: &Repo, i: &Issue, c: &Comment) -> (String, String, String) {
     let html = issue_html_url(w, r, i);
     let anchor = format!("{html}#issuecomment-{}", c.id);

@@ -23,8 +23,8 @@
 //! # }
 //! ```
 //!
-//! Shapes, status codes and rules follow `/work/shared/gitea/API-NOTES.md` and the 1.25.4
-//! swagger spec (checked by `tests/spec.rs`).
+//! Shapes, status codes and rules follow `docs/gitea-api.md` and the 1.25.4 swagger spec in
+//! `fixtures/gitea/` (checked by `tests/spec.rs`).
 //!
 //! # Emulated
 //! - Auth: `Authorization: token|Bearer <t>`; 401 `token is required` / `invalid username,

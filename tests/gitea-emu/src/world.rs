@@ -6,7 +6,7 @@
 //! entries); readers (`statuses`, `comments`, …) let a test assert what the bot did. Actions panic
 //! on an unknown repo, PR or user: that is a bug in the test, not a situation to emulate.
 //!
-//! The rules follow `/work/shared/gitea/API-NOTES.md` (Gitea 1.25.4).
+//! The rules follow `docs/gitea-api.md` (Gitea 1.25.4).
 
 use std::fmt::Write as _;
 
@@ -261,7 +261,7 @@ pub enum Access {
     Admin,
 }
 
-/// Why `reqTeamMembership` refuses (API-NOTES §8).
+/// Why `reqTeamMembership` refuses (`docs/gitea-api.md` §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TeamDenial {
     /// The team id is unknown, or the caller is not in the org at all: 404.
@@ -352,9 +352,9 @@ impl World {
         w
     }
 
-    /// The scenario of API-NOTES §11: org `acme` ("ACME Corp"), repo `widgets` (`main`
-    /// protected), `alice` the author, `bob` in `qa`, `carol` in `security`, the bot `sopbot`
-    /// in both, and PR #7 from `feature/rate-limiter` into `main` by alice.
+    /// The fixtures' scenario (`fixtures/gitea/README.md`): org `acme` ("ACME Corp"), repo
+    /// `widgets` (`main` protected), `alice` the author, `bob` in `qa`, `carol` in `security`, the
+    /// bot `sopbot` in both, and PR #7 from `feature/rate-limiter` into `main` by alice.
     pub fn example() -> Self {
         Self::example_from(World::new("acme"))
     }

@@ -1,7 +1,7 @@
 //! Fidelity: every endpoint the emulator serves is called over real HTTP and its answer checked
-//! against Gitea 1.25.4's swagger spec (`/work/shared/gitea/swagger.v1.json`), with a small
+//! against Gitea 1.25.4's swagger spec (`fixtures/gitea/swagger.v1.json`), with a small
 //! validator for the OpenAPI 2 subset the spec uses. Error bodies are checked against
-//! `APIError`. Key status codes from API-NOTES are asserted on the way.
+//! `APIError`. Key status codes from `docs/gitea-api.md` are asserted on the way.
 
 mod common;
 
@@ -23,8 +23,7 @@ struct Spec {
 
 impl Spec {
     fn load() -> Spec {
-        let path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/gitea/swagger.v1.json");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/gitea/swagger.v1.json");
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Spec {

@@ -1,4 +1,4 @@
-//! Webhook deliveries against the example files of `/work/shared/gitea/webhooks/`: the
+//! Webhook deliveries against the example files of `fixtures/gitea/webhooks/`: the
 //! signatures and header sets of `headers.json`, and for each example the same payload
 //! structure (keys in Gitea's order, same JSON types) from the same scenario.
 
@@ -12,7 +12,7 @@ use serde_json::Value;
 const SECRET: &str = "sopbot-example-secret";
 
 fn example_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/gitea/webhooks")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/gitea/webhooks")
 }
 
 fn example(name: &str) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! `gitea-emu`: serves the API-NOTES §11 scenario (org `acme`, repo `widgets`, PR #7 by alice,
+//! `gitea-emu`: serves the fixtures' scenario (org `acme`, repo `widgets`, PR #7 by alice,
 //! bob in qa, carol in security, the bot `sopbot` in both) for the demo and the load bench.
 //!
 //! ```text

@@ -17,8 +17,9 @@ pub const ROOT: &str = "tok-root";
 pub const READER: &str = "tok-reader";
 pub const ALICE: &str = "tok-alice";
 
-/// The API-NOTES §11 scenario with a manual clock, plus an org owner (olga), a site admin
-/// (root), an outsider (mallory) and a read-only user (reader), each with a token.
+/// The fixtures' scenario (`fixtures/gitea/README.md`) with a manual clock, plus an org owner
+/// (olga), a site admin (root), an outsider (mallory) and a read-only user (reader), each with a
+/// token.
 pub fn scene() -> World {
     World::example_at(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap())
         .with_token("alice", ALICE)
