@@ -243,12 +243,33 @@ fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut parsed) if matches!(parsed.scheme(), "http" | "https") => {
-            if parsed.password().is_none() {
-                url.to_string()
-            } else if parsed.set_password(Some("***")).is_ok() {
+            let mut hidden = false;
+            if parsed.password().is_some() {
+                // `user:pass@`: the user may stay, the password never.
+                hidden |= parsed.set_password(Some("***")).is_ok();
+            } else if !parsed.username().is_empty() {
+                // A lone userinfo may be a token (`https://TOKEN@host`).
+                hidden |= parsed.set_username("***").is_ok();
+            }
+            if parsed.query_pairs().any(|(k, _)| is_secret_param(&k)) {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if is_secret_param(&k) {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+                hidden = true;
+            }
+            if hidden {
                 parsed.to_string()
             } else {
-                "***".into()
+                url.to_string()
             }
         }
         _ => match (url.find("://"), url.rfind('@')) {
@@ -259,6 +280,12 @@ pub fn redact_url(url: &str) -> String {
             _ => url.to_string(),
         },
     }
+}
+
+/// Query parameters that carry credentials (`?token=`, `?access_token=`).
+fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("token") || key.contains("secret") || key.contains("password")
 }
 
 fn default_timeout() -> Duration {
@@ -857,6 +884,17 @@ context = "sop-checklist / na-declarations (pull_request)"
     }
 
     #[test]
+    fn a_token_in_the_url_userinfo_or_query_is_redacted() {
+        assert_eq!(
+            redact_url("https://abc123@git.example/"),
+            "https://***@git.example/"
+        );
+        let q = redact_url("https://git.example/?access_token=abc123&x=1");
+        assert!(!q.contains("abc123") && q.contains("x=1"), "{q}");
+        assert_eq!(redact_url("https://git.example/"), "https://git.example/");
+    }
+
+    #[test]
     fn a_secret_of_the_wrong_type_is_not_echoed_in_the_error() {
         let e = load("[gitea]\ntoken = 98765432109876\n")
             .unwrap_err()
@@ -879,7 +917,8 @@ context = "sop-checklist / na-declarations (pull_request)"
             ),
             ("http://u:p%40ss@h:3000/git", "http://u:***@h:3000/git"),
             ("https://gitea.example/", "https://gitea.example/"),
-            ("https://user@gitea.example/", "https://user@gitea.example/"),
+            // A lone userinfo may be a token: hidden too.
+            ("https://user@gitea.example/", "https://***@gitea.example/"),
             ("https://u:pa/ss@h/", "https://***@h/"),
             ("u:secret@h", "***@h"),
             ("", ""),

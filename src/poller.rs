@@ -112,9 +112,22 @@ impl Poller {
         let mut found = 0;
         for c in &comments {
             newest = newest.max(c.updated_at);
-            let Some(event) = self.comment_event(repo, c) else {
+            let Some(mut event) = self.comment_event(repo, c) else {
                 continue;
             };
+            // A comment seen before with another body was edited, even within the second of
+            // its creation (which `updated_at` cannot tell): by someone Gitea does not name.
+            let key = event.dedup_key();
+            if let Event::Comment { action, .. } = &mut event {
+                if *action == CommentAction::Created
+                    && self
+                        .store
+                        .comment_seen_otherwise(&repo.full(), c.id, &key)
+                        .await?
+                {
+                    *action = CommentAction::Edited;
+                }
+            }
             if let Enqueued::New(_) = self.enqueue(&event).await? {
                 found += 1;
             }

@@ -33,11 +33,19 @@ struct Said<'a> {
     late: bool,
 }
 
+/// Held while a head commit's PRs are evaluated and its statuses posted.
+type HeadLock = Arc<tokio::sync::Mutex<()>>;
+
 /// The bot's decision-making, shared by the workers.
 pub struct Engine {
     ev: Evaluator,
     bot: String,
     gate_names: GateNames,
+    /// One evaluate-and-post at a time per head commit. Workers run one event per PR at a time,
+    /// but the PRs sharing a commit share its statuses: without this, a worker that evaluated
+    /// before another PR's waiver was revoked could post its stale `success` after the
+    /// revocation's `failure`.
+    heads: std::sync::Mutex<std::collections::HashMap<(String, String), HeadLock>>,
 }
 
 impl Engine {
@@ -47,6 +55,7 @@ impl Engine {
             ev,
             bot: bot_login.into(),
             gate_names,
+            heads: std::sync::Mutex::default(),
         })
     }
 
@@ -73,6 +82,13 @@ impl Engine {
                 sender,
                 ..
             } => {
+                // A deleted comment ends its waivers whoever wrote it (a deleted account is
+                // `user: null`), and whatever its author's login.
+                if *action == CommentAction::Deleted {
+                    return self
+                        .comment_deleted(&repo, *pr, *comment_id, author.as_deref())
+                        .await;
+                }
                 let Some(author) = author.as_deref() else {
                     return Ok(());
                 };
@@ -95,9 +111,7 @@ impl Engine {
                         }
                     }
                     CommentAction::Edited => Ok(()),
-                    CommentAction::Deleted => {
-                        self.comment_deleted(&repo, *pr, *comment_id, author).await
-                    }
+                    CommentAction::Deleted => Ok(()),
                 }
             }
             Event::PullRequest { pr, action, .. } => match action {
@@ -130,6 +144,11 @@ impl Engine {
             return Ok(());
         }
         let store = &self.ev.store;
+        // Gitea may deliver the deletion before the creation: a deleted comment declares nothing.
+        if store.comment_deleted_seen(&repo.full(), comment_id).await? {
+            info!(%repo, pr, comment_id, "comment already deleted: not acted on");
+            return Ok(());
+        }
         if let Some(done) = store.handled_comment(&repo.full(), comment_id).await? {
             if done.reply.reply_comment_id.is_some() {
                 return Ok(());
@@ -430,11 +449,10 @@ impl Engine {
                 None => self.ev.client.pull(repo, answer.pr).await?,
             };
             let gates = Some(answer.evaluate.as_slice());
-            let evals = self
-                .ev
-                .evaluate_head(repo, &pull, gates, answer.fresh)
+            let evals;
+            (evals, guard_notes) = self
+                .evaluate_and_post(repo, &pull, gates, answer.fresh)
                 .await?;
-            guard_notes = self.post_statuses(repo, &evals).await?;
             guard_notes.extend(self.shared_head_note(&evals));
             evals.into_iter().next()
         };
@@ -474,6 +492,38 @@ impl Engine {
                     && c.body.starts_with(&marker)
             })
             .map(|c| c.id))
+    }
+
+    /// Evaluates a PR and the other open PRs on its head commit, and posts their statuses,
+    /// holding the commit's lock throughout (see [`Engine::heads`]).
+    async fn evaluate_and_post(
+        &self,
+        repo: &RepoName,
+        pull: &PullRequest,
+        gates: Option<&[String]>,
+        fresh: bool,
+    ) -> anyhow::Result<(Vec<PrEvaluation>, Vec<String>)> {
+        let key = (repo.full(), pull.head.sha.clone());
+        let lock = {
+            let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
+            heads.entry(key.clone()).or_default().clone()
+        };
+        let result = {
+            let _held = lock.lock().await;
+            match self.ev.evaluate_head(repo, pull, gates, fresh).await {
+                Ok(evals) => self
+                    .post_statuses(repo, &evals)
+                    .await
+                    .map(|notes| (evals, notes)),
+                Err(e) => Err(e),
+            }
+        };
+        let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the lock when nobody else holds or waits for it (the map and ours).
+        if Arc::strong_count(&lock) == 2 {
+            heads.remove(&key);
+        }
+        result
     }
 
     /// Posts the statuses the evaluations of the open PRs on one head commit stand for, and
@@ -564,8 +614,7 @@ impl Engine {
         fingerprint: Option<String>,
     ) -> anyhow::Result<()> {
         let pr = pull.number;
-        let evals = self.ev.evaluate_head(repo, pull, None, false).await?;
-        let notes = self.post_statuses(repo, &evals).await?;
+        let (evals, notes) = self.evaluate_and_post(repo, pull, None, false).await?;
         if !notes.is_empty() {
             self.ev
                 .client
@@ -663,8 +712,9 @@ impl Engine {
         repo: &RepoName,
         pr: u64,
         comment_id: i64,
-        author: &str,
+        author: Option<&str>,
     ) -> anyhow::Result<()> {
+        let author = author.map_or("a deleted user".to_string(), |a| format!("@{a}"));
         let waivers = self
             .ev
             .store
@@ -674,7 +724,7 @@ impl Engine {
             return Ok(());
         }
         for w in &waivers {
-            let why = format!("comment {comment_id} by @{author} that declared it was deleted");
+            let why = format!("comment {comment_id} by {author} that declared it was deleted");
             match self.ev.store.revoke_waiver(w.id, "sopbot", &why).await {
                 Ok(_) | Err(StoreError::AlreadyRevoked { .. }) => {}
                 Err(e) => return Err(e.into()),

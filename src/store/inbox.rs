@@ -248,6 +248,46 @@ impl Store {
         answer.await.map_err(|_| gone())?
     }
 
+    /// Whether the inbox holds an event of comment `comment_id` whose dedup key differs from
+    /// `key`: the comment was seen before with another body (or action).
+    pub async fn comment_seen_otherwise(
+        &self,
+        repo: &str,
+        comment_id: i64,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        // Every key of the comment starts with this prefix; `;` follows `:` in ASCII.
+        let from = format!("comment:{repo}:{comment_id}:");
+        let to = format!("comment:{repo}:{comment_id};");
+        let other: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM inbox WHERE dedup_key >= ? AND dedup_key < ? AND dedup_key <> ? LIMIT 1",
+        )
+        .bind(&from)
+        .bind(&to)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(other.is_some())
+    }
+
+    /// Whether the inbox holds the deletion of comment `comment_id`.
+    pub async fn comment_deleted_seen(
+        &self,
+        repo: &str,
+        comment_id: i64,
+    ) -> Result<bool, StoreError> {
+        let from = format!("comment:{repo}:{comment_id}:deleted:");
+        let to = format!("comment:{repo}:{comment_id}:deleted;");
+        let seen: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM inbox WHERE dedup_key >= ? AND dedup_key < ? LIMIT 1",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seen.is_some())
+    }
+
     /// One event by id.
     pub async fn get_event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
         let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM inbox WHERE id = ?"))
