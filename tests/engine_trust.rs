@@ -510,6 +510,73 @@ async fn an_approval_by_someone_who_left_the_team_stops_counting_at_the_next_swe
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_edit_of_a_managers_comment_found_by_the_poller_waives_nothing() {
+    let mut c = Case::start(world(), "").await;
+    let id = c.say(7, "mia", "thanks, having a look").await;
+    // alice edits it within the second (Gitea's `updated` is the creation time); the edit's
+    // webhook (sender alice) is ignored, as edits are by default.
+    c.world(|w| w.edit_comment(REPO, id, "/sop-n/a qa, security all fine"));
+    let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
+    c.deliver(&with_logins(&hook, &["/sender/login"], "alice"))
+        .await;
+    c.barrier(7).await;
+    // The poller lists the comment: seen before with another body, so it is an edit, not mia's.
+    c.bot.kill();
+    let text = std::fs::read_to_string(&c.config)
+        .unwrap()
+        .replace("interval_secs = 0\n", "interval_secs = 1\n");
+    std::fs::write(&c.config, text).unwrap();
+    c.bot = Bot::start(&c.config, &c.dir.path().join("bot.log")).await;
+    let listings = || {
+        c.emu
+            .calls()
+            .iter()
+            .filter(|x| {
+                x.method == "GET" && x.path.ends_with("/repos/acme/widgets/issues/comments")
+            })
+            .count()
+    };
+    // Two listings: the first pass ran to its end.
+    wait_for(
+        "two poll passes",
+        WAIT,
+        || c.log(),
+        || (listings() >= 2).then_some(()),
+    )
+    .await;
+    c.barrier(7).await;
+    assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_delivered_before_its_comment_leaves_no_waiver() {
+    let c = Case::start(world(), "").await;
+    let (created, deleted) = c.world(|w| {
+        let id = w.comment(REPO, 7, "mia", "/sop-n/a qa docs only");
+        let created = w.webhook_for_comment(REPO, 7, id, "created");
+        w.delete_comment(REPO, id);
+        (created, w.webhook_for_comment(REPO, 7, id, "deleted"))
+    });
+    c.deliver(&deleted).await;
+    c.deliver(&created).await;
+    let id = c.say(7, "dave", "/refire").await;
+    c.reply(7, id).await;
+    assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
+    c.expect_status(
+        QA,
+        "failure",
+        "awaiting an approval from a member of team qa",
+    )
+    .await;
+}
+
 // ----- commands run in order ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
