@@ -220,3 +220,89 @@ async fn without_require_official_a_members_unofficial_approval_opens_only_that_
     // qa still requires official approvals.
     assert_eq!(gate(&v, "qa")["state"], "failure");
 }
+
+// ----- a read-only gate team, as Gitea creates it -------------------------------------------
+
+/// The example world with team security left at Gitea's default, read.
+fn read_only_security() -> World {
+    world().with_team_permission("security", "read")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_gate_team_is_explained_in_check_the_status_and_the_reply() {
+    let c = Check::start(read_only_security(), |t| t).await;
+    c.emu
+        .with_world(|w| w.review(REPO, 7, "carol", "APPROVED", ""));
+    let v = c.json().await;
+    assert_eq!(gate(&v, "security")["description"], NOT_OFFICIAL);
+    assert_eq!(gate(&v, "security")["candidates"][0]["official"], false);
+
+    // A manual clock (a second per event): the second approval's webhook differs in time.
+    let s = Serve::start(read_only_security().with_clock(chrono::Utc::now())).await;
+    s.approve("carol").await;
+    s.expect_status(SECURITY, "failure", NOT_OFFICIAL).await;
+    let reply = s.say("dave", "/refire security").await;
+    assert!(reply.contains(NOT_OFFICIAL), "{reply}");
+
+    // The admin gives security write access: Gitea does not recompute the old approval, so the
+    // gate stays shut until carol approves again.
+    s.world(|w| w.set_team_permission("security", "write"));
+    let reply = s.say("dave", "/refire security").await;
+    assert!(reply.contains(NOT_OFFICIAL), "{reply}");
+    s.approve("carol").await;
+    s.expect_status(SECURITY, "success", "approved by @carol (team security)")
+        .await;
+}
+
+async fn doctor(world: World) -> (Option<i32>, String) {
+    let c = Check::start(world, |t| t).await;
+    let out = sopbot(&c.config, &["doctor"]).await;
+    (out.status.code(), stdout(&out) + &stderr(&out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_a_read_only_gate_team_cannot_approve_officially_and_how_to_fix_it() {
+    // The bot is no repo admin: the branch rule is unreadable, so a warning that names the fix.
+    let (_, text) = doctor(read_only_security()).await;
+    assert!(
+        text.contains("gate security: team security's approvals on acme/widgets:main are not official unless the branch rule's approvals whitelist names it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("give team security write access to code"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "gate qa: team qa's approvals on acme/widgets:main are official (team writes code)"
+        ),
+        "{text}"
+    );
+
+    // As repo admin the bot reads the rule: read-only is a failure, the whitelist decides.
+    let admin = || read_only_security().with_org_owner("sopbot");
+    let (code, text) = doctor(admin()).await;
+    assert_ne!(code, Some(0), "{text}");
+    assert!(
+        text.contains("team security has only read access to code"),
+        "{text}"
+    );
+    let w = admin().with_approvals_whitelist(REPO, "main", &[], &["security"]);
+    let (_, text) = doctor(w).await;
+    assert!(
+        text.contains("gate security: team security's approvals on acme/widgets:main are official (approvals whitelist)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gate qa: team qa's approvals on acme/widgets:main are not official: the branch rule's approvals whitelist does not name team qa"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_skips_the_official_check_for_a_gate_that_does_not_require_it() {
+    let c = Check::start(read_only_security(), lax).await;
+    let text = stdout(&sopbot(&c.config, &["doctor"]).await);
+    assert!(!text.contains("gate security: team security"), "{text}");
+    assert!(text.contains("gate qa: team qa's approvals"), "{text}");
+}
