@@ -26,6 +26,7 @@ fn gate(name: &str) -> GateSpec {
         name: name.into(),
         team: TeamRef::Name(name.into()),
         waivable_by: vec![TeamRef::Name(name.into()), TeamRef::Name("managers".into())],
+        require_official: true,
     }
 }
 

@@ -163,6 +163,10 @@ pub struct GateConfig {
     /// More names people may use for the gate in commands (`<gate>-review` is always one).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Count only approvals Gitea marked official (default, the replaced system's rule). When
+    /// false, any team member's approval counts, even by a reviewer without write access.
+    #[serde(default = "default_true")]
+    pub require_official: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -201,6 +205,7 @@ pub struct Gate {
     pub team: TeamRef,
     pub context: String,
     pub waivable_by: Vec<TeamRef>,
+    pub require_official: bool,
 }
 
 /// A team as configured: by name in the repo owner's org, or by id.
@@ -321,6 +326,9 @@ fn default_sweep_interval() -> Duration {
 fn default_waiver_context() -> String {
     "sop-checklist / na-declarations (pull_request)".into()
 }
+fn default_true() -> bool {
+    true
+}
 fn default_approval_words() -> Vec<String> {
     ["APPROVED", "LGTM", "ACCEPTED"].map(String::from).to_vec()
 }
@@ -331,6 +339,7 @@ fn default_gates() -> BTreeMap<String, GateConfig> {
         context: None,
         waivable_by: vec![team.into()],
         aliases: vec![],
+        require_official: true,
     };
     BTreeMap::from([
         ("qa".into(), gate("qa")),
@@ -560,6 +569,7 @@ impl Config {
                     team,
                     context: self.gate_context(name, g),
                     waivable_by,
+                    require_official: g.require_official,
                 }
             })
             .collect()

@@ -213,6 +213,11 @@ fn verdict_notes(v: &Verdict) -> Vec<String> {
                 mention(&c.login, Md::Inline),
                 code(e, Md::Inline)
             )),
+            Membership::Member if !c.official => notes.push(format!(
+                "`{}`: {} is in the gate's team, but Gitea did not mark the approval official: the team had no write access to the code and no place in the branch rule's approvals whitelist when it was given. Gitea never recomputes this, so after the fix the approval must be given again; `sopbot doctor` checks this",
+                v.gate,
+                mention(&c.login, Md::Inline)
+            )),
             Membership::Member => {}
         }
     }
@@ -323,6 +328,7 @@ mod tests {
             name: "security".into(),
             team: TeamRef::Name("security".into()),
             waivable_by: vec![TeamRef::Name("managers".into())],
+            require_official: true,
         };
         let facts = Facts {
             pr: PrFacts {

@@ -218,12 +218,84 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             ),
         }
     }
+    check_official(config, &client, &directory, r).await;
     r.add(
         "note",
         "write:repository and write:issue cannot be checked without side effects; the first status or reply will show them",
         None,
     );
     Ok(())
+}
+
+/// Whether each gate team's approvals can be official on each configured branch, as Gitea
+/// decides at submission: the rule's approvals whitelist when it has one, else write access to
+/// the code. Gates with `require_official = false` are skipped. Reading the rules needs repo
+/// admin; without it the whitelist is unknown and a read-only team is only a warning.
+async fn check_official(
+    config: &Config,
+    client: &GiteaClient,
+    directory: &TeamDirectory,
+    r: &mut Report,
+) {
+    for repo in &config.repos {
+        let rules = client.branch_protections(&repo.name).await.ok();
+        for gate in config.gates().into_iter().filter(|g| g.require_official) {
+            let spec = match &gate.team {
+                TeamRef::Name(n) => TeamSpec::Name(n.clone()),
+                TeamRef::Id(id) => TeamSpec::Id(*id),
+            };
+            // A team that does not resolve was reported above.
+            let Ok(resolved) = directory.resolve(&repo.name.owner, &spec).await else {
+                continue;
+            };
+            let Ok(team) = client.team(resolved.id).await else {
+                continue;
+            };
+            let t = &team.name;
+            let fix = |branch: &str| {
+                format!("give team {t} write access to code (Organisation → Teams → {t} → Edit: Code = Write), or add it to the approvals whitelist of branch {branch}'s rule; then its members approve again (Gitea never recomputes `official`)")
+            };
+            for branch in &repo.branches {
+                let rule = rules
+                    .as_ref()
+                    .and_then(|rs| rs.iter().find(|b| b.rule_name == *branch));
+                let what = format!(
+                    "gate {}: team {t}'s approvals on {}:{branch}",
+                    gate.name, repo.name
+                );
+                match rule {
+                    Some(b) if b.enable_approvals_whitelist => {
+                        if b.approvals_whitelist_teams.iter().any(|w| w.eq_ignore_ascii_case(t)) {
+                            r.ok(&format!("{what} are official (approvals whitelist)"));
+                        } else {
+                            r.fail(
+                                &format!("{what} are not official: the branch rule's approvals whitelist does not name team {t}"),
+                                &format!("add team {t} to the approvals whitelist of branch {branch}'s rule; then its members approve again"),
+                            );
+                        }
+                    }
+                    _ if team.writes_code() => {
+                        r.ok(&format!("{what} are official (team writes code)"))
+                    }
+                    Some(_) => r.fail(
+                        &format!("{what} are not official: team {t} has only {} access to code", code_level(&team)),
+                        &fix(branch),
+                    ),
+                    None => r.warn(
+                        &format!("{what} are not official unless the branch rule's approvals whitelist names it (the bot cannot read the rule): team {t} has only {} access to code", code_level(&team)),
+                        &fix(branch),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn code_level(team: &crate::gitea::Team) -> &str {
+    team.units_map
+        .get("repo.code")
+        .unwrap_or(&team.permission)
+        .as_str()
 }
 
 /// What an admin does about a team the bot cannot use.

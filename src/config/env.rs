@@ -54,6 +54,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
 
 /// The keys of a `[gate.NAME]`, longest first so `team_id` is not read as `team`.
 const GATE_KEYS: &[(&str, Kind)] = &[
+    ("require_official", Kind::Bool),
     ("waivable_by", Kind::List),
     ("team_id", Kind::Int),
     ("context", Kind::Str),
@@ -118,7 +119,7 @@ pub fn overlay(doc: &mut Table, vars: &[(String, String)]) -> Result<Vec<String>
             }
             "gate" => {
                 let (gate, key, kind) = gate_key(key).ok_or_else(|| {
-                    err("names no gate key (SOPBOT_GATE_<NAME>_TEAM, _TEAM_ID, _CONTEXT, _WAIVABLE_BY or _ALIASES)".into())
+                    err("names no gate key (SOPBOT_GATE_<NAME>_TEAM, _TEAM_ID, _CONTEXT, _WAIVABLE_BY, _ALIASES or _REQUIRE_OFFICIAL)".into())
                 })?;
                 let gates = table_in(doc, "gate");
                 let table = table_in(gates, &gate);
@@ -263,6 +264,7 @@ mod tests {
                 ("SOPBOT_EVALUATION_STRICT_HEAD_SHA", "yes"),
                 ("SOPBOT_EVALUATION_COMMENT_APPROVAL_WORDS", "LGTM, OK"),
                 ("SOPBOT_GATE_CORE_QA_TEAM_ID", "7"),
+                ("SOPBOT_GATE_CORE_QA_REQUIRE_OFFICIAL", "off"),
                 ("SOPBOT_REPOS", "acme/widgets:main:rel, acme/gadgets"),
                 ("SOPBOT_CONFIG", "/x"),
                 ("OTHER_GITEA_URL", "ignored"),
@@ -281,6 +283,10 @@ mod tests {
             2
         );
         assert_eq!(doc["gate"]["core-qa"]["team_id"].as_integer(), Some(7));
+        assert_eq!(
+            doc["gate"]["core-qa"]["require_official"].as_bool(),
+            Some(false)
+        );
         assert_eq!(doc["repo"][0]["branches"][1].as_str(), Some("rel"));
         assert_eq!(doc["repo"][1]["name"].as_str(), Some("acme/gadgets"));
     }

@@ -130,3 +130,16 @@ pub(super) fn awaiting(t: &TeamRef, probed: &[Candidate], misfiled: Option<&str>
         s
     }
 }
+
+/// A member approved, but Gitea did not mark the approval official: the team had neither write
+/// access to the code nor a place in the branch rule's approvals whitelist when it was given,
+/// and Gitea never recomputes the flag, so the member must approve again after the fix.
+pub(super) fn not_official(login: &str, t: &TeamRef) -> Described {
+    Described::said("")
+        .login(login)
+        .say("'s approval is not official: give ")
+        .team(t)
+        .say(" write access to code, or add it to the approvals whitelist; then ")
+        .login(login)
+        .say(" approves again")
+}

@@ -91,6 +91,9 @@ pub struct GateSpec {
     pub team: TeamRef,
     /// Teams whose members may waive it.
     pub waivable_by: Vec<TeamRef>,
+    /// Count only approvals Gitea marked official (the team had write access to the code, or
+    /// was in the branch rule's approvals whitelist, when the review was submitted).
+    pub require_official: bool,
 }
 
 impl From<&crate::config::Gate> for GateSpec {
@@ -99,6 +102,7 @@ impl From<&crate::config::Gate> for GateSpec {
             name: g.name.clone(),
             team: g.team.clone(),
             waivable_by: g.waivable_by.clone(),
+            require_official: g.require_official,
         }
     }
 }
@@ -221,6 +225,9 @@ pub enum Skip {
 pub struct Candidate {
     pub login: String,
     pub membership: Membership,
+    /// Whether Gitea marked the approval official. A member's non-official approval does not
+    /// open a gate that requires official approvals: the verdict says how to fix that.
+    pub official: bool,
 }
 
 /// A review or comment that was not considered, and why (for the human explanation).
@@ -329,20 +336,16 @@ fn decide(
         return Step::Done(v);
     }
 
-    let considered = candidates(facts, opts);
+    let considered = candidates(facts, opts, gate.require_official);
     let mut probed = Vec::with_capacity(considered.logins.len());
     for &login in &considered.logins {
         match lookup(&gate.team, login) {
-            None => {
-                return Step::Probe {
-                    team: gate.team.clone(),
-                    login: login.to_string(),
-                }
-            }
+            None => return probe(gate, login),
             Some(Membership::Member) => {
                 probed.push(Candidate {
                     login: login.to_string(),
                     membership: Membership::Member,
+                    official: considered.is_official(login),
                 });
                 let mut v = done(GateState::Success, describe::approved(login, &gate.team));
                 v.approved_by = Some(login.to_string());
@@ -353,7 +356,26 @@ fn decide(
             Some(other) => probed.push(Candidate {
                 login: login.to_string(),
                 membership: other,
+                official: considered.is_official(login),
             }),
+        }
+    }
+    // Nothing counts. A member whose approval Gitea did not mark official is the likeliest
+    // reason on a new installation: find one, to say how to fix it.
+    let mut unofficial_member = None;
+    for &login in &considered.unofficial {
+        let Some(m) = lookup(&gate.team, login) else {
+            return probe(gate, login);
+        };
+        let member = m == Membership::Member;
+        probed.push(Candidate {
+            login: login.to_string(),
+            membership: m,
+            official: false,
+        });
+        if member {
+            unofficial_member = Some(login);
+            break;
         }
     }
 
@@ -366,6 +388,11 @@ fn decide(
         (GateState::Error, describe::forbidden(&gate.team))
     } else if let Some(e) = error {
         (GateState::Error, describe::lookup_failed(&gate.team, &e))
+    } else if let Some(login) = unofficial_member {
+        (
+            GateState::Failure,
+            describe::not_official(login, &gate.team),
+        )
     } else {
         let misfiled = facts.misfiled.first().map(String::as_str);
         (
@@ -378,6 +405,13 @@ fn decide(
     v.ignored = considered.ignored();
     v.misfiled = facts.misfiled.clone();
     Step::Done(v)
+}
+
+fn probe(gate: &GateSpec, login: &str) -> Step {
+    Step::Probe {
+        team: gate.team.clone(),
+        login: login.to_string(),
+    }
 }
 
 fn skip_reason(pr: &PrFacts) -> Option<Skip> {
@@ -398,17 +432,33 @@ struct Considered<'a> {
     /// Logins whose approval would open the gate if they are team members, in the order given,
     /// each once.
     logins: Vec<&'a str>,
+    /// Logins whose approval would count but for Gitea's `official` flag (when the gate
+    /// requires it), in the order given, each once and none of `logins`.
+    unofficial: Vec<&'a str>,
+    /// Logins among `logins` whose counting approval is not official (the gate does not
+    /// require it): reported as such.
+    lax: Vec<&'a str>,
     /// Approvals that do not count, with why.
     ignored: Vec<(&'a str, &'static str)>,
 }
 
 impl Considered<'_> {
+    fn is_official(&self, login: &str) -> bool {
+        !self.lax.iter().any(|l| same_login(l, login))
+    }
+
     /// The ignored approvals for the verdict. An approval that was later superseded by a
-    /// counting one is not worth reporting.
+    /// counting one is not worth reporting, nor one reported as a candidate.
     fn ignored(&self) -> Vec<Ignored> {
         self.ignored
             .iter()
-            .filter(|(login, _)| !self.logins.iter().any(|l| same_login(l, login)))
+            .filter(|(login, _)| {
+                !self
+                    .logins
+                    .iter()
+                    .chain(&self.unofficial)
+                    .any(|l| same_login(l, login))
+            })
             .map(|(login, why)| Ignored {
                 login: login.to_string(),
                 why: why.to_string(),
@@ -418,10 +468,14 @@ impl Considered<'_> {
 }
 
 /// The logins whose approval would open a gate if they are team members, in the order given,
-/// each once; and the approvals that do not count, with why.
-fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
+/// each once; those whose approval lacks only Gitea's `official` flag; and the approvals that
+/// do not count, with why.
+fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> Considered<'a> {
     let author = facts.pr.author.as_deref();
     let mut logins = Logins::default();
+    let mut unofficial = Vec::new();
+    let mut lax = Vec::new();
+    let mut official = Vec::new();
     let mut ignored = Vec::new();
     for r in &facts.reviews {
         if r.kind != ReviewKind::Approved {
@@ -434,8 +488,6 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
             Some("is the PR author")
         } else if r.dismissed {
             Some("approval was dismissed")
-        } else if !r.official {
-            Some("approval is not official")
         } else if opts.strict_head_sha && r.commit_id != facts.pr.head_sha {
             Some("approved an older commit")
         } else {
@@ -443,7 +495,15 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
         };
         match why {
             Some(why) => ignored.push((login, why)),
-            None => logins.add(login),
+            None if r.official => {
+                add_once(&mut official, login);
+                logins.add(login);
+            }
+            None if require_official => add_once(&mut unofficial, login),
+            None => {
+                add_once(&mut lax, login);
+                logins.add(login);
+            }
         }
     }
     if opts.comment_approvals {
@@ -461,9 +521,21 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options) -> Considered<'a> {
             }
         }
     }
+    let logins = logins.into_vec();
+    unofficial.retain(|u| !logins.iter().any(|l| same_login(l, u)));
+    // A counting official approval by the same login makes the login official.
+    lax.retain(|l| !official.iter().any(|o| same_login(o, l)));
     Considered {
-        logins: logins.into_vec(),
+        logins,
+        unofficial,
+        lax,
         ignored,
+    }
+}
+
+fn add_once<'a>(list: &mut Vec<&'a str>, login: &'a str) {
+    if !list.iter().any(|l| same_login(l, login)) {
+        list.push(login);
     }
 }
 

@@ -10,6 +10,7 @@ fn qa() -> GateSpec {
         name: "qa".into(),
         team: TeamRef::Name("qa".into()),
         waivable_by: vec![TeamRef::Name("qa".into()), TeamRef::Name("managers".into())],
+        require_official: true,
     }
 }
 
@@ -615,4 +616,73 @@ fn logins_compare_in_any_case() {
     // One reviewer in two cases is one candidate.
     let f = facts(vec![approve(1, "dave"), approve(2, "DAVE")]);
     assert_eq!(check(&f, &Options::default()).candidates.len(), 1);
+}
+
+#[test]
+fn a_members_unofficial_approval_fails_naming_the_reviewer_and_the_fix() {
+    let mut unofficial = approve(1, "bob");
+    unofficial.official = false;
+    let f = facts(vec![approve(2, "dave"), unofficial]);
+    let mut asked = Vec::new();
+    let v = evaluate_with(&qa(), &f, &Options::default(), |t, l| {
+        asked.push(l.to_string());
+        oracle(t, l)
+    });
+    // The official approvals are probed first; the unofficial one only to explain.
+    assert_eq!(asked, ["dave", "bob"]);
+    assert_eq!(v.state, GateState::Failure);
+    assert_eq!(v.approved_by, None);
+    assert_eq!(
+        v.description,
+        "@bob's approval is not official: give team qa write access to code, or add it to the approvals whitelist; then @bob approves again"
+    );
+    assert_eq!(
+        (v.candidates[1].login.as_str(), v.candidates[1].official),
+        ("bob", false)
+    );
+    assert!(v.candidates[0].official);
+    assert!(v.ignored.is_empty(), "{:?}", v.ignored);
+}
+
+#[test]
+fn an_official_member_approval_needs_no_probe_of_unofficial_ones() {
+    let mut unofficial = approve(1, "erin");
+    unofficial.official = false;
+    let f = facts(vec![unofficial, approve(2, "bob")]);
+    let mut asked = Vec::new();
+    let v = evaluate_with(&qa(), &f, &Options::default(), |t, l| {
+        asked.push(l.to_string());
+        oracle(t, l)
+    });
+    assert_eq!(asked, ["bob"]);
+    assert_eq!(v.approved_by.as_deref(), Some("bob"));
+}
+
+#[test]
+fn an_outsiders_unofficial_approval_is_just_an_outsider() {
+    let mut unofficial = approve(1, "dave");
+    unofficial.official = false;
+    let v = check(&facts(vec![unofficial]), &Options::default());
+    assert_eq!(
+        v.description,
+        "awaiting an approval from a member of team qa (@dave is not in it)"
+    );
+}
+
+#[test]
+fn without_require_official_a_members_unofficial_approval_counts() {
+    let mut gate = qa();
+    gate.require_official = false;
+    let mut unofficial = approve(1, "bob");
+    unofficial.official = false;
+    let v = evaluate_with(&gate, &facts(vec![unofficial]), &Options::default(), oracle);
+    assert_eq!(v.state, GateState::Success);
+    assert_eq!(v.approved_by.as_deref(), Some("bob"));
+    assert!(!v.candidates[0].official);
+    // Still not a dismissed one.
+    let mut dismissed = approve(1, "bob");
+    dismissed.official = false;
+    dismissed.dismissed = true;
+    let v = evaluate_with(&gate, &facts(vec![dismissed]), &Options::default(), oracle);
+    assert_eq!(v.state, GateState::Failure);
 }

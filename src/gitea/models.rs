@@ -264,6 +264,22 @@ pub struct Team {
     #[serde(deserialize_with = "nd")]
     pub name: String,
     pub organization: Option<Organization>,
+    /// `read`, `write`, `admin` or `owner` (Gitea's summary of `units_map`).
+    #[serde(deserialize_with = "nd")]
+    pub permission: String,
+    /// Access per unit (`repo.code` → `read` …); decides whether its members' reviews are
+    /// official.
+    #[serde(deserialize_with = "nd")]
+    pub units_map: std::collections::BTreeMap<String, String>,
+}
+
+impl Team {
+    /// Whether the team may write the code (so its members' reviews are official when no
+    /// approvals whitelist applies). The unit map decides when given, else the permission.
+    pub fn writes_code(&self) -> bool {
+        let level = self.units_map.get("repo.code").unwrap_or(&self.permission);
+        matches!(level.as_str(), "write" | "admin" | "owner")
+    }
 }
 
 /// One commit status as Gitea answers it. The response names the state `status` (requests say

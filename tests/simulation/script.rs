@@ -249,6 +249,9 @@ impl Script {
             .with_team("qa", &["bob", "sopbot"])
             .with_team("security", &["carol", "sopbot"])
             .with_team("managers", &[&mia.to_lowercase(), "sopbot"])
+            // Gate teams write code, so their approvals are official (README: Gitea setup).
+            .with_team_permission("qa", "write")
+            .with_team_permission("security", "write")
             .with_repo(REPO)
             .with_branch(REPO, "release", true)
             .with_branch(REPO, "dev", false)

@@ -36,6 +36,13 @@ pub struct BranchProtection {
     pub enable_status_check: bool,
     #[serde(default)]
     pub status_check_contexts: Vec<String>,
+    /// When on, only the whitelisted users and teams give official reviews.
+    #[serde(default)]
+    pub enable_approvals_whitelist: bool,
+    #[serde(default)]
+    pub approvals_whitelist_teams: Vec<String>,
+    #[serde(default)]
+    pub approvals_whitelist_username: Vec<String>,
 }
 
 impl GiteaClient {

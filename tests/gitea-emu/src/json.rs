@@ -235,7 +235,11 @@ pub fn team(w: &World, t: &Team, with_org: bool) -> TeamJson {
             .map(|u| {
                 (
                     u.to_string(),
-                    if owner { "owner" } else { "write" }.to_string(),
+                    if owner {
+                        "owner".to_string()
+                    } else {
+                        t.permission.clone()
+                    },
                 )
             })
             .collect(),

@@ -41,7 +41,9 @@
 //!   `/commits/{ref}/status` (latest per context, paged contexts, all-empty body when none),
 //!   `/teams/{id}`, `/teams/{id}/members`, `/teams/{id}/members/{user}` (the `reqTeamMembership`
 //!   403/404 rule), `/orgs/{org}/teams`. Anything else is a JSON 404.
-//! - Review side effects: official at submission (write access and not `with_unofficial`), a
+//! - Review side effects: official at submission as Gitea's `IsOfficialReviewer` decides (the
+//!   rule's approvals whitelist when enabled, else write on code: teams default to read, see
+//!   `with_team_permission`; never for `with_unofficial`), never recomputed; a
 //!   new verdict un-officials and dismisses the reviewer's earlier ones, stale on a
 //!   diff-changing push except reviews of the new head, `dismiss_stale_approvals`, review
 //!   requests (user and team) removed when answered, misfiled event strings stored as PENDING.
@@ -55,8 +57,7 @@
 //! # Not emulated
 //! - Token scopes, 2FA enforcement, locked issues, archived repos (423), blocked users, renamed
 //!   users and repos (307), public repos and anonymous reads, query-string tokens.
-//! - Branch-protection whitelists (`official` uses the simple write/`with_unofficial` rule), the
-//!   admin-only `/branch_protections`, merge checks (`mergeable` is just "not WIP").
+//! - Branch-protection push and merge whitelists, the admin-only `/branch_protections`, merge checks (`mergeable` is just "not WIP").
 //! - Labels, milestones, assignees, code comments, PR creation or review submission over the
 //!   API, `/orgs/{org}/members`, `/orgs/{org}/teams/search`, webhook *delivery* (the builders
 //!   produce deliveries; the test posts them).

@@ -54,7 +54,8 @@ pub struct Team {
     pub id: i64,
     pub name: String,
     pub description: String,
-    /// `owner` for Owners, `write` otherwise.
+    /// `owner` for Owners; else `read` (Gitea's default for a new team), `write` or `admin`,
+    /// which is also its access to every unit (`units_map`).
     pub permission: String,
     pub members: Vec<String>,
 }
@@ -70,6 +71,11 @@ pub struct Branch {
     pub status_check_contexts: Vec<String>,
     /// Approvals are dismissed when a push changes the diff.
     pub dismiss_stale_approvals: bool,
+    /// Only the whitelisted users and teams give official reviews (else: write on code).
+    pub enable_approvals_whitelist: bool,
+    pub approvals_whitelist_users: Vec<String>,
+    /// Team names.
+    pub approvals_whitelist_teams: Vec<String>,
 }
 
 /// A repository webhook (`/repos/{o}/{r}/hooks`). Gitea never shows the secret back.
@@ -378,6 +384,9 @@ impl World {
             .with_bot("sopbot")
             .with_team("qa", &["bob", "sopbot"])
             .with_team("security", &["carol", "sopbot"])
+            // As the README tells admins: gate teams write code, so their reviews are official.
+            .with_team_permission("qa", "write")
+            .with_team_permission("security", "write")
             .with_repo("widgets")
             .with_next_index("widgets", 7);
         let n = w.open_pr("widgets", "alice", "main", "feature/rate-limiter");
@@ -441,9 +450,36 @@ impl World {
             id,
             name: name.to_string(),
             description: String::new(),
-            permission: "write".to_string(),
+            permission: "read".to_string(),
             members: members.iter().map(|m| m.to_string()).collect(),
         });
+        self
+    }
+
+    /// Sets a team's permission (`read`, `write`, `admin`) on every unit.
+    pub fn with_team_permission(mut self, team: &str, permission: &str) -> Self {
+        self.set_team_permission(team, permission);
+        self
+    }
+
+    /// An admin changes a team's permission (earlier reviews keep their `official` flag).
+    pub fn set_team_permission(&mut self, team: &str, permission: &str) {
+        let id = self.team_id(team);
+        self.team_mut(id).permission = permission.to_string();
+    }
+
+    /// Enables the approvals whitelist of a protected branch's rule, with these users and teams.
+    pub fn with_approvals_whitelist(
+        mut self,
+        repo: &str,
+        branch: &str,
+        users: &[&str],
+        teams: &[&str],
+    ) -> Self {
+        let b = self.branch_mut(repo, branch);
+        b.enable_approvals_whitelist = true;
+        b.approvals_whitelist_users = users.iter().map(|u| u.to_string()).collect();
+        b.approvals_whitelist_teams = teams.iter().map(|t| t.to_string()).collect();
         self
     }
 
@@ -1012,7 +1048,7 @@ impl World {
         }
         let repo_id = self.repo(repo).id;
         let now = self.now();
-        let official = verdict && self.can_review_officially(user);
+        let official = verdict && self.can_review_officially(repo, n, user);
         let user_teams: Vec<i64> = self
             .teams
             .iter()
@@ -1099,7 +1135,7 @@ impl World {
     /// Requests a review from a user (a `REQUEST_REVIEW` row; listed in `requested_reviewers`).
     pub fn request_review(&mut self, repo: &str, n: u64, user: &str) -> i64 {
         self.expect_user(user);
-        let official = self.can_review_officially(user);
+        let official = self.can_review_officially(repo, n, user);
         self.push_request(repo, n, Some(user.to_string()), None, official)
     }
 
@@ -1152,8 +1188,58 @@ impl World {
         id
     }
 
-    fn can_review_officially(&self, login: &str) -> bool {
-        self.access(login) >= Access::Write && !self.user(login).is_some_and(|u| u.unofficial)
+    /// Gitea's `IsOfficialReviewer` (`models/issues/review.go`), computed once at submission:
+    /// under a protection rule with the approvals whitelist enabled, only whitelisted users and
+    /// members of whitelisted teams; otherwise write access to the code
+    /// (`IsUserOfficialReviewer`, `models/git/protected_branch.go`). `with_unofficial` users
+    /// never are.
+    fn can_review_officially(&self, repo: &str, n: u64, login: &str) -> bool {
+        if self.user(login).is_some_and(|u| u.unofficial) {
+            return false;
+        }
+        let base = self
+            .issue(repo, n)
+            .pull
+            .as_ref()
+            .map(|p| p.base_ref.clone())
+            .unwrap_or_default();
+        let rule = self
+            .repo(repo)
+            .branches
+            .iter()
+            .find(|b| b.name == base && b.protected);
+        match rule {
+            Some(b) if b.enable_approvals_whitelist => {
+                b.approvals_whitelist_users
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(login))
+                    || b.approvals_whitelist_teams.iter().any(|t| {
+                        self.teams.iter().any(|x| {
+                            x.name.eq_ignore_ascii_case(t) && self.is_team_member(x.id, login)
+                        })
+                    })
+            }
+            _ => self.code_access(login) >= Access::Write,
+        }
+    }
+
+    /// A user's access to the code: [`World::access`], narrowed by teams for org members (the
+    /// best permission of their teams); users in no team keep their collaborator access.
+    pub fn code_access(&self, login: &str) -> Access {
+        let access = self.access(login);
+        if access != Access::Write {
+            return access;
+        }
+        self.teams
+            .iter()
+            .filter(|t| t.members.iter().any(|m| m.eq_ignore_ascii_case(login)))
+            .map(|t| match t.permission.as_str() {
+                "owner" | "admin" => Access::Admin,
+                "write" => Access::Write,
+                _ => Access::Read,
+            })
+            .max()
+            .map_or(access, |team| team.min(Access::Write))
     }
 
     /// The login shown as the actor of an admin action (an org owner, else the bot).
@@ -1660,6 +1746,9 @@ impl Branch {
             enable_status_check: false,
             status_check_contexts: Vec::new(),
             dismiss_stale_approvals: false,
+            enable_approvals_whitelist: false,
+            approvals_whitelist_users: Vec::new(),
+            approvals_whitelist_teams: Vec::new(),
         }
     }
 }
@@ -1686,6 +1775,7 @@ mod tests {
             .with_user("alice")
             .with_bot("sopbot")
             .with_team("qa", &["bob", "sopbot"])
+            .with_team_permission("qa", "write")
             .with_repo("widgets")
     }
 

@@ -45,6 +45,9 @@ fn rule_json(b: &Branch) -> Value {
         "status_check_contexts": b.status_check_contexts,
         "required_approvals": b.required_approvals,
         "dismiss_stale_approvals": b.dismiss_stale_approvals,
+        "enable_approvals_whitelist": b.enable_approvals_whitelist,
+        "approvals_whitelist_username": b.approvals_whitelist_users,
+        "approvals_whitelist_teams": b.approvals_whitelist_teams,
     })
 }
 
