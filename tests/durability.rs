@@ -2,6 +2,7 @@
 //! database broken under the running process the ways a server breaks it:
 //!
 //! - the file deleted (unlinked) or replaced (another file renamed over it) — any user;
+//! - its write-ahead log (`sopbot.db-wal`) deleted — any user;
 //! - the disk full: the database on a small tmpfs, filled up — needs `mount` (root);
 //! - the file made immutable with `chattr +i`, which stops root too — needs root and a
 //!   filesystem with attributes (ext4, as `/tmp` is on CI).
@@ -181,6 +182,18 @@ async fn a_database_replaced_while_serving_refuses_deliveries_and_fails_readyz()
             std::fs::rename(&other, db).unwrap();
         },
         "was replaced",
+    )
+    .await;
+}
+
+/// The acknowledged rows not yet checkpointed live only in the log: with it deleted they are
+/// gone at restart, so nothing more is acknowledged. Seen through `/proc/self/fd`: Linux only.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_write_ahead_log_deleted_while_serving_refuses_deliveries_and_fails_readyz() {
+    unrecoverable(
+        |db| std::fs::remove_file(db.with_file_name("sopbot.db-wal")).unwrap(),
+        "sopbot.db-wal was deleted or replaced",
     )
     .await;
 }
