@@ -114,6 +114,7 @@ async fn metrics_count_real_events() {
     );
     let text = resp.text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "{text}");
+    promtool_accepts(&text);
     assert_eq!(
         value(&text, "sopbot_events_failed_total{kind=\"review\"}"),
         0.0
@@ -185,4 +186,33 @@ async fn metrics_count_real_events() {
     );
     assert_eq!(value(&text, "sopbot_inbox_depth "), 0.0);
     assert_eq!(value(&text, "sopbot_waivers_active "), 0.0);
+}
+
+/// `promtool check metrics` (Prometheus's own linter) passes on a scrape. CI installs
+/// promtool (Debian's `prometheus`); where it is missing the check says so and passes.
+fn promtool_accepts(scrape: &str) {
+    use std::io::Write;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("SKIPPED: promtool is not installed");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{scrape}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
