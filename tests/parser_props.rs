@@ -97,6 +97,10 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("<!--".to_owned()),
         Just("-->".to_owned()),
         Just("`".to_owned()),
+        Just("<pre>".to_owned()),
+        Just("</pre>".to_owned()),
+        Just("$$".to_owned()),
+        Just("\\[".to_owned()),
         Just(" — ".to_owned()),
         Just("–".to_owned()),
         Just(":".to_owned()),
@@ -193,7 +197,8 @@ proptest! {
             Just("/sop-revoke qa"), Just("/sop-na qa"),
         ],
         before in "[a-z ]{0,20}",
-        wrap in 0usize..6,
+        wrap in 0usize..12,
+        tag in prop_oneof![Just("pre"), Just("code"), Just("del"), Just("details"), Just("span")],
     ) {
         let body = match wrap {
             0 => format!("{before}\n\n    {command}\n"),
@@ -201,6 +206,12 @@ proptest! {
             2 => format!("1. {before}\n   - x\n\n         {command}\n"),
             3 => format!("<pre>\n{before}\n{command}\n</pre>\n"),
             4 => format!("<details>\n{command}\n</details>\n\n{before}"),
+            5 => format!("x{before} <{tag}>\n{command}\n</{tag}>\n"),
+            6 => format!("x{before} <{tag} class=\"a\">\n{command}\n"),
+            7 => format!("- x{before} <{tag}>\n  {command}\n"),
+            8 => format!("{before}\n$$\n{command}\n$$\n"),
+            9 => format!("{before}\n\\[\n\n{command}\n"),
+            10 => format!("- $$\n  {before}\n  {command}\n  $$\n"),
             _ => format!("> ```\n> {command}\n> ```\n"),
         };
         let parsed = parse_comment(&body, &GateNames::default_gates());

@@ -233,16 +233,8 @@ fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
     // every gate the declarer may waive. After a separator the reason is taken as written.
     let first = word(reason).map(|(_, first)| first);
     if let (false, Ok(first)) = (separated, first) {
-        if let Some((alias, look_alike)) = lookalike(first, gates.aliases()) {
-            let hint = if look_alike {
-                LOOK_ALIKE
-            } else {
-                " (a reason that starts with this word needs `:` before it)"
-            };
-            return Err(Refusal::new(
-                format!("unknown gate `{}`{hint}", clip(first, QUOTE_MAX)),
-                Some(alias.to_owned()),
-            ));
+        if let Some(refusal) = gate_in_reason(first, gates) {
+            return Err(refusal);
         }
     }
     Ok(Command::Waive {
@@ -251,6 +243,74 @@ fn waive(input: &str, gates: &GateNames) -> Result<Command, Refusal> {
     })
 }
 
+/// Characters that join gate names into one word: `qa/security`, `qa+security`, `qa&security`.
+const JOINERS: &[char] = &['/', '+', '&', ',', '|'];
+
+/// The gate names a reason's first word `first` hides, as a refusal: the word itself or, once
+/// its wrapping (quotes, backticks, brackets, a possessive `'s`) is stripped and it is split at
+/// [`JOINERS`], any piece that is or looks like a gate. `` `qa` ``, `(qa)`, `qa/security` and
+/// `QA's` would otherwise start a reason and widen the waiver to every gate.
+fn gate_in_reason(first: &str, gates: &GateNames) -> Option<Refusal> {
+    let known = Known::new(gates.aliases())?;
+    let quoted = code_span(&clip(first, QUOTE_MAX));
+    let plain = first.trim_end_matches(['.', '!', ',', ';', ':', '?']);
+    let wrapped = unwrap_word(first) != plain;
+    if let Some((name, look_alike)) = known.lookalike(first).filter(|_| !wrapped) {
+        let hint = if look_alike {
+            LOOK_ALIKE
+        } else {
+            " (a reason that starts with this word needs `:` before it)"
+        };
+        return Some(Refusal::new(
+            format!("unknown gate {quoted}{hint}"),
+            Some(name.to_owned()),
+        ));
+    }
+    let mut found: Vec<&str> = Vec::new();
+    for piece in first.split(JOINERS).map(unwrap_word) {
+        if let Some((alias, _)) = known.lookalike(piece) {
+            let name = gates.resolve(alias).unwrap_or(alias);
+            if !found.contains(&name) {
+                found.push(name);
+            }
+        }
+    }
+    (!found.is_empty()).then(|| {
+        Refusal::new(
+            format!("unknown gate {quoted}{WRAPPED}"),
+            Some(found.join(", ")),
+        )
+    })
+}
+
+/// `word` without what may wrap a gate name: leading and trailing characters that are neither
+/// letters nor digits (quotes, backticks, brackets, typographic quotes, `#`, `@`, …) and a
+/// possessive `'s` or `’s`.
+fn unwrap_word(word: &str) -> &str {
+    fn trim(w: &str) -> &str {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+    }
+    let word = trim(word);
+    let possessive = ["'s", "'S", "’s", "’S"]
+        .iter()
+        .find_map(|s| word.strip_suffix(s));
+    possessive.map_or(word, trim)
+}
+
+/// `text` as a Markdown code span, with a fence longer than any backtick run inside it.
+fn code_span(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    if longest == 0 {
+        return format!("`{text}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
+}
+
+/// Why a gate name written inside quotes, brackets or a `/` list is refused.
+const WRAPPED: &str = ": name gates plainly, without quotes, brackets or `/` (a reason that \
+starts with this word needs `:` before it)";
+
 /// Why a word that folds to a gate name is refused.
 const LOOK_ALIKE: &str = ": it is spelt with look-alike or full-width characters";
 
@@ -258,19 +318,39 @@ const LOOK_ALIKE: &str = ": it is spelt with look-alike or full-width characters
 /// [`looks_like`](super::normalise::looks_like), if any, and whether it is that very name in
 /// look-alike characters. Exact look-alikes win over near misses.
 fn lookalike<'g>(typed: &str, names: impl Iterator<Item = &'g str>) -> Option<(&'g str, bool)> {
-    let known: Vec<(&str, String)> = names.map(|n| (n, fold(n, usize::MAX))).collect();
-    let longest = known.iter().map(|(_, f)| f.chars().count()).max()?;
-    let typed = fold(typed, longest + 2);
-    known
-        .iter()
-        .find(|(_, f)| *f == typed)
-        .map(|&(name, _)| (name, true))
-        .or_else(|| {
-            known
-                .iter()
-                .find(|(_, f)| looks_like(&typed, f))
-                .map(|&(name, _)| (name, false))
-        })
+    Known::new(names)?.lookalike(typed)
+}
+
+/// Names folded once, to ask [`Known::lookalike`] about many words.
+struct Known<'g> {
+    names: Vec<(&'g str, String)>,
+    /// Characters in the longest folded name.
+    longest: usize,
+}
+
+impl<'g> Known<'g> {
+    /// `None` when there are no names.
+    fn new(names: impl Iterator<Item = &'g str>) -> Option<Self> {
+        let names: Vec<(&str, String)> = names.map(|n| (n, fold(n, usize::MAX))).collect();
+        let longest = names.iter().map(|(_, f)| f.chars().count()).max()?;
+        Some(Known { names, longest })
+    }
+
+    /// See [`lookalike`].
+    fn lookalike(&self, typed: &str) -> Option<(&'g str, bool)> {
+        let typed = fold(typed, self.longest + 2);
+        let names = &self.names;
+        names
+            .iter()
+            .find(|(_, f)| *f == typed)
+            .map(|&(name, _)| (name, true))
+            .or_else(|| {
+                names
+                    .iter()
+                    .find(|(_, f)| looks_like(&typed, f))
+                    .map(|&(name, _)| (name, false))
+            })
+    }
 }
 
 /// revoke_arguments = gate_list ;   at least one gate

@@ -88,6 +88,8 @@ pub(crate) struct Candidates<'a> {
     comment_until: usize,
     /// Cached `<!--` search: (searched from, first opener at or after it).
     opener: Option<(usize, Option<usize>)>,
+    /// Inside a math block (`$$` or `\[` on a line of its own): the marker that closes it.
+    math_close: Option<&'static [u8]>,
 }
 
 impl<'a> Candidates<'a> {
@@ -99,6 +101,7 @@ impl<'a> Candidates<'a> {
             layout: Layout::of(text),
             comment_until: 0,
             opener: None,
+            math_close: None,
         }
     }
 
@@ -201,8 +204,28 @@ impl<'a> Iterator for Candidates<'a> {
                 .iter()
                 .take_while(|&&b| b == b' ' || b == b'\t')
                 .count();
+            if let Some(close) = self.math_close {
+                // A math block, shown as code; it ends at its marker on a line of its own.
+                let rest = &line[blanks..];
+                if indent_width(&line[..blanks]) < 4
+                    && rest.starts_with(close)
+                    && rest[close.len()..].iter().all(u8::is_ascii_whitespace)
+                {
+                    self.math_close = None;
+                }
+                continue;
+            }
             if self.layout.code.contains(start + blanks) {
                 continue; // a code block: `<!--` in it is text
+            }
+            if line.get(blanks) != Some(&b'>') {
+                if let Some(close) = math_opener(after_list_markers(&line[blanks..])) {
+                    self.math_close = Some(close);
+                    continue;
+                }
+            }
+            if self.layout.math.contains(start + blanks) {
+                continue; // display math is shown as code
             }
             match line.get(blanks) {
                 Some(b'>') => continue,
@@ -217,6 +240,48 @@ impl<'a> Iterator for Candidates<'a> {
             }
         }
     }
+}
+
+/// The width of an indent of spaces and tabs, tabs stopping every 4 columns.
+fn indent_width(blanks: &[u8]) -> usize {
+    blanks
+        .iter()
+        .fold(0, |w, &b| if b == b'\t' { w + 4 - w % 4 } else { w + 1 })
+}
+
+/// `line` (from its first non-blank) after any list item markers (`- `, `* `, `+ `, `1. `,
+/// `1) `), which may start a math block inside a list item.
+fn after_list_markers(mut line: &[u8]) -> &[u8] {
+    loop {
+        let digits = line.iter().take_while(|b| b.is_ascii_digit()).count();
+        let marker = match line.get(digits) {
+            Some(b'-' | b'*' | b'+') if digits == 0 => 1,
+            Some(b'.' | b')') if (1..=9).contains(&digits) => digits + 1,
+            _ => return line,
+        };
+        let blanks = line[marker..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if blanks == 0 {
+            return line;
+        }
+        line = &line[marker + blanks..];
+    }
+}
+
+/// Whether `line` opens a math block as Gitea reads one: it starts with `$$` or `\[` and does
+/// not close on the same line. Returns the closing marker.
+fn math_opener(line: &[u8]) -> Option<&'static [u8]> {
+    let close: &'static [u8] = if line.starts_with(b"$$") {
+        b"$$"
+    } else if line.starts_with(b"\\[") {
+        b"\\]"
+    } else {
+        return None;
+    };
+    let closed_here = line[2..].windows(2).any(|w| w == close);
+    (!closed_here).then_some(close)
 }
 
 /// Byte ranges of a comment, in order and not overlapping.
@@ -235,36 +300,122 @@ impl Ranges {
 struct Layout {
     /// Code blocks: fenced (at any list or quote depth) and indented.
     code: Ranges,
+    /// Display math (`$$…$$` inside a paragraph), which Gitea shows as code.
+    math: Ranges,
     /// Text a reader sees as typed: text events outside code, HTML, images and struck-out text.
     text: Ranges,
 }
 
 impl Layout {
     /// The layout of `text` by pulldown-cmark with the GFM extensions Gitea enables that change
-    /// what is text (tables, strikethrough, task lists).
+    /// what is text (tables, strikethrough, task lists, math).
     fn of(text: &str) -> Self {
-        let options =
-            Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+        let options = Options::ENABLE_TABLES
+            | Options::ENABLE_STRIKETHROUGH
+            | Options::ENABLE_TASKLISTS
+            | Options::ENABLE_MATH;
         let mut layout = Layout::default();
         // Depth of open elements whose text is not shown as typed.
         let mut hidden = 0usize;
+        let mut inline_html = InlineHtml::default();
         for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
+            match &event {
+                Event::Start(tag) if !is_inline(tag) => inline_html.blocks += 1,
+                Event::End(tag) if !is_inline_end(*tag) => inline_html.end_block(),
+                Event::InlineHtml(html) => inline_html.tag(html),
+                _ => {}
+            }
             match event {
                 Event::Start(Tag::CodeBlock(_)) => {
                     layout.code.0.push(range);
                     hidden += 1;
                 }
+                // Gitea renders display math as `<pre><code class="language-math">`.
+                Event::DisplayMath(_) => layout.math.0.push(range),
                 Event::Start(Tag::HtmlBlock | Tag::Image { .. } | Tag::Strikethrough) => {
                     hidden += 1
                 }
                 Event::End(
                     TagEnd::CodeBlock | TagEnd::HtmlBlock | TagEnd::Image | TagEnd::Strikethrough,
                 ) => hidden = hidden.saturating_sub(1),
-                Event::Text(_) if hidden == 0 => layout.text.0.push(range),
+                Event::Text(_) if hidden == 0 && inline_html.open.is_empty() => {
+                    layout.text.0.push(range)
+                }
                 _ => {}
             }
         }
         layout
+    }
+}
+
+/// Whether `tag` is an inline element (the rest are blocks, which end inline HTML regions).
+fn is_inline(tag: &Tag<'_>) -> bool {
+    is_inline_end(tag.to_end())
+}
+
+fn is_inline_end(tag: TagEnd) -> bool {
+    matches!(
+        tag,
+        TagEnd::Emphasis
+            | TagEnd::Strong
+            | TagEnd::Strikethrough
+            | TagEnd::Superscript
+            | TagEnd::Subscript
+            | TagEnd::Link
+            | TagEnd::Image
+    )
+}
+
+/// Inline HTML opened inside a paragraph (`x <pre>`, `see <details>`, `x <del>`): Gitea passes
+/// the tag through, so what follows is preformatted, struck out or hidden until the closing tag
+/// or the end of the block that holds the opener. Failing closed, every tag opens such a region
+/// except void and self-closing ones (`<br>`, `<img …>`, `<x/>`); comments are handled apart.
+#[derive(Default)]
+struct InlineHtml {
+    /// Open block elements.
+    blocks: usize,
+    /// Open regions: lower-cased tag name and the block depth of the opener.
+    open: Vec<(String, usize)>,
+}
+
+impl InlineHtml {
+    /// Elements that never have content.
+    const VOID: &'static [&'static str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    ];
+
+    fn end_block(&mut self) {
+        self.blocks = self.blocks.saturating_sub(1);
+        let blocks = self.blocks;
+        self.open.retain(|&(_, depth)| depth <= blocks);
+    }
+
+    /// An inline HTML event: an opening tag opens a region, a closing tag closes the latest
+    /// region of its name. Anything else (comments, declarations, a tag's continuation line) is
+    /// ignored.
+    fn tag(&mut self, html: &str) {
+        let (closing, rest) = match html.strip_prefix("</") {
+            Some(rest) => (true, rest),
+            None => match html.strip_prefix('<') {
+                Some(rest) => (false, rest),
+                None => return,
+            },
+        };
+        let name_len = rest
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .unwrap_or(rest.len());
+        if name_len == 0 || !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return;
+        }
+        let name = rest[..name_len].to_ascii_lowercase();
+        if closing {
+            if let Some(i) = self.open.iter().rposition(|(open, _)| *open == name) {
+                self.open.remove(i);
+            }
+        } else if !Self::VOID.contains(&name.as_str()) && !html.trim_end().ends_with("/>") {
+            self.open.push((name, self.blocks));
+        }
     }
 }
 
@@ -427,6 +578,57 @@ mod tests {
         );
         // an unmatched backtick does not open a span
         assert_eq!(lines("a ` <!--\n/refire"), []);
+    }
+
+    #[test]
+    fn inline_html_hides_lines_up_to_its_closing_tag_or_the_block_end() {
+        for tag in ["pre", "code", "del", "details", "span", "PRE"] {
+            let text = format!("x <{tag}>\n/sop-n/a qa docs\ny</{tag}>\n/refire");
+            assert_eq!(lines(&text), [(4, "/refire".into())], "{text:?}");
+            // unclosed: hidden to the end of the paragraph
+            let text = format!("see <{tag} class=\"a\">\n/refire\n\n/sop-help");
+            assert_eq!(lines(&text), [(4, "/sop-help".into())], "{text:?}");
+        }
+        // in a list item, to the end of the item
+        assert_eq!(
+            lines("- x <pre>\n  /refire\n- y\n\n/sop-help"),
+            [(5, "/sop-help".into())]
+        );
+        // void and self-closing tags, and comments, open nothing
+        for html in [
+            "<br>",
+            "<img src=\"a.png\">",
+            "<b/>",
+            "<!-- c -->",
+            "</pre>",
+        ] {
+            let text = format!("x {html}\n/refire");
+            assert_eq!(lines(&text), [(2, "/refire".into())], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn math_blocks_are_skipped_like_code() {
+        let cases: &[(&str, &[usize])] = &[
+            ("$$\n/refire\n$$\n/sop-help", &[4]),
+            ("\\[\n/refire\n\\]\n/sop-help", &[4]),
+            ("text\n$$\n/refire\n\n/refire\n$$\n/sop-help", &[7]),
+            ("- $$\n  /refire\n  $$\n/sop-help", &[4]),
+            // unclosed: to the end
+            ("$$\n/refire\n/sop-help", &[]),
+            // closed on its own line, or inline: nothing hidden
+            ("$$ x $$\n/refire", &[2]),
+            ("x $$y$$ z\n/refire", &[2]),
+            // in code or quoted: not math
+            ("```\n$$\n```\n/refire", &[4]),
+            ("> $$\n/refire", &[2]),
+            // an indented marker does not close
+            ("$$\n    $$\n/refire\n$$\n/sop-help", &[5]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<usize> = lines(text).into_iter().map(|(n, _)| n).collect();
+            assert_eq!(&got, want, "{text:?}");
+        }
     }
 
     #[test]

@@ -401,6 +401,50 @@ fn waive_refuses_a_reason_word_that_looks_like_a_short_gate() {
 }
 
 #[test]
+fn waive_refuses_a_gate_wrapped_in_quotes_brackets_or_a_slash_list() {
+    let wrapped = ": name gates plainly, without quotes, brackets or `/` (a reason that starts \
+                   with this word needs `:` before it)";
+    let cases = [
+        ("`qa` docs only", "`` `qa` ``", "qa"),
+        ("(qa) docs only", "`(qa)`", "qa"),
+        ("\"qa\" docs", "`\"qa\"`", "qa"),
+        ("“qa” docs", "`“qa”`", "qa"),
+        ("[Security_Review] docs", "`[Security_Review]`", "security"),
+        ("qa/security docs", "`qa/security`", "qa, security"),
+        ("qa+security docs", "`qa+security`", "qa, security"),
+        ("security&qa docs", "`security&qa`", "security, qa"),
+        ("QA's tests are irrelevant", "`QA's`", "qa"),
+        ("QA’s tests", "`QA’s`", "qa"),
+        ("(secuirty) docs", "`(secuirty)`", "security"),
+        ("docs/qa only", "`docs/qa`", "qa"),
+    ];
+    for (reason, quoted, suggestion) in cases {
+        let body = format!("/sop-n/a {reason}");
+        assert_eq!(
+            refused(&body),
+            format!("unknown gate {quoted}{wrapped}; did you mean `{suggestion}`?"),
+            "{body:?}"
+        );
+    }
+    // With a separator the reason is taken as written; ordinary words still start a reason.
+    assert_eq!(ok("/sop-n/a qa: `qa` docs"), waive(&["qa"], "`qa` docs"));
+    for reason in [
+        "n/a docs",
+        "CI/CD only",
+        "a typo",
+        "(docs) only",
+        "it's docs",
+        "R&D notes",
+    ] {
+        assert_eq!(
+            ok(&format!("/sop-n/a {reason}")),
+            waive(&[], reason),
+            "{reason:?}"
+        );
+    }
+}
+
+#[test]
 fn a_gate_typed_in_look_alike_or_full_width_characters_is_refused_not_ignored() {
     // Cyrillic а, full-width ｑａ, a zero-width space, Cyrillic ѕ and е in "security".
     for typed in ["qа", "ｑａ", "Ｑａ", "q\u{200b}a", "ѕеcurity"] {
