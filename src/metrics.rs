@@ -268,11 +268,61 @@ pub fn router(store: Store) -> Router {
         .with_state(store)
 }
 
-async fn scrape(State(store): State<Store>) -> Response {
+/// OpenMetrics for a scraper that asks for it (Prometheus does), the classic text format
+/// otherwise (curl, promtool, older scrapers); each with its own content type.
+async fn scrape(State(store): State<Store>, headers: axum::http::HeaderMap) -> Response {
+    let open = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     match get().render(&store).await {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Ok(text) if open => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Ok(text) => (
+            [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)],
+            to_text_format(&text),
+        )
+            .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// The content type of the classic Prometheus text format.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// prometheus-client's OpenMetrics text as the classic text format: a counter family is named
+/// with its `_total` suffix (its samples carry it), an info family is a gauge named `_info`,
+/// and the OpenMetrics-only `# UNIT` and `# EOF` lines go.
+fn to_text_format(open: &str) -> String {
+    // The families' types first: a `# HELP` line comes before its `# TYPE`.
+    let types: std::collections::HashMap<&str, &str> = open
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let renamed = |name: &str| match types.get(name) {
+        Some(&"counter") => format!("{name}_total"),
+        Some(&"info") => format!("{name}_info"),
+        _ => name.to_string(),
+    };
+    let mut out = String::with_capacity(open.len());
+    for line in open.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.push_str(&format!("# HELP {} {help}\n", renamed(name)));
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            let kind = if kind == "info" { "gauge" } else { kind };
+            out.push_str(&format!("# TYPE {} {kind}\n", renamed(name)));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The event type as a label: one of Gitea's names, or `other`, so that unsigned requests with

@@ -106,15 +106,31 @@ async fn metrics_count_real_events() {
             .unwrap()
     };
     // Series with known labels exist at zero before anything happened to them.
-    let resp = http.get(format!("{url}/metrics")).send().await.unwrap();
-    // The body is OpenMetrics text (prometheus-client), so that is its content type.
+    // Prometheus asks for OpenMetrics and gets it, with its content type.
+    let resp = http
+        .get(format!("{url}/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         resp.headers()["content-type"],
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     let text = resp.text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "{text}");
-    promtool_accepts(&text);
+    // Anyone else gets the classic text format, which promtool lints.
+    let resp = http.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let classic = resp.text().await.unwrap();
+    assert!(!classic.contains("# EOF"), "{classic}");
+    promtool_accepts(&classic);
     assert_eq!(
         value(&text, "sopbot_events_failed_total{kind=\"review\"}"),
         0.0
