@@ -13,7 +13,13 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // An image build has no .git (.dockerignore): it passes the commit in instead.
+    println!("cargo:rerun-if-env-changed=SOPBOT_BUILD_COMMIT");
+    let commit = std::env::var("SOPBOT_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SOPBOT_BUILD_COMMIT={commit}");
     // Rebuild when HEAD moves: the file HEAD and the branch it points to.
     for path in ["HEAD", "packed-refs"] {
