@@ -70,6 +70,16 @@ impl Case {
         }
     }
 
+    /// Restarts the bot with the poller on (every second).
+    async fn restart_polling(&mut self) {
+        self.bot.kill();
+        let text = std::fs::read_to_string(&self.config)
+            .unwrap()
+            .replace("interval_secs = 0\n", "interval_secs = 1\n");
+        std::fs::write(&self.config, text).unwrap();
+        self.bot = Bot::start(&self.config, &self.dir.path().join("bot.log")).await;
+    }
+
     fn log(&self) -> String {
         tail(&self.dir.path().join("bot.log"))
     }
@@ -470,12 +480,7 @@ async fn a_waiver_the_poller_finds_after_a_later_revoke_was_handled_is_refused()
     let reply = c.reply(7, id).await;
     assert!(reply.contains("no active waiver"), "{reply}");
     // The bot starts polling (a restart with the poller on): it finds the lost comment.
-    c.bot.kill();
-    let text = std::fs::read_to_string(&c.config)
-        .unwrap()
-        .replace("interval_secs = 0\n", "interval_secs = 1\n");
-    std::fs::write(&c.config, text).unwrap();
-    c.bot = Bot::start(&c.config, &c.dir.path().join("bot.log")).await;
+    c.restart_polling().await;
     // The poller finds the lost comment: in thread order it was revoked, so it waives nothing.
     let reply = c.reply(7, lost).await;
     assert!(
@@ -522,12 +527,7 @@ async fn a_quick_edit_of_a_managers_comment_found_by_the_poller_waives_nothing()
         .await;
     c.barrier(7).await;
     // The poller lists the comment: seen before with another body, so it is an edit, not mia's.
-    c.bot.kill();
-    let text = std::fs::read_to_string(&c.config)
-        .unwrap()
-        .replace("interval_secs = 0\n", "interval_secs = 1\n");
-    std::fs::write(&c.config, text).unwrap();
-    c.bot = Bot::start(&c.config, &c.dir.path().join("bot.log")).await;
+    c.restart_polling().await;
     let listings = || {
         c.emu
             .calls()

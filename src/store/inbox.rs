@@ -256,18 +256,8 @@ impl Store {
         comment_id: i64,
         key: &str,
     ) -> Result<bool, StoreError> {
-        // Every key of the comment starts with this prefix; `;` follows `:` in ASCII.
-        let from = format!("comment:{repo}:{comment_id}:");
-        let to = format!("comment:{repo}:{comment_id};");
-        let other: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM inbox WHERE dedup_key >= ? AND dedup_key < ? AND dedup_key <> ? LIMIT 1",
-        )
-        .bind(&from)
-        .bind(&to)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(other.is_some())
+        self.has_comment_key(&format!("comment:{repo}:{comment_id}:"), Some(key))
+            .await
     }
 
     /// Whether the inbox holds the deletion of comment `comment_id`.
@@ -276,16 +266,28 @@ impl Store {
         repo: &str,
         comment_id: i64,
     ) -> Result<bool, StoreError> {
-        let from = format!("comment:{repo}:{comment_id}:deleted:");
-        let to = format!("comment:{repo}:{comment_id}:deleted;");
-        let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM inbox WHERE dedup_key >= ? AND dedup_key < ? LIMIT 1",
+        self.has_comment_key(&format!("comment:{repo}:{comment_id}:deleted:"), None)
+            .await
+    }
+
+    /// Whether a dedup key starting with `prefix` (which ends in `:`), other than `except`, is
+    /// in the inbox: a range scan of the unique index (`;` follows `:` in ASCII).
+    async fn has_comment_key(
+        &self,
+        prefix: &str,
+        except: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let end = format!("{};", prefix.trim_end_matches(':'));
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM inbox WHERE dedup_key >= ? AND dedup_key < ?
+               AND dedup_key IS NOT ? LIMIT 1",
         )
-        .bind(&from)
-        .bind(&to)
+        .bind(prefix)
+        .bind(&end)
+        .bind(except)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(seen.is_some())
+        Ok(found.is_some())
     }
 
     /// One event by id.
