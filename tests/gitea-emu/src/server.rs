@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use tower_service::Service;
 
 mod admin;
+mod scopes;
 
 use crate::faults::{Action, Faults};
 use crate::json::{self, ApiErrorJson, NotFoundJson};
@@ -335,7 +336,8 @@ fn router(state: AppState) -> Router {
         .route(
             &format!("{repo}/branch_protections/{{name}}"),
             axum::routing::patch(admin::edit_protection),
-        );
+        )
+        .layer(from_fn_with_state(state.clone(), scopes::check));
     Router::new()
         .nest("/api/v1", api)
         .fallback(unknown_route)
