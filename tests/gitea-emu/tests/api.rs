@@ -894,6 +894,33 @@ async fn a_token_without_the_route_groups_scope_gets_giteas_403() {
     );
 }
 
+/// Gitea `routers/api/v1/repo/issue_comment.go` `ListIssueCommentsAndTimeline` sets
+/// `X-Total-Count` to the length of the page it sends, not of the timeline.
+#[tokio::test]
+async fn the_timelines_total_count_is_the_page_length() {
+    let mut world = scene();
+    for i in 0..7 {
+        world.comment("widgets", 7, "bob", &format!("note {i}"));
+    }
+    let emu = Emulator::start(world).await;
+    let api = Api::new(&emu);
+    let all = api.get(BOT, "/repos/acme/widgets/issues/7/timeline").await;
+    assert!(all.len() > 5, "{}", all.text);
+    let first = api
+        .get(BOT, "/repos/acme/widgets/issues/7/timeline?page=1&limit=5")
+        .await;
+    assert_eq!((first.len(), first.total()), (5, Some(5)));
+    let last_page = all.len().div_ceil(5);
+    let last = api
+        .get(
+            BOT,
+            &format!("/repos/acme/widgets/issues/7/timeline?page={last_page}&limit=5"),
+        )
+        .await;
+    let rest = all.len() - 5 * (last_page - 1);
+    assert_eq!((last.len(), last.total()), (rest, Some(rest)));
+}
+
 #[tokio::test]
 async fn the_call_log_records_every_request() {
     let emu = Emulator::start(scene()).await;
