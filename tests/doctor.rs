@@ -122,3 +122,32 @@ async fn a_password_in_the_url_is_redacted() {
         "{text}{err}"
     );
 }
+
+/// A token made without `read:organization` (Gitea answers 403 "token does not have at least
+/// one of required scope(s)…" on every team call) is one line naming that scope, with the
+/// command that makes a token with every scope — not "add the bot to the team".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_token_scope_is_named_once_with_the_fix() {
+    let mut w = World::example().with_team("managers", &["mia", "sopbot"]);
+    w.set_token_scopes(
+        "emu-token-sopbot",
+        &["read:user", "write:repository", "write:issue"],
+    );
+    let (code, text) = doctor(w).await;
+    assert_eq!(code, 1, "{text}");
+    let fails: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fails.len(), 1, "one line per missing scope: {text}");
+    assert!(
+        fails[0].contains("the bot's token lacks the read:organization scope"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--scopes read:user,read:organization,write:repository,write:issue"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("add @sopbot to team"),
+        "not a membership problem: {text}"
+    );
+    assert!(text.contains("ok    repository acme/widgets"), "{text}");
+}

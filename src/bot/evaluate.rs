@@ -280,6 +280,7 @@ impl Evaluator {
             Ok(resolved) => self.teams.membership(&resolved, login, fresh).await,
             // The bot may not read the team (or, for names, list the org's teams): that is the
             // seed's 403, which an admin fixes by provisioning.
+            Err(TeamError::MissingScope { scopes, .. }) => Membership::MissingScope(scopes),
             Err(TeamError::TeamForbidden { .. } | TeamError::CannotListTeams { .. }) => {
                 Membership::Forbidden
             }

@@ -207,6 +207,12 @@ fn verdict_notes(v: &Verdict) -> Vec<String> {
                 v.gate,
                 mention(&c.login, Md::Inline)
             )),
+            Membership::MissingScope(s) => notes.push(format!(
+                "`{}`: could not check {}'s approval: {}. This is the token, not team membership; `sopbot doctor` checks it",
+                v.gate,
+                mention(&c.login, Md::Inline),
+                crate::gitea::scope_fix(s)
+            )),
             Membership::Error(e) => notes.push(format!(
                 "`{}`: could not check {}: {}",
                 v.gate,

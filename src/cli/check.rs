@@ -109,6 +109,9 @@ fn explain(eval: &PrEvaluation) -> String {
                     crate::gate::Membership::Forbidden => {
                         "membership unreadable: the bot's token got 403 for this team".to_string()
                     }
+                    crate::gate::Membership::MissingScope(s) => {
+                        format!("membership unreadable: {}", crate::gitea::scope_fix(s))
+                    }
                     crate::gate::Membership::Error(e) => format!("membership check failed: {e}"),
                 }
             ));

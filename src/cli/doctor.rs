@@ -2,7 +2,7 @@
 //! failure with its fix; exit 1 if any check fails.
 
 use crate::config::{Config, TeamRef};
-use crate::gitea::{GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
+use crate::gitea::{scope_fix, GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
 use crate::store::Store;
 use crate::text::visible;
 
@@ -14,6 +14,8 @@ struct Report {
     failed: bool,
     /// `Some` with `--json`: `{"status","check","fix"}` per check.
     json: Option<Vec<serde_json::Value>>,
+    /// Missing token scopes already reported: one line each, however many calls hit them.
+    scopes: Vec<String>,
 }
 
 impl Report {
@@ -38,6 +40,21 @@ impl Report {
         self.failed = true;
         self.add("FAIL", what, Some(fix));
     }
+    /// Reports a 403 for a missing token scope as that scope, by name (once per scope); false
+    /// for any other error, which the caller reports.
+    fn missing_scope(&mut self, e: &GiteaError) -> bool {
+        let Some(scopes) = e.missing_scopes() else {
+            return false;
+        };
+        for s in scopes {
+            if !self.scopes.contains(&s) {
+                let what = format!("the bot's token lacks the {s} scope ({e})");
+                self.fail(&what, &scope_fix(std::slice::from_ref(&s)));
+                self.scopes.push(s);
+            }
+        }
+        true
+    }
 }
 
 /// Runs every check; with `json`, prints one document (`schema_version` 1) at the end.
@@ -45,6 +62,7 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<Outcome> {
     let mut r = Report {
         failed: false,
         json: json.then(Vec::new),
+        scopes: Vec::new(),
     };
     run_checks(config, &mut r).await?;
     if let Some(checks) = r.json.take() {
@@ -129,6 +147,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             ));
             u
         }
+        Err(e) if r.missing_scope(&e) => return Ok(()),
         Err(e) => {
             let fix = match &e {
                 GiteaError::Unauthorized { .. } => "the token is invalid or revoked: create a new one for the bot account",
@@ -153,6 +172,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                     );
                 }
             }
+            Err(e) if r.missing_scope(&e) => {}
             Err(e) if e.is_not_found() => r.fail(
                 &format!("repository {} is not visible to @{}", repo.name, bot.login),
                 "check the name, and that the bot is in a team with access to it",
@@ -184,6 +204,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                         );
                     }
                 }
+                Err(e) if r.missing_scope(&e) => {}
                 Err(e) => r.fail(&format!("{}: branch {branch}: {e}", repo.name), "check the branch name in [[repo]].branches"),
             }
         }
@@ -212,6 +233,9 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                 "team {org}/{} (id {}) resolves and the bot can read its members",
                 t.name, t.id
             )),
+            Err(TeamError::MissingScope { cause, .. }) => {
+                r.missing_scope(&cause);
+            }
             Err(e) => r.fail(
                 &format!("team {team} in {org}: {e}"),
                 &team_fix(&e, &bot.login, &org),
@@ -313,6 +337,7 @@ fn team_fix(e: &TeamError, bot: &str, org: &str) -> String {
         TeamError::NotInOrg { .. } => "fix the team name in the config, or create the team".into(),
         TeamError::WrongOrg { .. } => "use a team of the repository owner's organisation".into(),
         TeamError::Api { .. } => "check that Gitea is healthy and retry".into(),
+        TeamError::MissingScope { scopes, .. } => scope_fix(scopes),
     }
 }
 

@@ -93,6 +93,11 @@ fn in_any_team(
             }
             Some(Membership::NotMember) => {}
             Some(Membership::Forbidden) => unreadable.push(team.clone()),
+            Some(Membership::MissingScope(s)) => {
+                return AuthStep::Done(Authorisation::Unknown {
+                    reason: crate::gitea::scope_fix(s),
+                })
+            }
             Some(Membership::Error(e)) => failed.push((team.clone(), e.clone())),
         }
     }

@@ -105,6 +105,14 @@ pub(super) fn forbidden(t: &TeamRef) -> Described {
     )
 }
 
+pub(super) fn missing_scope(t: &TeamRef, scopes: &[String]) -> Described {
+    // Statuses keep 140 characters: the full token command is in the reply and `doctor`.
+    Described::said("cannot check ").team(t).say(&format!(
+        ": the bot's token lacks {}. Admin: make a token with that scope, then /refire",
+        scopes.join(" / "),
+    ))
+}
+
 pub(super) fn lookup_failed(t: &TeamRef, _error: &str) -> Described {
     Described::said("could not check ")
         .team(t)

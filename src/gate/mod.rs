@@ -42,17 +42,22 @@ pub enum Membership {
     NotMember,
     /// 403: the token owner may not read this team's members.
     Forbidden,
+    /// 403 because the token lacks these scopes (any one would do): a token to remake, not a
+    /// team to join.
+    MissingScope(Vec<String>),
     /// Anything else after retries (5xx, timeout, an unconfirmed 404 …), with what happened.
     Error(String),
 }
 
 impl Membership {
-    /// The name used in JSON output: `member`, `not-member`, `forbidden`, `error`.
+    /// The name used in JSON output: `member`, `not-member`, `forbidden`, `missing-scope`,
+    /// `error`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Membership::Member => "member",
             Membership::NotMember => "not-member",
             Membership::Forbidden => "forbidden",
+            Membership::MissingScope(_) => "missing-scope",
             Membership::Error(_) => "error",
         }
     }
@@ -380,11 +385,20 @@ fn decide(
     }
 
     let forbidden = probed.iter().any(|c| c.membership == Membership::Forbidden);
+    let scopes = probed.iter().find_map(|c| match &c.membership {
+        Membership::MissingScope(s) => Some(s.clone()),
+        _ => None,
+    });
     let error = probed.iter().find_map(|c| match &c.membership {
         Membership::Error(e) => Some(e.clone()),
         _ => None,
     });
-    let (state, description) = if forbidden {
+    let (state, description) = if let Some(scopes) = scopes {
+        (
+            GateState::Error,
+            describe::missing_scope(&gate.team, &scopes),
+        )
+    } else if forbidden {
         (GateState::Error, describe::forbidden(&gate.team))
     } else if let Some(e) = error {
         (GateState::Error, describe::lookup_failed(&gate.team, &e))

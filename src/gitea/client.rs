@@ -350,9 +350,11 @@ impl GiteaClient {
         let n = number.to_string();
         let segs = repo_segments(repo, &["pulls", &n, "reviews"]);
         let call = Call::get("/repos/{o}/{r}/pulls/{n}/reviews", &segs);
-        self.paged_counted(call, |body| {
-            Ok(serde_json::from_slice::<Option<Vec<Review>>>(body)?.unwrap_or_default())
-        })
+        self.paged_counted(
+            call,
+            |body| Ok(serde_json::from_slice::<Option<Vec<Review>>>(body)?.unwrap_or_default()),
+            true,
+        )
         .await
     }
 
@@ -363,8 +365,13 @@ impl GiteaClient {
     ) -> Result<Vec<TimelineComment>, GiteaError> {
         let n = number.to_string();
         let segs = repo_segments(repo, &["issues", &n, "timeline"]);
-        self.get_paged(Call::get("/repos/{o}/{r}/issues/{n}/timeline", &segs))
-            .await
+        let call = Call::get("/repos/{o}/{r}/issues/{n}/timeline", &segs);
+        // Gitea's timeline `X-Total-Count` is the length of the page just sent, not of the
+        // timeline (`docs/gitea-api.md`): read on until a short or empty page.
+        let items = |body: &[u8]| {
+            Ok(serde_json::from_slice::<Option<Vec<TimelineComment>>>(body)?.unwrap_or_default())
+        };
+        Ok(self.paged_counted(call, items, false).await?.0)
     }
 
     /// Every plain comment of one issue or PR. Gitea does not page this endpoint. An unknown
@@ -563,14 +570,16 @@ impl GiteaClient {
         call: Call,
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
     ) -> Result<Vec<T>, GiteaError> {
-        Ok(self.paged_counted(call, items).await?.0)
+        Ok(self.paged_counted(call, items, true).await?.0)
     }
 
-    /// [`GiteaClient::paged`], with the last `X-Total-Count` the server sent.
+    /// [`GiteaClient::paged`], with the last `X-Total-Count` the server sent. With `trust_total`
+    /// false the count is not used to end the listing (only a short or empty page does).
     async fn paged_counted<T>(
         &self,
         call: Call,
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
+        trust_total: bool,
     ) -> Result<(Vec<T>, Option<u64>), GiteaError> {
         let endpoint = call.endpoint();
         let mut all = Vec::new();
@@ -588,7 +597,7 @@ impl GiteaClient {
             let n = got.len();
             all.extend(got);
             total = answer.total_count.or(total);
-            let done = match answer.total_count {
+            let done = match answer.total_count.filter(|_| trust_total) {
                 _ if n == 0 => true,
                 Some(total) => all.len() as u64 >= total,
                 None => n < PAGE_SIZE,
@@ -1045,6 +1054,27 @@ mod tests {
         let reviews = server.client().reviews(&widgets(), 7).await.unwrap();
         assert_eq!(reviews.len(), 50);
         assert_eq!(reviews.last().unwrap().id, 51);
+        assert_eq!(server.calls().len(), 3);
+    }
+
+    /// Gitea answers the timeline with `X-Total-Count` = the page's length
+    /// (`routers/api/v1/repo/issue_comment.go` `ListIssueCommentsAndTimeline`:
+    /// `ctx.SetTotalCountHeader(int64(len(apiComments)))`).
+    #[tokio::test]
+    async fn the_timeline_is_read_to_a_short_page_whatever_x_total_count_says() {
+        let server = TestServer::start(|seen, _| {
+            let page = match seen.q("page") {
+                Some("1") => items(0..50),
+                Some("2") => items(50..100),
+                Some("3") => items(100..103),
+                other => panic!("unexpected page {other:?}"),
+            };
+            let n = page.as_array().unwrap().len();
+            Reply::json(200, page).header("x-total-count", n)
+        })
+        .await;
+        let timeline = server.client().timeline(&widgets(), 7).await.unwrap();
+        assert_eq!(timeline.len(), 103);
         assert_eq!(server.calls().len(), 3);
     }
 

@@ -3,6 +3,17 @@
 //! `endpoint` is the method and the path under `/api/v1`, such as
 //! `GET /repos/acme/widgets/pulls/7`: no host, no query string, never the token.
 
+/// Every scope the bot's token needs (README: Gitea setup).
+pub const TOKEN_SCOPES: &str = "read:user,read:organization,write:repository,write:issue";
+
+/// How an admin gets a token with every scope the bot needs, `missing` among them.
+pub fn scope_fix(missing: &[String]) -> String {
+    format!(
+        "the bot's token lacks the {} scope: make a new token with `gitea admin user generate-access-token --username BOT --token-name sopbot --scopes {TOKEN_SCOPES}` (or Settings → Applications with those scopes) and restart sopbot",
+        missing.join(" / ")
+    )
+}
+
 /// An error from one Gitea API call, after retries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GiteaError {
@@ -68,6 +79,24 @@ impl GiteaError {
 
     pub fn is_forbidden(&self) -> bool {
         matches!(self, Self::Forbidden { .. })
+    }
+
+    /// The scopes a 403 says the token lacks, when Gitea denied it for a scope rather than a
+    /// permission: Gitea 1.25 says `… required scope(s), required=[read:organization], token
+    /// scope=…`, older Gitea and Forgejo `… required scope(s): [read:organization]`
+    /// (`routers/api/v1/api.go`, `tokenRequiresScopes`). Any one of the listed scopes would do.
+    pub fn missing_scopes(&self) -> Option<Vec<String>> {
+        let Self::Forbidden { message, .. } = self else {
+            return None;
+        };
+        let (_, rest) = message.split_once("required scope(s)")?;
+        let list = rest.split_once('[')?.1.split_once(']')?.0;
+        let scopes: Vec<String> = list
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        (!scopes.is_empty()).then_some(scopes)
     }
 
     /// Build the error for a non-2xx answer.
@@ -146,6 +175,41 @@ mod tests {
             e.to_string(),
             "GET /teams/21/members/bob answered 403: Must be a team member"
         );
+    }
+
+    #[test]
+    fn a_scope_denial_names_its_scopes_in_either_wording() {
+        let denied = |body: &str| {
+            GiteaError::from_status("GET /teams/3".into(), 403, body.as_bytes(), "tok-1234567")
+        };
+        let gitea_125 = denied(
+            r#"{"message":"token does not have at least one of required scope(s), required=[read:organization], token scope=write:repository,write:issue","url":"x"}"#,
+        );
+        assert_eq!(
+            gitea_125.missing_scopes(),
+            Some(vec!["read:organization".to_string()])
+        );
+        let older = denied(
+            r#"{"message":"token does not have at least one of required scope(s): [read:organization read:repository]"}"#,
+        );
+        assert_eq!(
+            older.missing_scopes(),
+            Some(vec![
+                "read:organization".to_string(),
+                "read:repository".to_string()
+            ])
+        );
+        assert_eq!(
+            denied(r#"{"message":"Must be a team member"}"#).missing_scopes(),
+            None
+        );
+        let not_403 = GiteaError::from_status(
+            "GET /x".into(),
+            401,
+            br#"{"message":"required scope(s): [read:user]"}"#,
+            "t",
+        );
+        assert_eq!(not_403.missing_scopes(), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod teams;
 mod testkit;
 
 pub use client::{CallObserver, CallRecord, ClientOptions, GiteaClient, PAGE_SIZE};
-pub use error::GiteaError;
+pub use error::{scope_fix, GiteaError, TOKEN_SCOPES};
 pub use models::{
     Branch, CombinedStatus, Comment, CommitStatus, NewStatus, Organization, Permission, PrBranch,
     PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState, Team,

@@ -45,6 +45,15 @@ pub struct ResolvedTeam {
 /// to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TeamError {
+    #[error(
+        "the bot's token lacks the {} scope, so teams of org `{org}` cannot be read ({cause})",
+        .scopes.join(" / ")
+    )]
+    MissingScope {
+        org: String,
+        scopes: Vec<String>,
+        cause: GiteaError,
+    },
     #[error("team {team} is not a team of org `{org}` (its teams: {})", known_list(.known))]
     NotInOrg {
         org: String,
@@ -218,6 +227,7 @@ impl TeamDirectory {
             self.lock().names.remove(&key);
         }
         let found = confirmed.map_err(|cause| match cause {
+            cause if cause.missing_scopes().is_some() => missing_scope(org, cause),
             GiteaError::Forbidden { .. } => TeamError::TeamForbidden {
                 org: org.to_string(),
                 team: team.clone(),
@@ -264,6 +274,7 @@ impl TeamDirectory {
             .org_teams(org)
             .await
             .map_err(|cause| match cause {
+                cause if cause.missing_scopes().is_some() => missing_scope(org, cause),
                 GiteaError::Forbidden { .. } => TeamError::CannotListTeams {
                     org: org.to_string(),
                     cause,
@@ -354,6 +365,7 @@ impl TeamDirectory {
                 None => self.remember(key, false),
             },
             Ok(member) => self.remember(key, member),
+            Err(e) if e.missing_scopes().is_some() => scope_answer(&e),
             Err(GiteaError::Forbidden { .. }) => Membership::Forbidden,
             Err(e) => Membership::Error(e.to_string()),
         }
@@ -364,6 +376,7 @@ impl TeamDirectory {
     async fn visibility(&self, team: &ResolvedTeam, fresh: bool) -> Option<Membership> {
         match self.confirm(team.id, fresh).await {
             Ok(_) => None,
+            Err(e) if e.missing_scopes().is_some() => Some(scope_answer(&e)),
             Err(GiteaError::Forbidden { .. }) => Some(Membership::Forbidden),
             Err(GiteaError::NotFound { .. }) => Some(Membership::Error(format!(
                 "team {} (`{}`) not visible to the bot: is the bot in the org?",
@@ -387,6 +400,19 @@ impl TeamDirectory {
         }
         answer(member)
     }
+}
+
+/// A 403 for a missing token scope: the token is to remake, whatever the team.
+fn missing_scope(org: &str, cause: GiteaError) -> TeamError {
+    TeamError::MissingScope {
+        org: org.to_string(),
+        scopes: cause.missing_scopes().unwrap_or_default(),
+        cause,
+    }
+}
+
+fn scope_answer(e: &GiteaError) -> Membership {
+    Membership::MissingScope(e.missing_scopes().unwrap_or_default())
 }
 
 fn answer(member: bool) -> Membership {

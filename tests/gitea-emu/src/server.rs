@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use tower_service::Service;
 
 mod admin;
+mod scopes;
 
 use crate::faults::{Action, Faults};
 use crate::json::{self, ApiErrorJson, NotFoundJson};
@@ -335,7 +336,8 @@ fn router(state: AppState) -> Router {
         .route(
             &format!("{repo}/branch_protections/{{name}}"),
             axum::routing::patch(admin::edit_protection),
-        );
+        )
+        .layer(from_fn_with_state(state.clone(), scopes::check));
     Router::new()
         .nest("/api/v1", api)
         .fallback(unknown_route)
@@ -929,11 +931,13 @@ async fn timeline(
             .filter(|c| in_window(&c.updated, since, before))
             .collect();
         rows.sort_by_key(|c| (c.created, c.id));
-        let total = rows.len();
         let page: Vec<_> = page_of(rows, params.paging_if_page())
             .into_iter()
             .map(|c| json::timeline_comment(w, repo, issue, c, Some(doer)))
             .collect();
+        // Gitea's quirk (`routers/api/v1/repo/issue_comment.go` `ListIssueCommentsAndTimeline`:
+        // `ctx.SetTotalCountHeader(int64(len(apiComments)))`): the count is this page's length.
+        let total = page.len();
         Ok(with_total(ok(&page)?, total))
     })
 }

@@ -301,6 +301,8 @@ pub struct World {
     pub(crate) reactions: Vec<Reaction>,
     pub(crate) bot: Option<String>,
     pub(crate) hooks: Vec<Hook>,
+    /// Scopes of tokens made with [`World::with_scoped_token`]; any other token has `all`.
+    pub(crate) token_scopes: std::collections::HashMap<String, Vec<String>>,
     next_user_id: i64,
     next_team_id: i64,
     next_repo_id: i64,
@@ -337,6 +339,7 @@ impl World {
             reactions: Vec::new(),
             bot: None,
             hooks: Vec::new(),
+            token_scopes: std::collections::HashMap::new(),
             next_user_id: 3,
             next_team_id: FIRST_TEAM_ID,
             next_repo_id: 1,
@@ -437,6 +440,20 @@ impl World {
         self.ensure_user(login);
         self.user_mut(login).tokens.push(token.to_string());
         self
+    }
+
+    /// Gives a user (created if missing) a token limited to `scopes` (`read:organization`, …),
+    /// as `gitea admin user generate-access-token --scopes` makes it.
+    pub fn with_scoped_token(mut self, login: &str, token: &str, scopes: &[&str]) -> Self {
+        self = self.with_token(login, token);
+        self.set_token_scopes(token, scopes);
+        self
+    }
+
+    /// Limits an existing token (the bot's `emu-token-<bot>` too) to `scopes`.
+    pub fn set_token_scopes(&mut self, token: &str, scopes: &[&str]) {
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self.token_scopes.insert(token.to_string(), scopes);
     }
 
     /// Adds a team with these members (users created if missing). Ids are 20, 21, … in order.
@@ -1513,6 +1530,11 @@ impl World {
             .iter()
             .find(|u| u.tokens.iter().any(|t| t == token))
             .map(|u| u.login.as_str())
+    }
+
+    /// The token's scopes; `None` for a token with every scope (`all`).
+    pub(crate) fn token_scopes(&self, token: &str) -> Option<&[String]> {
+        self.token_scopes.get(token).map(Vec::as_slice)
     }
 
     pub(crate) fn team_by_id(&self, id: i64) -> Option<&Team> {

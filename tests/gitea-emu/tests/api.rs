@@ -832,6 +832,95 @@ async fn authentication_rules() {
     assert_eq!(bob["username"], "bob");
 }
 
+/// Gitea 1.25 `routers/api/v1/api.go` `tokenRequiresScopes`: the route group's category, `read`
+/// for GET and `write` otherwise, checked after authentication and before the route resolves;
+/// the denial is `APIError(403, "token does not have at least one of required scope(s),
+/// required=%v, token scope=%v")`. Ported from `tests/integration/api_token_test.go`
+/// (`TestAPIDeniesPermissionBasedOnTokenScope`: a token lacking the category gets 403).
+#[tokio::test]
+async fn a_token_without_the_route_groups_scope_gets_giteas_403() {
+    const NARROW: &str = "tok-narrow";
+    let world = scene().with_scoped_token("sopbot", NARROW, &["write:repository", "read:issue"]);
+    let emu = Emulator::start(world).await;
+    let api = Api::new(&emu);
+    let team = emu.with_world(|w| w.team_id("qa"));
+
+    let a = api.get(NARROW, &format!("/teams/{team}/members/bob")).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(
+        a.json["message"],
+        "token does not have at least one of required scope(s), required=[read:organization], token scope=write:repository,read:issue"
+    );
+    assert!(a.json["url"].as_str().unwrap().ends_with("/api/swagger"));
+    assert_eq!(api.get(NARROW, "/orgs/acme/teams").await.status, 403);
+    let a = api.get(NARROW, "/user").await;
+    assert_eq!(a.status, 403);
+    assert!(a.text.contains("required=[read:user]"), "{}", a.text);
+
+    // write:repository holds read:repository; read:issue reads issues but may not comment.
+    assert_eq!(
+        api.get(NARROW, "/repos/acme/widgets/pulls").await.status,
+        200
+    );
+    assert_eq!(
+        api.get(NARROW, "/repos/acme/widgets/issues/7/comments")
+            .await
+            .status,
+        200
+    );
+    let a = api
+        .post(
+            NARROW,
+            "/repos/acme/widgets/issues/7/comments",
+            json!({"body": "hi"}),
+        )
+        .await;
+    assert_eq!(a.status, 403);
+    assert!(a.text.contains("required=[write:issue]"), "{}", a.text);
+    assert_eq!(
+        api.call("GET", Some(NARROW), "/version", None).await.status,
+        200
+    );
+    // Scopes are checked before anything is looked up: no 404 leaks past them.
+    assert_eq!(api.get(NARROW, "/teams/999999").await.status, 403);
+    // Authentication comes first: an unknown token is still a 401.
+    assert_eq!(api.get("nope", "/teams/1").await.status, 401);
+    // The default token holds `all`.
+    assert_eq!(
+        api.get(BOT, &format!("/teams/{team}/members/bob"))
+            .await
+            .status,
+        200
+    );
+}
+
+/// Gitea `routers/api/v1/repo/issue_comment.go` `ListIssueCommentsAndTimeline` sets
+/// `X-Total-Count` to the length of the page it sends, not of the timeline.
+#[tokio::test]
+async fn the_timelines_total_count_is_the_page_length() {
+    let mut world = scene();
+    for i in 0..7 {
+        world.comment("widgets", 7, "bob", &format!("note {i}"));
+    }
+    let emu = Emulator::start(world).await;
+    let api = Api::new(&emu);
+    let all = api.get(BOT, "/repos/acme/widgets/issues/7/timeline").await;
+    assert!(all.len() > 5, "{}", all.text);
+    let first = api
+        .get(BOT, "/repos/acme/widgets/issues/7/timeline?page=1&limit=5")
+        .await;
+    assert_eq!((first.len(), first.total()), (5, Some(5)));
+    let last_page = all.len().div_ceil(5);
+    let last = api
+        .get(
+            BOT,
+            &format!("/repos/acme/widgets/issues/7/timeline?page={last_page}&limit=5"),
+        )
+        .await;
+    let rest = all.len() - 5 * (last_page - 1);
+    assert_eq!((last.len(), last.total()), (rest, Some(rest)));
+}
+
 #[tokio::test]
 async fn the_call_log_records_every_request() {
     let emu = Emulator::start(scene()).await;
