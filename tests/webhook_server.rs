@@ -498,10 +498,19 @@ async fn review_requests_and_foreign_statuses_on_sopbots_contexts_are_queued() {
     )
     .await;
     let rr = "pull_request_review_request.json";
-    assert_eq!(bot.post_example(rr).await, (StatusCode::ACCEPTED, "queued".into()));
+    assert_eq!(
+        bot.post_example(rr).await,
+        (StatusCode::ACCEPTED, "queued".into())
+    );
     let st = "status_success_by_hand.json";
-    assert_eq!(bot.post_example(st).await, (StatusCode::ACCEPTED, "queued".into()));
-    assert_eq!(bot.post_example(st).await, (StatusCode::ACCEPTED, "duplicate".into()));
+    assert_eq!(
+        bot.post_example(st).await,
+        (StatusCode::ACCEPTED, "queued".into())
+    );
+    assert_eq!(
+        bot.post_example(st).await,
+        (StatusCode::ACCEPTED, "duplicate".into())
+    );
 
     let by_bot = edited(st, |v| {
         v["id"] = 42.into();
@@ -509,7 +518,10 @@ async fn review_requests_and_foreign_statuses_on_sopbots_contexts_are_queued() {
     });
     assert_eq!(
         bot.post(&signed("status", "s-1", &by_bot), by_bot).await,
-        (StatusCode::OK, "ignored: status posted by the bot itself".into())
+        (
+            StatusCode::OK,
+            "ignored: status posted by the bot itself".into()
+        )
     );
     let ci = edited(st, |v| {
         v["id"] = 43.into();
@@ -517,7 +529,10 @@ async fn review_requests_and_foreign_statuses_on_sopbots_contexts_are_queued() {
     });
     assert_eq!(
         bot.post(&signed("status", "s-2", &ci), ci).await,
-        (StatusCode::OK, "ignored: status on a context that is not sopbot's".into())
+        (
+            StatusCode::OK,
+            "ignored: status on a context that is not sopbot's".into()
+        )
     );
     let na = edited(st, |v| {
         v["id"] = 44.into();
@@ -564,7 +579,10 @@ async fn review_requests_and_foreign_statuses_on_sopbots_contexts_are_queued() {
     let bare = Bot::start().await;
     assert_eq!(
         bare.post_example(st).await,
-        (StatusCode::OK, "ignored: status on a context that is not sopbot's".into())
+        (
+            StatusCode::OK,
+            "ignored: status on a context that is not sopbot's".into()
+        )
     );
     bare.expect_inbox_empty().await;
     bare.stop().await;

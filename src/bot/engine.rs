@@ -668,7 +668,12 @@ impl Engine {
             .open_pulls(repo)
             .await
             .context("cannot list the open PRs to find those on the commit")?;
-        let Some(pr) = open.iter().filter(|p| p.head.sha == sha).map(|p| p.number).min() else {
+        let Some(pr) = open
+            .iter()
+            .filter(|p| p.head.sha == sha)
+            .map(|p| p.number)
+            .min()
+        else {
             info!(%repo, sha, "status on a commit that is no open PR's head: nothing to do");
             return Ok(());
         };

@@ -786,12 +786,15 @@ mod tests {
             "\"action\": \"review_request_removed\"",
             1,
         );
-        let Decoded::Event(removed) = decode("pull_request_review_request", text.as_bytes())
-            .unwrap()
+        let Decoded::Event(removed) =
+            decode("pull_request_review_request", text.as_bytes()).unwrap()
         else {
             panic!("ignored")
         };
-        assert!(matches!(removed, Event::ReviewRequest { removed: true, .. }));
+        assert!(matches!(
+            removed,
+            Event::ReviewRequest { removed: true, .. }
+        ));
         assert_ne!(removed.dedup_key(), e.dedup_key());
         // Only the coarse header: `pull_request` with the review-request action.
         assert_eq!(

@@ -421,13 +421,30 @@ fn review_request_deliveries_match_the_example() {
 fn status_deliveries_match_the_example() {
     let mut w = world();
     let head = w.head_sha("widgets", 7);
-    let s = w.post_status("widgets", &head, "alice", "success", "qa-review / approved", "trust me", "");
+    let s = w.post_status(
+        "widgets",
+        &head,
+        "alice",
+        "success",
+        "qa-review / approved",
+        "trust me",
+        "",
+    );
     let d = w.webhook_for_status("widgets", &head, s.id);
     assert_same_shape(&d, "status_success_by_hand.json");
-    assert_eq!((d.event.as_str(), d.event_type.as_str()), ("status", "status"));
+    assert_eq!(
+        (d.event.as_str(), d.event_type.as_str()),
+        ("status", "status")
+    );
     let v = d.json();
     assert_eq!(
-        (&v["sha"], &v["context"], &v["state"], &v["id"], &v["sender"]["login"]),
+        (
+            &v["sha"],
+            &v["context"],
+            &v["state"],
+            &v["id"],
+            &v["sender"]["login"]
+        ),
         (
             &serde_json::json!(head),
             &serde_json::json!("qa-review / approved"),
