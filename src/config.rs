@@ -575,6 +575,13 @@ impl Config {
             .collect()
     }
 
+    /// The contexts sopbot posts: every gate's, then the N/A (waiver) one.
+    pub fn status_contexts(&self) -> Vec<String> {
+        let mut contexts: Vec<String> = self.gates().into_iter().map(|g| g.context).collect();
+        contexts.push(self.waiver.context.clone());
+        contexts
+    }
+
     /// The gate names and aliases the command parser accepts.
     pub fn gate_names(&self) -> GateNames {
         GateNames::new(self.gates.iter().map(|(name, g)| {

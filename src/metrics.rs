@@ -250,7 +250,14 @@ impl Metrics {
 }
 
 /// The inbox's event kinds (`Event::kind_name`): the one `kind` vocabulary of every family.
-pub const EVENT_KINDS: [&str; 4] = ["comment", "pull_request", "review", "reevaluate"];
+pub const EVENT_KINDS: [&str; 6] = [
+    "comment",
+    "pull_request",
+    "review",
+    "review_request",
+    "status",
+    "reevaluate",
+];
 
 /// The content type of the OpenMetrics text that prometheus-client encodes (it ends in `# EOF`).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

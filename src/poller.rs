@@ -325,7 +325,7 @@ impl Poller {
                 source: EventSource::Poller,
                 kind: event.kind_name().to_string(),
                 repo: event.repo().to_string(),
-                pr: Some(event.pr() as i64),
+                pr: event.pr().map(|pr| pr as i64),
                 delivery_id: None,
                 payload: event.to_json(),
             })

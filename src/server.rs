@@ -9,7 +9,7 @@
 //! | answer | when |
 //! | --- | --- |
 //! | 202 `queued` / `duplicate` | stored in the inbox (or already there under its dedup key) |
-//! | 200 `ignored: <why>` | an event type, repository or author sopbot does not act on |
+//! | 200 `ignored: <why>` | an event type, repository or author sopbot does not act on (a commit status: one on a context that is not sopbot's, or posted by the bot itself) |
 //! | 400 | the body is not the event its headers claim |
 //! | 401 | a secret is configured and the signature is missing or wrong; nothing is read |
 //! | 413 | the body is larger than `max_body` |
@@ -97,8 +97,10 @@ pub struct AppState {
     secret: Option<Secret>,
     /// Served repositories; deliveries for others are ignored.
     repos: Vec<RepoName>,
-    /// The bot's own login: its comments are ignored.
+    /// The bot's own login: its comments and statuses are ignored.
     bot_login: Option<String>,
+    /// The gate and N/A contexts: a `status` delivery on another context is ignored.
+    contexts: Vec<String>,
     max_body: usize,
     /// For `/readyz`; never called on the webhook path.
     gitea: Option<GiteaClient>,
@@ -119,6 +121,7 @@ impl AppState {
             },
             repos,
             bot_login: None,
+            contexts: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
             gitea: None,
             notify: Arc::new(Notify::new()),
@@ -128,6 +131,13 @@ impl AppState {
     /// The bot's login (`GET /user`); comments it wrote are ignored.
     pub fn with_bot_login(mut self, login: impl Into<String>) -> AppState {
         self.bot_login = Some(login.into());
+        self
+    }
+
+    /// sopbot's status contexts (every gate's and the N/A one): a `status` delivery is acted
+    /// on only for these. Without them every `status` delivery is ignored.
+    pub fn with_status_contexts(mut self, contexts: Vec<String>) -> AppState {
+        self.contexts = contexts;
         self
     }
 
@@ -314,16 +324,26 @@ async fn handle_delivery(
     };
     let span = tracing::Span::current();
     span.record("repo", event.repo());
-    span.record("pr", event.pr());
+    if let Some(pr) = event.pr() {
+        span.record("pr", pr);
+    }
 
     let Some(repo) = app.served(event.repo()) else {
         return ignored("repository not served");
     };
     let event = event.with_repo(repo);
-    if let Event::Comment { author, .. } = &event {
-        if app.is_bot(author.as_deref()) {
+    match &event {
+        Event::Comment { author, .. } if app.is_bot(author.as_deref()) => {
             return ignored("comment by the bot itself");
         }
+        // The bot's own statuses would otherwise come back as events: a loop.
+        Event::Status { sender, .. } if app.is_bot(sender.as_deref()) => {
+            return ignored("status posted by the bot itself");
+        }
+        Event::Status { context, .. } if !app.contexts.contains(context) => {
+            return ignored("status on a context that is not sopbot's");
+        }
+        _ => {}
     }
 
     let new = NewEvent {
@@ -332,7 +352,7 @@ async fn handle_delivery(
         kind: event.kind_name().to_string(),
         repo: event.repo().to_string(),
         // `decode` only yields numbers that fit.
-        pr: i64::try_from(event.pr()).ok(),
+        pr: event.pr().and_then(|pr| i64::try_from(pr).ok()),
         delivery_id: delivery,
         payload: event.to_json(),
     };

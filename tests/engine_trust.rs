@@ -696,3 +696,130 @@ async fn a_manager_editing_her_own_comment_into_a_waiver_is_acted_on() {
         [(7, "security".to_string(), "mia".to_string())]
     );
 }
+
+// ----- review requests and commit statuses, acted on at once ----------------------------------
+
+/// The calls the emulator saw of `method` whose path ends with `suffix`.
+fn calls_to(c: &Case, method: &str, suffix: &str) -> usize {
+    c.emu
+        .calls()
+        .iter()
+        .filter(|x| x.method == method && x.path.ends_with(suffix))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_posted_success_is_overturned_at_once_by_the_status_webhook() {
+    // The poller is off: only the status webhook can catch it.
+    let c = Case::start(world(), "").await;
+    let awaiting = "awaiting an approval from a member of team qa";
+    c.deliver(&c.world(|w| w.webhook_for_pr(REPO, 7, "opened")))
+        .await;
+    c.expect_status(QA, "failure", awaiting).await;
+    let head = c.head();
+    c.emu.clear_calls();
+
+    // alice, the author, posts `success` on the qa gate; Gitea 1.23+ sends the status webhook.
+    let hook = c.world(|w| {
+        let s = w.post_status(REPO, &head, "alice", "success", QA, "trust me", "");
+        w.webhook_for_status(REPO, &head, s.id)
+    });
+    c.deliver(&hook).await;
+    let ours = c.expect_status(QA, "failure", awaiting).await;
+    let note = wait_for(
+        "the guard's note on the PR",
+        WAIT,
+        || c.log(),
+        || {
+            c.world(|w| w.comments(REPO, 7)).into_iter().find(|x| {
+                x.user.as_deref() == Some("sopbot") && x.body.contains("posted `success` on")
+            })
+        },
+    )
+    .await;
+    assert!(
+        note.body.contains(
+            "@alice posted `success` on `qa-review / approved` by hand. Only sopbot decides this status: its verdict (`failure`) has been posted on top"
+        ),
+        "{}",
+        note.body
+    );
+    let audit = c.cli_json(&["audit"]).await;
+    let guard: Vec<&Value> = audit
+        .iter()
+        .filter(|a| a["action"] == "status.guard")
+        .collect();
+    assert_eq!(guard.len(), 1, "{audit:#?}");
+    assert_eq!(guard[0]["actor"], "alice");
+    assert!(guard[0]["detail"].as_str().unwrap().contains(QA));
+
+    // Gitea sends the webhook of sopbot's own re-post too: ignored, so nothing loops. A
+    // redelivery of alice's status is the same event, not a second one.
+    let own = c.world(|w| w.webhook_for_status(REPO, &head, ours.id));
+    assert_eq!(
+        c.bot.deliver(&own).await,
+        (200, "ignored: status posted by the bot itself".into())
+    );
+    let mut again = hook.clone();
+    again.delivery_id = gitea_emu::webhook::uuid_v4();
+    assert_eq!(c.bot.deliver(&again).await, (202, "duplicate".into()));
+    // A sweep-free barrier: an event of PR #7 answered after all of the above.
+    c.barrier(7).await;
+    let statuses = format!("/statuses/{head}");
+    assert_eq!(calls_to(&c, "POST", &statuses), 1, "one re-post");
+    let notes = c
+        .world(|w| w.comments(REPO, 7))
+        .into_iter()
+        .filter(|x| x.user.as_deref() == Some("sopbot") && x.body.contains("by hand"))
+        .count();
+    assert_eq!(notes, 1, "the PR is told once");
+    let total = c.emu.calls().len();
+    assert!(total < 40, "bounded: {total} calls\n{:#?}", c.emu.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_on_another_context_or_commit_changes_nothing() {
+    let c = Case::start(world(), "").await;
+    let head = c.head();
+    // CI's status: not sopbot's context, answered at once, never queued.
+    let ci = c.world(|w| {
+        let s = w.post_status(REPO, &head, "alice", "success", "ci/build", "", "");
+        w.webhook_for_status(REPO, &head, s.id)
+    });
+    let (code, text) = c.bot.deliver(&ci).await;
+    assert_eq!(
+        (code, text.as_str()),
+        (200, "ignored: status on a context that is not sopbot's")
+    );
+    // A gate context on a commit that is no open PR's head: queued, handled, nothing posted.
+    let old = "0123456789abcdef0123456789abcdef01234567";
+    let stray = c.world(|w| {
+        let s = w.post_status(REPO, old, "alice", "success", QA, "", "");
+        w.webhook_for_status(REPO, old, s.id)
+    });
+    c.deliver(&stray).await;
+    wait_for(
+        "the status event handled",
+        WAIT,
+        || c.log(),
+        || c.log().contains("no open PR's head").then_some(()),
+    )
+    .await;
+    assert_eq!(calls_to(&c, "POST", &format!("/statuses/{old}")), 0);
+    assert_eq!(calls_to(&c, "POST", &format!("/statuses/{head}")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_request_webhook_re_evaluates_the_pr() {
+    let c = Case::start(world(), "").await;
+    // bob's approval reached Gitea but its webhook was lost (the poller is off).
+    c.world(|w| w.review(REPO, 7, "bob", "APPROVED", "lgtm"));
+    // alice then asks carol for a review: that delivery re-evaluates the PR.
+    let hook = c.world(|w| {
+        w.request_review(REPO, 7, "carol");
+        w.webhook_for_review_request(REPO, 7, "alice", "carol", false)
+    });
+    c.deliver(&hook).await;
+    c.expect_status(QA, "success", "approved by @bob (team qa)")
+        .await;
+}

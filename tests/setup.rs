@@ -38,7 +38,7 @@ async fn setup_dry_run_then_apply_then_nothing_to_do() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains(&format!("+ webhook {URL} (events: pull_request_comment, pull_request_only, pull_request_sync, pull_request_review)")), "{text}");
+    assert!(text.contains(&format!("+ webhook {URL} (events: pull_request_comment, pull_request_only, pull_request_sync, pull_request_review, pull_request_review_request, status)")), "{text}");
     assert!(
         text.contains(
             "~ branch protection main: require qa-review / approved, security-review / approved"
@@ -59,7 +59,17 @@ async fn setup_dry_run_then_apply_then_nothing_to_do() {
     assert_eq!(hook.secret, SECRET);
     assert_eq!(hook.content_type, "json");
     assert!(hook.active);
-    assert_eq!(hook.events.len(), 4);
+    assert_eq!(
+        hook.events,
+        [
+            "pull_request_comment",
+            "pull_request",
+            "pull_request_sync",
+            "pull_request_review",
+            "pull_request_review_request",
+            "status"
+        ]
+    );
     let main = emu.with_world(|w| w.branch("widgets", "main").clone());
     assert!(main.enable_status_check);
     // Added to, not replaced: the rule's own contexts stay.

@@ -483,6 +483,111 @@ async fn events_sopbot_does_not_act_on_are_200() {
     bot.expect_inbox_empty().await;
 }
 
+/// A review request is a PR event; a status is acted on only on sopbot's contexts and not when
+/// the bot posted it (its own statuses would come back as events: a loop). A queued status has
+/// no PR: it is about a commit.
+#[tokio::test]
+async fn review_requests_and_foreign_statuses_on_sopbots_contexts_are_queued() {
+    let contexts = vec![
+        "qa-review / approved".to_string(),
+        "sop-checklist / na-declarations (pull_request)".to_string(),
+    ];
+    let bot = Bot::start_with(
+        |s| s.with_status_contexts(contexts),
+        WebhookAuth::Secret(Secret::new(SECRET)),
+    )
+    .await;
+    let rr = "pull_request_review_request.json";
+    assert_eq!(
+        bot.post_example(rr).await,
+        (StatusCode::ACCEPTED, "queued".into())
+    );
+    let st = "status_success_by_hand.json";
+    assert_eq!(
+        bot.post_example(st).await,
+        (StatusCode::ACCEPTED, "queued".into())
+    );
+    assert_eq!(
+        bot.post_example(st).await,
+        (StatusCode::ACCEPTED, "duplicate".into())
+    );
+
+    let by_bot = edited(st, |v| {
+        v["id"] = 42.into();
+        v["sender"]["login"] = "SopBot".into();
+    });
+    assert_eq!(
+        bot.post(&signed("status", "s-1", &by_bot), by_bot).await,
+        (
+            StatusCode::OK,
+            "ignored: status posted by the bot itself".into()
+        )
+    );
+    let ci = edited(st, |v| {
+        v["id"] = 43.into();
+        v["context"] = "ci/build".into();
+    });
+    assert_eq!(
+        bot.post(&signed("status", "s-2", &ci), ci).await,
+        (
+            StatusCode::OK,
+            "ignored: status on a context that is not sopbot's".into()
+        )
+    );
+    let na = edited(st, |v| {
+        v["id"] = 44.into();
+        v["context"] = "sop-checklist / na-declarations (pull_request)".into();
+        v["state"] = "failure".into();
+    });
+    assert_eq!(
+        bot.post(&signed("status", "s-3", &na), na).await,
+        (StatusCode::ACCEPTED, "queued".into())
+    );
+
+    let rows = bot.rows().await;
+    let summary: Vec<(&str, Option<i64>, &str)> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.pr, r.dedup_key.as_str()))
+        .collect();
+    let head = "e4e6e9ec6e81c321e9cb30e1d44458c60d5ecafe";
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "review_request",
+                Some(7),
+                "review_request:acme/widgets:7:requested:carol:2026-03-03T10:40:09Z"
+            ),
+            (
+                "status",
+                None,
+                format!("status:acme/widgets:{head}:qa-review / approved:41").as_str()
+            ),
+            (
+                "status",
+                None,
+                format!(
+                    "status:acme/widgets:{head}:sop-checklist / na-declarations (pull_request):44"
+                )
+                .as_str()
+            ),
+        ]
+    );
+    bot.stop().await;
+
+    // Without configured contexts (the default state) no status is acted on.
+    let bare = Bot::start().await;
+    assert_eq!(
+        bare.post_example(st).await,
+        (
+            StatusCode::OK,
+            "ignored: status on a context that is not sopbot's".into()
+        )
+    );
+    bare.expect_inbox_empty().await;
+    bare.stop().await;
+}
+
 #[tokio::test]
 async fn the_server_keeps_serving_after_bad_requests() {
     let bot = Bot::start().await;

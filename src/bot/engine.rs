@@ -120,7 +120,18 @@ impl Engine {
                 }
                 _ => self.reevaluate(&repo, *pr, None).await,
             },
-            Event::Review { pr, .. } => self.reevaluate(&repo, *pr, None).await,
+            Event::Review { pr, .. } | Event::ReviewRequest { pr, .. } => {
+                self.reevaluate(&repo, *pr, None).await
+            }
+            Event::Status { sha, sender, .. } => {
+                if sender
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&self.bot))
+                {
+                    return Ok(());
+                }
+                self.status_posted(&repo, sha).await
+            }
             Event::Reevaluate {
                 pr, fingerprint, ..
             } => self.reevaluate(&repo, *pr, fingerprint.clone()).await,
@@ -644,6 +655,29 @@ impl Engine {
             info!(%repo, pr = eval.pr, head = %eval.head_sha, ?failing, "evaluated");
         }
         Ok(())
+    }
+
+    /// Someone else posted a status on one of sopbot's contexts: the open PRs whose head is
+    /// that commit are evaluated again (the first one with its siblings, as every evaluation
+    /// is), so the status guard puts sopbot's verdict back on top at once. A commit that is no
+    /// open PR's head gates nothing.
+    async fn status_posted(&self, repo: &RepoName, sha: &str) -> anyhow::Result<()> {
+        let open = self
+            .ev
+            .client
+            .open_pulls(repo)
+            .await
+            .context("cannot list the open PRs to find those on the commit")?;
+        let Some(pr) = open
+            .iter()
+            .filter(|p| p.head.sha == sha)
+            .map(|p| p.number)
+            .min()
+        else {
+            info!(%repo, sha, "status on a commit that is no open PR's head: nothing to do");
+            return Ok(());
+        };
+        self.reevaluate(repo, pr, None).await
     }
 
     /// A PR closed, or reopened: either way it was closed, and a close ends the waivers declared

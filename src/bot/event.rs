@@ -25,7 +25,8 @@ use sha2::{Digest, Sha256};
 mod prune;
 
 /// One thing that happened, as the engine sees it. Serialized with a `kind` tag
-/// (`comment`, `pull_request`, `review`, `reevaluate`): that JSON is the inbox payload.
+/// (`comment`, `pull_request`, `review`, `review_request`, `status`, `reevaluate`): that JSON
+/// is the inbox payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -73,6 +74,32 @@ pub enum Event {
         /// The PR's `updated_at`.
         #[serde(default)]
         updated_at: Option<DateTime<Utc>>,
+    },
+    /// A review was requested from `reviewer`, or the request withdrawn. Re-requesting a review
+    /// makes Gitea clear `official` on the reviewer's earlier reviews: the gates are evaluated
+    /// again at once.
+    ReviewRequest {
+        repo: String,
+        pr: u64,
+        /// `review_request_removed` rather than `review_requested`.
+        removed: bool,
+        reviewer: Option<String>,
+        /// The PR's `updated_at`.
+        #[serde(default)]
+        updated_at: Option<DateTime<Utc>>,
+    },
+    /// A commit status was posted (Gitea 1.23+). It names a commit, not a PR: the engine
+    /// re-evaluates the open PRs whose head it is, so the status guard overturns a hand-posted
+    /// verdict at once instead of at the next sweep.
+    Status {
+        repo: String,
+        sha: String,
+        context: String,
+        state: String,
+        /// The status's id: each posted status is one event.
+        id: i64,
+        /// Who posted it (the payload's `sender`).
+        sender: Option<String>,
     },
     /// Evaluate all gates of a PR again (poller, CLI).
     Reevaluate {
@@ -157,17 +184,22 @@ impl Event {
             Event::Comment { repo, .. }
             | Event::PullRequest { repo, .. }
             | Event::Review { repo, .. }
+            | Event::ReviewRequest { repo, .. }
+            | Event::Status { repo, .. }
             | Event::Reevaluate { repo, .. } => repo,
         }
     }
 
-    /// The pull request number.
-    pub fn pr(&self) -> u64 {
+    /// The pull request number; `None` for a commit status, which is about a commit (its
+    /// events form one queue per repository).
+    pub fn pr(&self) -> Option<u64> {
         match self {
             Event::Comment { pr, .. }
             | Event::PullRequest { pr, .. }
             | Event::Review { pr, .. }
-            | Event::Reevaluate { pr, .. } => *pr,
+            | Event::ReviewRequest { pr, .. }
+            | Event::Reevaluate { pr, .. } => Some(*pr),
+            Event::Status { .. } => None,
         }
     }
 
@@ -177,6 +209,8 @@ impl Event {
             Event::Comment { .. } => "comment",
             Event::PullRequest { .. } => "pull_request",
             Event::Review { .. } => "review",
+            Event::ReviewRequest { .. } => "review_request",
+            Event::Status { .. } => "status",
             Event::Reevaluate { .. } => "reevaluate",
         }
     }
@@ -189,6 +223,8 @@ impl Event {
             Event::Comment { repo, .. }
             | Event::PullRequest { repo, .. }
             | Event::Review { repo, .. }
+            | Event::ReviewRequest { repo, .. }
+            | Event::Status { repo, .. }
             | Event::Reevaluate { repo, .. } => *repo = new,
         }
         self
@@ -201,6 +237,8 @@ impl Event {
     /// - `pr:{repo}:{n}:{action}:{head_sha}:{updated_at}`
     /// - `review:{repo}:{n}:{reviewer}:{verdict}:{updated_at}` (the PR's `updated_at`: the
     ///   payload has no review id)
+    /// - `review_request:{repo}:{n}:{requested|removed}:{reviewer}:{updated_at}`
+    /// - `status:{repo}:{sha}:{context}:{id}` (a status is never posted twice)
     /// - `reeval:{repo}:{n}:{why}`, then `:{fingerprint}` when there is one (so a poller
     ///   that finds new reviews again with the same `why` is not taken for a duplicate)
     ///
@@ -243,6 +281,25 @@ impl Event {
                 verdict.as_str(),
                 key_time(updated_at)
             ),
+            Event::ReviewRequest {
+                repo,
+                pr,
+                removed,
+                reviewer,
+                updated_at,
+            } => format!(
+                "review_request:{repo}:{pr}:{}:{}:{}",
+                if *removed { "removed" } else { "requested" },
+                reviewer.as_deref().unwrap_or(""),
+                key_time(updated_at)
+            ),
+            Event::Status {
+                repo,
+                sha,
+                context,
+                id,
+                ..
+            } => format!("status:{repo}:{sha}:{context}:{id}"),
             Event::Reevaluate {
                 repo,
                 pr,
@@ -322,6 +379,8 @@ impl DecodeError {
 /// | `pull_request` | [`Event::PullRequest`]: opened / reopened / closed / edited with `changes.ref` |
 /// | `pull_request_sync` | [`Event::PullRequest`] with [`PrAction::Synchronized`] |
 /// | `pull_request_review_approved` / `_rejected` | [`Event::Review`] |
+/// | `pull_request_review_request` (requested or removed) | [`Event::ReviewRequest`] |
+/// | `status` (Gitea 1.23+) | [`Event::Status`] |
 /// | anything else (`issue_comment` on plain issues, review comments, labels, …) | ignored |
 ///
 /// Ignored types are not parsed: their body may be anything.
@@ -334,11 +393,11 @@ pub fn decode(event_type: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
         "pull_request_review_rejected" => review(&parse(body)?, REJECTED, ReviewVerdict::Rejected),
         "issue_comment" => Ok(Decoded::Ignored("comment on an issue, not a pull request")),
         "pull_request_review_comment" => Ok(Decoded::Ignored("review comment")),
-        "pull_request_review_request" => Ok(Decoded::Ignored("review request")),
+        "pull_request_review_request" => review_request(&parse(body)?),
         "pull_request_label" | "pull_request_assign" | "pull_request_milestone" => {
             Ok(Decoded::Ignored("labels, assignees or milestone"))
         }
-        "status" => Ok(Decoded::Ignored("commit status")),
+        "status" => status(&parse(body)?),
         "" => Ok(Decoded::Ignored("no event type")),
         _ => Ok(Decoded::Ignored("event type not handled")),
     }
@@ -352,6 +411,7 @@ pub fn decode(event_type: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
 ///   `issue.pull_request`), else a plain-issue comment (ignored);
 /// - `pull_request` covers opened … synchronized and the label, assignee and review-request
 ///   changes: its `action` tells which, and only ours are decoded;
+/// - `status` is the commit status event, as with the event type;
 /// - `pull_request_comment` is a *review* comment (ignored), like every other event.
 pub fn decode_coarse(event: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
     match event.trim() {
@@ -360,7 +420,7 @@ pub fn decode_coarse(event: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
         "issue_comment" => comment(&parse(body)?, ISSUE_COMMENT, true),
         "pull_request" => pull_request(&parse(body)?, PULL_REQUEST),
         "pull_request_comment" => Ok(Decoded::Ignored("review comment")),
-        "status" => Ok(Decoded::Ignored("commit status")),
+        "status" => status(&parse(body)?),
         "" => Ok(Decoded::Ignored("no event type")),
         _ => Ok(Decoded::Ignored("event type not handled")),
     }
@@ -373,6 +433,8 @@ const PULL_REQUEST: &str = "pull_request";
 const PR_SYNC: &str = "pull_request_sync";
 const APPROVED: &str = "pull_request_review_approved";
 const REJECTED: &str = "pull_request_review_rejected";
+const REVIEW_REQUEST: &str = "pull_request_review_request";
+const STATUS: &str = "status";
 
 /// The body as a `Value` holding only the fields decoders read ([`prune`]).
 fn parse(body: &[u8]) -> Result<Value, DecodeError> {
@@ -432,6 +494,7 @@ fn pull_request(v: &Value, event: &'static str) -> Result<Decoded, DecodeError> 
         "synchronized" => PrAction::Synchronized,
         "edited" if p.opt::<Value>("changes.ref")?.is_some() => PrAction::BaseChanged,
         "edited" => return Ok(Decoded::Ignored("pull request edited, base unchanged")),
+        "review_requested" | "review_request_removed" => return review_request(v),
         _ => return Ok(Decoded::Ignored("pull request action not handled")),
     };
     pr_event(&p, action)
@@ -470,6 +533,48 @@ fn review(v: &Value, event: &'static str, verdict: ReviewVerdict) -> Result<Deco
         reviewer,
         verdict,
         updated_at: p.time("pull_request.updated_at")?,
+    }))
+}
+
+/// `PullRequestPayload` with action `review_requested` or `review_request_removed` (Gitea has
+/// one event type for both: `services/webhook/notifier.go` `PullRequestReviewRequest`). The
+/// requested user is `requested_reviewer`; a team request arrives once per member.
+fn review_request(v: &Value) -> Result<Decoded, DecodeError> {
+    let p = Payload {
+        v,
+        event: REVIEW_REQUEST,
+    };
+    let removed = match p.req::<String>("action")?.as_str() {
+        "review_requested" => false,
+        "review_request_removed" => true,
+        _ => return Ok(Decoded::Ignored("review request action not handled")),
+    };
+    Ok(Decoded::Event(Event::ReviewRequest {
+        repo: p.repo()?,
+        pr: p.pr_number()?,
+        removed,
+        reviewer: p.login("requested_reviewer.login")?,
+        updated_at: p.time("pull_request.updated_at")?,
+    }))
+}
+
+/// `CommitStatusPayload` (`modules/structs/hook.go`, Gitea 1.23+): `sha`, `context`, `state`,
+/// `id`, `sender`, `repository`. Whether sopbot acts on it (its own contexts, not its own
+/// statuses) is the webhook handler's decision: it knows the configuration.
+fn status(v: &Value) -> Result<Decoded, DecodeError> {
+    let p = Payload { v, event: STATUS };
+    let repo = p.repo()?;
+    let sha: String = p.req("sha")?;
+    if sha.is_empty() || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(p.invalid("sha", "not a commit id"));
+    }
+    Ok(Decoded::Event(Event::Status {
+        repo,
+        sha,
+        context: p.req("context")?,
+        state: p.req("state")?,
+        id: p.req("id")?,
+        sender: p.login("sender.login")?,
     }))
 }
 
@@ -577,6 +682,15 @@ impl fmt::Display for Event {
             Event::Review {
                 repo, pr, verdict, ..
             } => write!(f, "review {} on {repo}#{pr}", verdict.as_str()),
+            Event::ReviewRequest {
+                repo, pr, removed, ..
+            } => {
+                let what = if *removed { "withdrawn" } else { "made" };
+                write!(f, "review request {what} on {repo}#{pr}")
+            }
+            Event::Status {
+                repo, sha, context, ..
+            } => write!(f, "status {context} on {repo}@{sha}"),
             Event::Reevaluate { repo, pr, .. } => write!(f, "re-evaluation of {repo}#{pr}"),
         }
     }
@@ -637,12 +751,87 @@ mod tests {
                 "pull_request_opened.json",
                 "pull_request_review_approved.json",
                 "pull_request_review_rejected.json",
+                "pull_request_review_request.json",
                 "pull_request_synchronized.json",
+                "status_success_by_hand.json",
             ]
         );
         for f in &files {
             assert!(matches!(decode_example(f), Decoded::Event(_)), "{f}");
         }
+    }
+
+    #[test]
+    fn review_request_is_a_review_request_event() {
+        let e = event_of("pull_request_review_request.json");
+        assert_eq!(
+            e,
+            Event::ReviewRequest {
+                repo: "acme/widgets".into(),
+                pr: 7,
+                removed: false,
+                reviewer: Some("carol".into()),
+                updated_at: t("2026-03-03T10:40:09Z"),
+            }
+        );
+        assert_eq!(e.kind_name(), "review_request");
+        assert_eq!(e.pr(), Some(7));
+        assert_eq!(
+            e.dedup_key(),
+            "review_request:acme/widgets:7:requested:carol:2026-03-03T10:40:09Z"
+        );
+        let (body, _) = example("pull_request_review_request.json");
+        let text = String::from_utf8(body).unwrap().replacen(
+            "\"action\": \"review_requested\"",
+            "\"action\": \"review_request_removed\"",
+            1,
+        );
+        let Decoded::Event(removed) =
+            decode("pull_request_review_request", text.as_bytes()).unwrap()
+        else {
+            panic!("ignored")
+        };
+        assert!(matches!(
+            removed,
+            Event::ReviewRequest { removed: true, .. }
+        ));
+        assert_ne!(removed.dedup_key(), e.dedup_key());
+        // Only the coarse header: `pull_request` with the review-request action.
+        assert_eq!(
+            decode_coarse("pull_request", text.as_bytes()).unwrap(),
+            Decoded::Event(removed)
+        );
+    }
+
+    #[test]
+    fn status_is_a_status_event_without_a_pr() {
+        let e = event_of("status_success_by_hand.json");
+        assert_eq!(
+            e,
+            Event::Status {
+                repo: "acme/widgets".into(),
+                sha: "e4e6e9ec6e81c321e9cb30e1d44458c60d5ecafe".into(),
+                context: "qa-review / approved".into(),
+                state: "success".into(),
+                id: 41,
+                sender: Some("alice".into()),
+            }
+        );
+        assert_eq!((e.kind_name(), e.pr()), ("status", None));
+        assert_eq!(
+            e.dedup_key(),
+            "status:acme/widgets:e4e6e9ec6e81c321e9cb30e1d44458c60d5ecafe:qa-review / approved:41"
+        );
+        let (body, _) = example("status_success_by_hand.json");
+        assert_eq!(decode_coarse("status", &body).unwrap(), Decoded::Event(e));
+        let bad = String::from_utf8(body).unwrap().replace(
+            "\"sha\": \"e4e6e9ec6e81c321e9cb30e1d44458c60d5ecafe\"",
+            "\"sha\": \"../etc\"",
+        );
+        assert_eq!(
+            decode("status", bad.as_bytes()).unwrap_err().field(),
+            Some("sha")
+        );
     }
 
     #[test]
@@ -662,7 +851,7 @@ mod tests {
             }
         );
         assert_eq!(e.kind_name(), "comment");
-        assert_eq!((e.repo(), e.pr()), ("acme/widgets", 7));
+        assert_eq!((e.repo(), e.pr()), ("acme/widgets", Some(7)));
         assert_eq!(
             e.dedup_key(),
             format!(
@@ -897,8 +1086,6 @@ mod tests {
             "pull_request_label",
             "pull_request_assign",
             "pull_request_milestone",
-            "pull_request_review_request",
-            "status",
             "push",
             "issue_comment",
             "",

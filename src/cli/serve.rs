@@ -86,6 +86,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         config.repos.iter().map(|r| r.name.clone()).collect(),
     )
     .with_bot_login(bot.clone())
+    .with_status_contexts(config.status_contexts())
     .with_max_body(config.server.max_body_bytes)
     .with_gitea(client.clone())
     .with_notify(notify.clone());

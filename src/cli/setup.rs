@@ -10,12 +10,17 @@ use crate::types::RepoName;
 
 use super::Outcome;
 
-/// The webhook events sopbot acts on (Gitea's names for `POST /repos/{o}/{r}/hooks`).
-pub const HOOK_EVENTS: [&str; 4] = [
+/// The webhook events sopbot acts on (Gitea's names for `POST /repos/{o}/{r}/hooks`). Gitea
+/// matches the list against the names it knows and drops the rest without an error
+/// (`routers/api/v1/utils/hook.go` `addHook`), so Gitea 1.22, which has no `status` event, takes
+/// the list as it is and reports the hook back without `status`.
+pub const HOOK_EVENTS: [&str; 6] = [
     "pull_request_comment",
     "pull_request_only",
     "pull_request_sync",
     "pull_request_review",
+    "pull_request_review_request",
+    "status",
 ];
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +65,13 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     println!("setup {} ({verb} change only what differs)", repo.full());
 
     let hooks = client.hooks(repo).await.map_err(|e| refused(repo, e))?;
+    let version = client.version().await?.version;
+    let statuses = sends_status(&version);
+    if !statuses {
+        println!(
+            "  Gitea {version} sends no status webhook (1.23 and later do): a hand-posted status is overturned at the poller's next sweep"
+        );
+    }
     let mut body = serde_json::json!({
         "type": "gitea",
         "config": {"url": args.webhook_url, "content_type": "json"},
@@ -84,7 +96,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         }
         Some(h) => {
             let mut changes = Vec::new();
-            let missing = missing_events(&h.events);
+            let missing = missing_events(&h.events, statuses);
             if !missing.is_empty() {
                 changes.push(format!("add events {}", missing.join(",")));
                 // Keep what the hook already sends; add what sopbot needs.
@@ -190,12 +202,14 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
 
 /// The events of [`HOOK_EVENTS`] a hook's list lacks. Gitea reports `pull_request_only` back as
 /// `pull_request`, and before 1.23 split `pull_request_review` into `_approved`, `_rejected`
-/// and `_comment`: those count as the same events.
-fn missing_events(have: &[String]) -> Vec<&'static str> {
+/// and `_comment`: those count as the same events. Without `statuses` (Gitea 1.22) `status`
+/// is never reported back, so it is not missing.
+fn missing_events(have: &[String], statuses: bool) -> Vec<&'static str> {
     let has = |e: &str| have.iter().any(|h| h == e);
     HOOK_EVENTS
         .into_iter()
         .filter(|want| match *want {
+            "status" if !statuses => false,
             "pull_request_only" => !(has("pull_request_only") || has("pull_request")),
             "pull_request_review" => {
                 !(has("pull_request_review")
@@ -204,6 +218,19 @@ fn missing_events(have: &[String]) -> Vec<&'static str> {
             other => !has(other),
         })
         .collect()
+}
+
+/// Whether the server sends `status` webhooks: Gitea 1.23 and later, and Forgejo (whose version
+/// does not start with `1.`). An unreadable version is taken to send them.
+fn sends_status(version: &str) -> bool {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    match (
+        parts.next(),
+        parts.next().and_then(|m| m.parse::<u32>().ok()),
+    ) {
+        (Some("1"), Some(minor)) => minor >= 23,
+        _ => true,
+    }
 }
 
 /// Webhook URLs compare without a trailing slash and without case in the scheme and host.
@@ -262,17 +289,38 @@ mod tests {
             "pull_request",
             "pull_request_sync",
             "pull_request_review",
+            "pull_request_review_request",
+            "status",
         ]);
-        assert!(missing_events(&gitea).is_empty());
+        assert!(missing_events(&gitea, true).is_empty());
         let old = have(&[
             "pull_request_comment",
             "pull_request_only",
             "pull_request_sync",
             "pull_request_review_approved",
             "pull_request_review_rejected",
+            "pull_request_review_request",
         ]);
-        assert!(missing_events(&old).is_empty());
-        assert_eq!(missing_events(&have(&["push"])).len(), 4);
+        // Gitea 1.22 knows no `status` event: it is not missing there.
+        assert!(missing_events(&old, false).is_empty());
+        assert_eq!(missing_events(&old, true), ["status"]);
+        assert_eq!(missing_events(&have(&["push"]), true).len(), 6);
+        assert_eq!(missing_events(&have(&["push"]), false).len(), 5);
+    }
+
+    #[test]
+    fn status_webhooks_from_gitea_1_23_and_forgejo() {
+        for (version, sends) in [
+            ("1.22.6", false),
+            ("1.21.11", false),
+            ("1.23.0", true),
+            ("1.25.4", true),
+            ("v1.24.0+dev-12-gabc", true),
+            ("11.0.1+gitea-1.22.0", true),
+            ("development", true),
+        ] {
+            assert_eq!(sends_status(version), sends, "{version}");
+        }
     }
 
     #[test]

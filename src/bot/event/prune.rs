@@ -54,6 +54,11 @@ pub(super) const PAYLOAD: Keep = Only(&[
     ),
     ("sender", Only(&[("login", All)])),
     ("requested_reviewer", Only(&[("login", All)])),
+    // `status`
+    ("id", All),
+    ("sha", All),
+    ("context", All),
+    ("state", All),
 ]);
 
 /// Parses `body` (UTF-8 checked first) keeping what `keep` says.

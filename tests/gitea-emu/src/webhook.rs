@@ -12,7 +12,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::json::{self, CommentJson, LabelJson, PullRequestJson, RepositoryJson, UserJson};
-use crate::world::{Access, Comment, Issue, PrChange, Repo, World};
+use crate::world::{Access, Comment, Issue, PrChange, Repo, Status, World};
 
 /// One webhook delivery: what goes in the event headers, and the exact body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +266,55 @@ struct PullRequestPayload {
     review: Option<ReviewPayload>,
 }
 
+/// `PayloadUser` (`modules/structs/hook.go`): a commit's author or committer.
+#[derive(Serialize)]
+struct PayloadUser {
+    name: String,
+    email: String,
+    username: String,
+}
+
+/// `PayloadCommitVerification`: the emulator's commits are never signed.
+#[derive(Serialize)]
+struct PayloadCommitVerification {
+    verified: bool,
+    reason: String,
+    signer: Option<PayloadUser>,
+    signature: String,
+    payload: String,
+}
+
+/// `PayloadCommit` (`repository.ToAPIPayloadCommit`).
+#[derive(Serialize)]
+struct PayloadCommit {
+    id: String,
+    message: String,
+    url: String,
+    author: PayloadUser,
+    committer: PayloadUser,
+    verification: PayloadCommitVerification,
+    timestamp: String,
+    added: Vec<String>,
+    removed: Vec<String>,
+    modified: Vec<String>,
+}
+
+/// `CommitStatusPayload` (`modules/structs/hook.go`, Gitea 1.23+), keys in Gitea's order.
+#[derive(Serialize)]
+struct CommitStatusPayload {
+    commit: PayloadCommit,
+    context: String,
+    created_at: String,
+    description: String,
+    id: i64,
+    repository: RepositoryJson,
+    sender: UserJson,
+    sha: String,
+    state: String,
+    target_url: String,
+    updated_at: String,
+}
+
 fn issue_json(w: &World, r: &Repo, i: &Issue, doer: Option<&str>) -> IssueJson {
     let html = json::issue_html_url(w, r, i);
     let comments = w
@@ -471,6 +520,103 @@ impl World {
             }),
         };
         Delivery::new(event, event_type, marshal_indent(&payload))
+    }
+
+    /// The `pull_request_review_request` delivery (`services/webhook/notifier.go`,
+    /// `PullRequestReviewRequest`): `doer` requested a review from `reviewer` (action
+    /// `review_requested`) or withdrew the request (`removed`: `review_request_removed`). Gitea
+    /// has one event type for both; the coarse `X-Gitea-Event` is `pull_request`. The PR is
+    /// converted without a doer; the repository permissions are the doer's. A team request is
+    /// one delivery per member: call this once per member.
+    pub fn webhook_for_review_request(
+        &self,
+        repo: &str,
+        n: u64,
+        doer: &str,
+        reviewer: &str,
+        removed: bool,
+    ) -> Delivery {
+        let r = self.repo(repo);
+        let i = self.issue(repo, n);
+        let action = if removed {
+            "review_request_removed"
+        } else {
+            "review_requested"
+        };
+        let payload = PullRequestPayload {
+            action: action.to_string(),
+            number: n,
+            changes: None,
+            pull_request: json::pull_request(self, r, i, None),
+            requested_reviewer: json::user(self, reviewer, None),
+            repository: json::repository(self, r, self.access(doer)),
+            sender: sender(self, Some(doer)),
+            commit_id: String::new(),
+            review: None,
+        };
+        Delivery::new(
+            "pull_request",
+            "pull_request_review_request",
+            marshal_indent(&payload),
+        )
+    }
+
+    /// The `status` delivery Gitea (1.23+) sends when status `id` is posted on `sha`
+    /// (`services/webhook/notifier.go`, `CreateCommitStatus`): the sender is the status's
+    /// creator, the repository in owner mode. The commit's message is the title of the PR whose
+    /// head it is (the emulator keeps no commits).
+    pub fn webhook_for_status(&self, repo: &str, sha: &str, id: i64) -> Delivery {
+        let r = self.repo(repo);
+        let s: Status = self
+            .statuses(repo, sha)
+            .into_iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("gitea-emu: no status {id} on {repo}@{sha}"));
+        let pr = r
+            .issues
+            .iter()
+            .find(|i| i.pull.as_ref().is_some_and(|p| p.head_sha == sha));
+        let author = pr.map_or_else(|| s.creator.clone(), |i| i.author.clone());
+        let person = || {
+            let u = self.user(&author);
+            PayloadUser {
+                name: u.map_or_else(|| author.clone(), |u| u.full_name.clone()),
+                email: u.map_or_else(String::new, |u| u.email.clone()),
+                username: author.clone(),
+            }
+        };
+        let created = json::ts(&s.created);
+        let payload = CommitStatusPayload {
+            commit: PayloadCommit {
+                id: sha.to_string(),
+                message: pr.map_or_else(String::new, |i| i.title.clone()),
+                url: format!("{}/commit/{sha}", json::repo_html_url(self, r)),
+                author: person(),
+                committer: person(),
+                verification: PayloadCommitVerification {
+                    verified: false,
+                    reason: "gpg.error.not_signed_commit".into(),
+                    signer: None,
+                    signature: String::new(),
+                    payload: String::new(),
+                },
+                timestamp: created.clone(),
+                added: Vec::new(),
+                removed: Vec::new(),
+                modified: Vec::new(),
+            },
+            context: s.context.clone(),
+            created_at: created.clone(),
+            description: s.description.clone(),
+            id: s.id,
+            repository: json::repository(self, r, Access::Admin),
+            sender: sender(self, Some(&s.creator)),
+            sha: sha.to_string(),
+            state: s.state.clone(),
+            target_url: s.target_url.clone(),
+            updated_at: created,
+        };
+        Delivery::new("status", "status", marshal_indent(&payload))
     }
 }
 

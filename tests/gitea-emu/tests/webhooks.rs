@@ -129,7 +129,7 @@ fn example_headers(file: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-const FILES: [&str; 8] = [
+const FILES: [&str; 10] = [
     "issue_comment_created.json",
     "issue_comment_edited.json",
     "issue_comment_deleted.json",
@@ -138,6 +138,8 @@ const FILES: [&str; 8] = [
     "pull_request_closed_merged.json",
     "pull_request_review_approved.json",
     "pull_request_review_rejected.json",
+    "pull_request_review_request.json",
+    "status_success_by_hand.json",
 ];
 
 #[test]
@@ -389,6 +391,70 @@ fn review_deliveries_match_the_examples() {
         (d.event.as_str(), d.event_type.as_str()),
         ("pull_request_comment", "pull_request_review_comment")
     );
+}
+
+/// `services/webhook/notifier.go` `PullRequestReviewRequest`: one event type for a request and
+/// its withdrawal, coarse event `pull_request`, `review: null`.
+#[test]
+fn review_request_deliveries_match_the_example() {
+    let mut w = world();
+    w.request_review("widgets", 7, "carol");
+    let d = w.webhook_for_review_request("widgets", 7, "alice", "carol", false);
+    assert_same_shape(&d, "pull_request_review_request.json");
+    assert_eq!(
+        (d.event.as_str(), d.event_type.as_str()),
+        ("pull_request", "pull_request_review_request")
+    );
+    let v = d.json();
+    assert_eq!(v["action"], "review_requested");
+    assert_eq!(v["requested_reviewer"]["login"], "carol");
+    assert_eq!(v["sender"]["login"], "alice");
+    assert!(v["review"].is_null());
+    let removed = w.webhook_for_review_request("widgets", 7, "alice", "carol", true);
+    assert_eq!(removed.event_type, "pull_request_review_request");
+    assert_eq!(removed.json()["action"], "review_request_removed");
+}
+
+/// `services/webhook/notifier.go` `CreateCommitStatus` (Gitea 1.23+): the status as posted,
+/// sent by its creator.
+#[test]
+fn status_deliveries_match_the_example() {
+    let mut w = world();
+    let head = w.head_sha("widgets", 7);
+    let s = w.post_status(
+        "widgets",
+        &head,
+        "alice",
+        "success",
+        "qa-review / approved",
+        "trust me",
+        "",
+    );
+    let d = w.webhook_for_status("widgets", &head, s.id);
+    assert_same_shape(&d, "status_success_by_hand.json");
+    assert_eq!(
+        (d.event.as_str(), d.event_type.as_str()),
+        ("status", "status")
+    );
+    let v = d.json();
+    assert_eq!(
+        (
+            &v["sha"],
+            &v["context"],
+            &v["state"],
+            &v["id"],
+            &v["sender"]["login"]
+        ),
+        (
+            &serde_json::json!(head),
+            &serde_json::json!("qa-review / approved"),
+            &serde_json::json!("success"),
+            &serde_json::json!(s.id),
+            &serde_json::json!("alice")
+        )
+    );
+    assert_eq!(v["commit"]["id"], head.as_str());
+    assert_eq!(v["repository"]["permissions"]["admin"], true);
 }
 
 #[test]
