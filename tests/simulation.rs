@@ -309,7 +309,9 @@ impl Rig {
         sqlx::query_as(
             // The sweep queues a re-evaluation of every PR every few seconds: not new work.
             "SELECT COALESCE(SUM(instr(payload, 'sweep: last evaluated') = 0), 0),
-                    COALESCE(SUM(state IN ('pending', 'running')), 0) FROM inbox",
+                    COALESCE(SUM(state IN ('pending', 'running')
+                                 AND instr(payload, 'sweep: last evaluated') = 0), 0)
+             FROM inbox",
         )
         .fetch_one(&self.db)
         .await

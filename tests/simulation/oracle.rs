@@ -132,7 +132,10 @@ pub fn check_waivers(
         let revoked_later = s
             .comments
             .iter()
-            .filter(|c| !c.deleted && c.pr == pr)
+            // An edited comment may never have been seen as first posted (its creation's
+            // webhook lost, the edit made within the second Gitea's `updated` resolves): its
+            // first version's revoke is not a certainty.
+            .filter(|c| !c.deleted && c.pr == pr && c.versions.len() == 1)
             .any(|c| {
                 let first = &c.versions[0];
                 let authorised = c.author.eq_ignore_ascii_case(&row.declared_by)

@@ -433,9 +433,13 @@ impl Script {
             }
             Kind::Request => {
                 let who = self.pick(&["bob", "carol", "erin"]);
-                if !w.issue(REPO, n).author.eq_ignore_ascii_case(who) {
+                let author = w.issue(REPO, n).author.clone();
+                if !author.eq_ignore_ascii_case(who) {
+                    // Clears `official` on an official reviewer's earlier reviews, as Gitea does.
                     w.request_review(REPO, n, who);
-                    self.note(Some(n), format!("review requested from {who} (no webhook)"));
+                    self.note(Some(n), format!("review requested from {who}"));
+                    out.deliveries
+                        .push(w.webhook_for_review_request(REPO, n, &author, who, false));
                 }
             }
             Kind::Push => {

@@ -1153,6 +1153,22 @@ impl World {
     pub fn request_review(&mut self, repo: &str, n: u64, user: &str) -> i64 {
         self.expect_user(user);
         let official = self.can_review_officially(repo, n, user);
+        if official {
+            // Gitea's AddReviewRequest (models/issues/review.go): re-requesting an official
+            // reviewer clears `official` on all their earlier reviews of the PR, so their
+            // approval counts again only once they approve anew.
+            let repo_id = self.repo(repo).id;
+            for r in self.reviews.iter_mut() {
+                if r.repo_id == repo_id
+                    && r.index == n
+                    && r.user
+                        .as_deref()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(user))
+                {
+                    r.official = false;
+                }
+            }
+        }
         self.push_request(repo, n, Some(user.to_string()), None, official)
     }
 
@@ -2004,6 +2020,27 @@ mod tests {
         assert_eq!((a.id, b.id, c.id), (1, 2, 1));
         assert_eq!(w.status("widgets", &sha, "qa").unwrap().description, "ok");
         assert_eq!(w.latest_statuses("widgets", &sha).len(), 1);
+    }
+
+    #[test]
+    fn re_requesting_an_official_reviewer_clears_their_earlier_approval() {
+        let mut w = world();
+        let n = w.open_pr("widgets", "alice", "main", "f");
+        w.review("widgets", n, "bob", "APPROVED", "ok");
+        let official = |w: &World| {
+            w.reviews("widgets", n)
+                .iter()
+                .filter(|r| r.user.as_deref() == Some("bob") && r.state == "APPROVED")
+                .all(|r| r.official)
+        };
+        assert!(official(&w));
+        w.request_review("widgets", n, "Bob");
+        assert!(!official(&w));
+        w.review("widgets", n, "bob", "APPROVED", "again");
+        assert!(w
+            .reviews("widgets", n)
+            .iter()
+            .any(|r| r.body == "again" && r.official));
     }
 
     #[test]
