@@ -236,7 +236,6 @@ impl Engine {
         let mut answer = Answer {
             pr: pull.number,
             to: author.to_string(),
-            only_refire: true,
             ..Answer::default()
         };
         let evaluate = |answer: &mut Answer, gate: &str| {
@@ -264,9 +263,6 @@ impl Engine {
                 }
                 Ok(cmd) => cmd,
             };
-            if !matches!(cmd, Command::Refire { .. }) {
-                answer.only_refire = false;
-            }
             match cmd {
                 Command::Help => {
                     count(cmd.name(), "ok");

@@ -28,8 +28,6 @@ pub struct Answer {
     pub evaluate: Vec<String>,
     /// Ask Gitea anew about membership (`/refire`).
     pub fresh: bool,
-    /// Nothing but `/refire`: a recent evaluation of the PR may answer it.
-    pub only_refire: bool,
     /// Append the command reference (`/sop-help`).
     pub help: bool,
 }
