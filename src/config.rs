@@ -93,6 +93,10 @@ pub struct GiteaConfig {
     /// How long a membership answer is reused; 0 disables the cache. `/refire` always asks anew.
     #[serde(default = "default_membership_ttl", with = "duration")]
     pub membership_cache_ttl: Duration,
+    /// Requests per second sopbot sends Gitea at most, shared by the workers, the poller and
+    /// the sweep (bursts up to one second's worth); 0 lifts the limit.
+    #[serde(default = "default_max_rps")]
+    pub max_requests_per_second: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +138,9 @@ pub struct PollerConfig {
     /// member keeps a gate open (with the membership cache's TTL). 0 disables the sweep.
     #[serde(default = "default_sweep_interval", with = "duration")]
     pub sweep_interval: Duration,
+    /// How many repositories, and PRs within one, the poller reads from Gitea at once.
+    #[serde(default = "default_poll_concurrency")]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -234,6 +241,7 @@ impl fmt::Debug for GiteaConfig {
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
             .field("membership_cache_ttl", &self.membership_cache_ttl)
+            .field("max_requests_per_second", &self.max_requests_per_second)
             .finish()
     }
 }
@@ -299,6 +307,12 @@ fn default_timeout() -> Duration {
 fn default_retries() -> u32 {
     3
 }
+fn default_max_rps() -> u32 {
+    50
+}
+fn default_poll_concurrency() -> usize {
+    4
+}
 fn default_membership_ttl() -> Duration {
     Duration::from_secs(60)
 }
@@ -356,6 +370,7 @@ impl Default for GiteaConfig {
             timeout: default_timeout(),
             retries: default_retries(),
             membership_cache_ttl: default_membership_ttl(),
+            max_requests_per_second: default_max_rps(),
         }
     }
 }
@@ -383,6 +398,7 @@ impl Default for PollerConfig {
             interval_secs: default_poll_interval(),
             first_start_window: default_first_window(),
             sweep_interval: default_sweep_interval(),
+            concurrency: default_poll_concurrency(),
         }
     }
 }

@@ -1,37 +1,54 @@
-//! Catch-up polling. Gitea never retries a failed webhook delivery and sends none when a review
-//! is dismissed, so every `interval_secs` the poller, per configured repository:
-//! - lists PR comments updated since a stored cursor and puts them in the inbox (the webhook's
-//!   copy of the same comment has the same dedup key, so it is handled once);
-//! - re-evaluates open PRs whose head commit or reviews changed since their last evaluation,
-//!   and every open PR once per `sweep_interval` (team membership changes send no webhook);
-//! - ends the waivers of PRs closed or merged, and those whose comment was deleted, while the
-//!   bot was not told (a lost webhook);
-//! - notices statuses on sopbot's contexts posted by another account (the status guard).
+//! Catch-up polling, whose cost follows changes rather than open PRs. Gitea never retries a
+//! failed webhook delivery and sends none when a review is dismissed or someone leaves a team.
+//! Every `interval_secs`, per configured repository (a few at once), the fast pass:
+//! - lists PR comments updated since a cursor and puts them in the inbox (the webhook's copy of
+//!   the same comment has the same dedup key, so it is handled once);
+//! - lists PRs updated since a cursor (`docs/gitea-api.md` §"What moves a PR's updated_at":
+//!   every comment, review, dismissal, review request, push and close or reopen does) and, for
+//!   each, reads the PR and its reviews and re-evaluates it when its head or reviews differ from
+//!   its last evaluation, or ends its waivers when it was closed;
+//! - checks that the comment behind each active waiver still exists (a deletion moves nothing).
 //!
-//! Findings are stored before the cursor moves, so a crash re-finds rather than loses them.
+//! Idle, that is two calls per repository (plus one per active waiver), whatever the number of
+//! open PRs. What Gitea does not reflect in `updated_at` — a team membership change, a status
+//! hand-posted on a gate context whose `status` webhook was lost — is covered by the sweep: every
+//! `sweep_interval` each open PR is re-evaluated (the evaluation includes the status guard).
+//! Every call goes through the client's shared rate limit (`[gitea] max_requests_per_second`).
+//!
+//! Findings are stored before a cursor moves, so a crash re-finds rather than loses them.
 
-use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::{stream, StreamExt, TryStreamExt};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
 use crate::bot::event::{CommentAction, Event, PrAction};
 use crate::bot::pr_fingerprint;
 use crate::config::Config;
-use crate::gitea::{Comment, GiteaClient};
-use crate::store::{Enqueued, EventSource, NewEvent, Store, WaiverFilter};
+use crate::gitea::{Comment, GiteaClient, IssueSummary};
+use crate::store::{CursorRow, Enqueued, EventSource, NewEvent, Store, WaiverFilter};
 use crate::types::RepoName;
+
+/// How far each listing reaches back before its cursor: `since` has second granularity and a
+/// row may be committed a little after its timestamp; the dedup keys drop what was seen.
+const OVERLAP: chrono::Duration = chrono::Duration::seconds(60);
 
 /// One poller for all configured repositories.
 pub struct Poller {
-    pub config: Arc<Config>,
-    pub client: GiteaClient,
-    pub store: Store,
-    pub bot_login: String,
-    pub notify: Arc<Notify>,
+    config: Arc<Config>,
+    client: GiteaClient,
+    store: Store,
+    bot_login: String,
+    notify: Arc<Notify>,
+    /// The `updated_at` of each PR checked when Gitea's clock had already passed that second,
+    /// so the listing's overlap with the previous pass does not read the same PRs again (what a
+    /// check found is in the inbox). `updated_at` has whole seconds: a PR checked within the
+    /// second of its update may change again with the same `updated_at`, so it is not kept.
+    checked: Mutex<HashMap<(RepoName, u64), DateTime<Utc>>>,
 }
 
 /// What one pass found, for logs and tests.
@@ -42,6 +59,23 @@ pub struct Found {
 }
 
 impl Poller {
+    pub fn new(
+        config: Arc<Config>,
+        client: GiteaClient,
+        store: Store,
+        bot_login: String,
+        notify: Arc<Notify>,
+    ) -> Self {
+        Poller {
+            config,
+            client,
+            store,
+            bot_login,
+            notify,
+            checked: Mutex::default(),
+        }
+    }
+
     /// Polls every `interval_secs` until `stop` turns true; returns at once when polling is off.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let secs = self.config.poller.interval_secs;
@@ -61,17 +95,25 @@ impl Poller {
         }
     }
 
-    /// One pass over every repository; a failing repository does not stop the others.
+    /// One pass over every repository, a few at once; a failing repository does not stop the
+    /// others.
     pub async fn poll_once(&self) -> Found {
         let mut total = Found::default();
-        for repo in &self.config.repos {
-            match self.poll_repo(&repo.name).await {
+        let names: Vec<RepoName> = self.config.repos.iter().map(|r| r.name.clone()).collect();
+        let mut passes = stream::iter(names)
+            .map(|repo| async move {
+                let outcome = self.poll_repo(&repo).await;
+                (repo, outcome)
+            })
+            .buffer_unordered(self.concurrency());
+        while let Some((repo, outcome)) = passes.next().await {
+            match outcome {
                 Ok(found) => {
                     total.comments += found.comments;
                     total.reevaluations += found.reevaluations;
                 }
                 Err(e) => {
-                    warn!(repo = %repo.name, error = %format!("{e:#}"), "poll failed; will retry next pass")
+                    warn!(%repo, error = %format!("{e:#}"), "poll failed; will retry next pass")
                 }
             }
         }
@@ -86,26 +128,43 @@ impl Poller {
         total
     }
 
+    fn concurrency(&self) -> usize {
+        self.config.poller.concurrency.max(1)
+    }
+
     async fn poll_repo(&self, repo: &RepoName) -> anyhow::Result<Found> {
+        let cursor = self.store.cursor(&repo.full()).await?;
+        let comments = self.poll_comments(repo, cursor.as_ref()).await?;
+        let mut reevaluations = self.poll_pulls(repo, cursor.as_ref()).await?;
+        reevaluations += self.poll_waiver_comments(repo).await?;
+        if self.sweep_due(cursor.as_ref().and_then(|c| c.swept_at)) {
+            reevaluations += self.sweep(repo).await?;
+        }
         Ok(Found {
-            comments: self.poll_comments(repo).await?,
-            reevaluations: self.poll_pulls(repo).await?,
+            comments,
+            reevaluations,
         })
     }
 
-    async fn poll_comments(&self, repo: &RepoName) -> anyhow::Result<usize> {
-        let now = Utc::now();
+    /// Where a listing resumes: the stored cursor, or `first_start_window` ago.
+    fn start_of(&self, stored: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        stored.unwrap_or_else(|| {
+            Utc::now()
+                - chrono::Duration::from_std(self.config.poller.first_start_window)
+                    .unwrap_or_default()
+        })
+    }
+
+    async fn poll_comments(
+        &self,
+        repo: &RepoName,
+        cursor: Option<&CursorRow>,
+    ) -> anyhow::Result<usize> {
         // `since` is inclusive with second granularity, and a comment may be committed in Gitea
         // a little after its timestamp: overlap the cursor by a minute and let the dedup keys
         // drop what was seen.
-        let cursor = match self.store.cursor(&repo.full()).await? {
-            Some(c) => c.comments_since,
-            None => {
-                now - chrono::Duration::from_std(self.config.poller.first_start_window)
-                    .unwrap_or_default()
-            }
-        };
-        let since = cursor - chrono::Duration::seconds(60);
+        let cursor = self.start_of(cursor.map(|c| c.comments_since));
+        let since = cursor - OVERLAP;
         let comments = self.client.repo_comments_since(repo, since).await?;
         // The cursor only moves forward.
         let mut newest: DateTime<Utc> = cursor;
@@ -163,74 +222,142 @@ impl Poller {
         })
     }
 
-    async fn poll_pulls(&self, repo: &RepoName) -> anyhow::Result<usize> {
-        let contexts: Vec<String> = self
-            .config
-            .gates()
-            .into_iter()
-            .map(|g| g.context)
-            .chain(std::iter::once(self.config.waiver.context.clone()))
-            .collect();
-        let mut found = 0;
-        let mut open = HashSet::new();
-        for pr in self.client.open_pulls(repo).await? {
-            open.insert(pr.number);
-            let reviews = self.client.reviews(repo, pr.number).await?;
-            let waiver_ids: Vec<i64> = self
-                .store
-                .active_waivers(&repo.full(), pr.number as i64)
-                .await?
-                .iter()
-                .map(|w| w.id)
-                .collect();
-            let fp = pr_fingerprint(&pr.base.ref_name, &reviews, &waiver_ids);
-            let last = self
-                .store
-                .last_evaluation(&repo.full(), pr.number as i64)
-                .await?;
-            let changed = !last
-                .as_ref()
-                .is_some_and(|l| l.head_sha == pr.head.sha && l.reviews_fingerprint == fp);
-            // The last evaluation's time makes the key new each time the PR changes again, even
-            // back to a state seen before (a dismissal undone).
-            let since = last
-                .as_ref()
-                .map(|l| l.evaluated_at.to_rfc3339())
-                .unwrap_or_default();
-            let mut why = changed.then(|| format!("head or reviews changed since {since}"));
-            if why.is_none() && self.sweep_due(last.as_ref().map(|l| l.evaluated_at)) {
-                // Nothing seen changed, but a membership may have (Gitea sends no webhook).
-                why = Some(format!("sweep: last evaluated {since}"));
-            }
-            if !changed {
-                // Status guard: a status on our contexts by someone else.
-                let latest = self.client.latest_statuses(repo, &pr.head.sha).await?;
-                if let Some(s) = latest.iter().find(|s| {
-                    contexts.contains(&s.context)
-                        && !s
-                            .creator
-                            .as_ref()
-                            .is_some_and(|u| u.login.eq_ignore_ascii_case(&self.bot_login))
-                }) {
-                    why = Some(format!("status guard {} #{}", s.context, s.id));
-                }
-            }
-            let Some(why) = why else { continue };
-            let event = Event::Reevaluate {
-                repo: repo.full(),
-                pr: pr.number,
-                why: format!("{why} at {}", pr.head.sha),
-                fingerprint: Some(fp),
-            };
-            debug!(%repo, pr = pr.number, why = %why, "poller: re-evaluate");
-            if let Enqueued::New(_) = self.enqueue(&event).await? {
-                found += 1;
-            }
-        }
-        Ok(found + self.poll_waivers(repo, &open).await?)
+    /// The PRs updated since the cursor: each is re-evaluated when its head or reviews differ
+    /// from its last evaluation (a dismissal sends no webhook), or its waivers are ended when it
+    /// was closed. The PR itself is read (not the listing's copy), so a listing that lags behind
+    /// a push cannot cause a re-evaluation loop.
+    async fn poll_pulls(
+        &self,
+        repo: &RepoName,
+        cursor: Option<&CursorRow>,
+    ) -> anyhow::Result<usize> {
+        let cursor = self.start_of(cursor.and_then(|c| c.pulls_since));
+        let since = cursor - OVERLAP;
+        let (changed, gitea_now) = self.client.pulls_updated_since(repo, since).await?;
+        let newest = changed
+            .iter()
+            .filter_map(|i| i.updated_at)
+            .fold(cursor, DateTime::max);
+        let fresh: Vec<IssueSummary> = {
+            let checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+            changed
+                .into_iter()
+                .filter(|i| {
+                    i.updated_at.is_none()
+                        || checked.get(&(repo.clone(), i.number)) != i.updated_at.as_ref()
+                })
+                .collect()
+        };
+        let found: usize = stream::iter(fresh)
+            .map(|summary| self.check_pull(repo, summary, gitea_now))
+            .buffer_unordered(self.concurrency())
+            .try_fold(0, |sum, n| async move { Ok(sum + n) })
+            .await?;
+        self.store.set_pulls_cursor(&repo.full(), newest).await?;
+        // What the next listing cannot return again need not be remembered.
+        let next_since = newest - OVERLAP;
+        self.checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(r, _), at| r != repo || *at >= next_since);
+        Ok(found)
     }
 
-    /// Whether a PR last evaluated at `at` is due for the periodic re-evaluation.
+    /// Checks one updated PR; once its finding is stored, remembers its `updated_at` if no
+    /// later change can carry the same one (Gitea's clock, at the listing, two seconds past it).
+    async fn check_pull(
+        &self,
+        repo: &RepoName,
+        summary: IssueSummary,
+        gitea_now: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<usize> {
+        let found = self.check_pull_state(repo, &summary).await?;
+        let settled = summary
+            .updated_at
+            .filter(|at| gitea_now.is_some_and(|now| now >= *at + chrono::Duration::seconds(2)));
+        if let Some(at) = settled {
+            self.checked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((repo.clone(), summary.number), at);
+        }
+        Ok(found)
+    }
+
+    async fn check_pull_state(
+        &self,
+        repo: &RepoName,
+        summary: &IssueSummary,
+    ) -> anyhow::Result<usize> {
+        let n = summary.number;
+        if summary.state != "open" {
+            return self.closed_pull(repo, n).await;
+        }
+        let pr = self.client.pull(repo, n).await?;
+        if !pr.is_open() {
+            return self.closed_pull(repo, n).await;
+        }
+        let reviews = self.client.reviews(repo, n).await?;
+        let waiver_ids: Vec<i64> = self
+            .store
+            .active_waivers(&repo.full(), n as i64)
+            .await?
+            .iter()
+            .map(|w| w.id)
+            .collect();
+        let fp = pr_fingerprint(&pr.base.ref_name, &reviews, &waiver_ids);
+        let last = self.store.last_evaluation(&repo.full(), n as i64).await?;
+        if last
+            .as_ref()
+            .is_some_and(|l| l.head_sha == pr.head.sha && l.reviews_fingerprint == fp)
+        {
+            return Ok(0);
+        }
+        // The last evaluation's time makes the key new each time the PR changes again, even
+        // back to a state seen before (a dismissal undone).
+        let since = last
+            .as_ref()
+            .map(|l| l.evaluated_at.to_rfc3339())
+            .unwrap_or_default();
+        let event = Event::Reevaluate {
+            repo: repo.full(),
+            pr: n,
+            why: format!("head or reviews changed since {since} at {}", pr.head.sha),
+            fingerprint: Some(fp),
+        };
+        debug!(%repo, pr = n, "poller: head or reviews changed");
+        Ok(self.enqueue_new(&event).await?)
+    }
+
+    /// A PR no longer open: the event its lost `closed` webhook would have given, when it still
+    /// has active waivers (the engine ends them). The key is the webhook's, so a late delivery
+    /// is a duplicate.
+    async fn closed_pull(&self, repo: &RepoName, n: u64) -> anyhow::Result<usize> {
+        if self
+            .store
+            .active_waivers(&repo.full(), n as i64)
+            .await?
+            .is_empty()
+        {
+            return Ok(0);
+        }
+        let pr = self.client.pull(repo, n).await?;
+        if pr.is_open() {
+            return Ok(0);
+        }
+        let event = Event::PullRequest {
+            repo: repo.full(),
+            pr: n,
+            action: PrAction::Closed,
+            merged: pr.merged,
+            head_sha: pr.head.sha.clone(),
+            updated_at: pr.updated_at,
+        };
+        debug!(%repo, pr = n, "poller: closed with active waivers");
+        Ok(self.enqueue_new(&event).await?)
+    }
+
+    /// Whether a sweep last finished at `at` is due again.
     fn sweep_due(&self, at: Option<DateTime<Utc>>) -> bool {
         let every = self.config.poller.sweep_interval;
         !every.is_zero()
@@ -240,30 +367,77 @@ impl Poller {
             })
     }
 
-    /// Active waivers whose end no webhook announced: their PR is no longer open, or the
-    /// comment that declared them is gone. Each becomes the event the webhook would have given
-    /// and the engine ends the waivers. A closed PR's event has the webhook's dedup key, so a
-    /// late delivery is a duplicate; a deletion's cannot (the body is gone), but the engine's
-    /// handling of a second one finds no waiver left and does nothing.
-    async fn poll_waivers(&self, repo: &RepoName, open: &HashSet<u64>) -> anyhow::Result<usize> {
-        let active = self
+    /// The safety net for what Gitea does not reflect in a PR's `updated_at`: every open PR is
+    /// re-evaluated (a team member who left, a hand-posted status whose webhook was lost), and
+    /// PRs closed with active waivers the fast pass did not see (closed before a first start)
+    /// end them. The workers run the evaluations, within the shared rate limit.
+    async fn sweep(&self, repo: &RepoName) -> anyhow::Result<usize> {
+        let started = Utc::now();
+        let open = self.client.open_pulls(repo).await?;
+        let mut found = 0;
+        for pr in &open {
+            let last = self
+                .store
+                .last_evaluation(&repo.full(), pr.number as i64)
+                .await?;
+            let since = last
+                .as_ref()
+                .map(|l| l.evaluated_at.to_rfc3339())
+                .unwrap_or_default();
+            let event = Event::Reevaluate {
+                repo: repo.full(),
+                pr: pr.number,
+                why: format!(
+                    "sweep: last evaluated {since}, swept at {}",
+                    started.to_rfc3339()
+                ),
+                fingerprint: None,
+            };
+            found += self.enqueue_new(&event).await?;
+        }
+        let open: HashSet<u64> = open.iter().map(|pr| pr.number).collect();
+        let closed: BTreeSet<u64> = self
+            .active_waivers(repo)
+            .await?
+            .iter()
+            .filter_map(|w| u64::try_from(w.pr).ok())
+            .filter(|pr| !open.contains(pr))
+            .collect();
+        for n in closed {
+            // One PR that cannot be read (deleted, say) must not stop the others.
+            match self.closed_pull(repo, n).await {
+                Ok(k) => found += k,
+                Err(e) => {
+                    warn!(%repo, pr = n, error = %format!("{e:#}"), "cannot read a PR with active waivers")
+                }
+            }
+        }
+        self.store.set_swept_at(&repo.full(), started).await?;
+        debug!(%repo, open = open.len(), queued = found, "poller: swept");
+        Ok(found)
+    }
+
+    async fn active_waivers(
+        &self,
+        repo: &RepoName,
+    ) -> anyhow::Result<Vec<crate::store::WaiverRow>> {
+        Ok(self
             .store
             .list_waivers(&WaiverFilter {
                 repo: Some(repo.full()),
                 ..WaiverFilter::default()
             })
-            .await?;
+            .await?)
+    }
+
+    /// Active waivers whose comment is gone (deleting a comment moves no `updated_at` and its
+    /// webhook may be lost): each becomes the deletion event the webhook would have given. Its
+    /// key cannot be the webhook's (the body is gone), but the engine's handling of a second one
+    /// finds no waiver left and does nothing.
+    async fn poll_waiver_comments(&self, repo: &RepoName) -> anyhow::Result<usize> {
         let mut found = 0;
-        let mut closed = BTreeSet::new();
-        for w in &active {
-            let Ok(pr) = u64::try_from(w.pr) else {
-                continue;
-            };
-            if !open.contains(&pr) {
-                closed.insert(pr);
-                continue;
-            }
-            let Some(comment_id) = w.comment_id else {
+        for w in self.active_waivers(repo).await? {
+            let (Ok(pr), Some(comment_id)) = (u64::try_from(w.pr), w.comment_id) else {
                 continue;
             };
             match self.client.comment(repo, comment_id).await {
@@ -285,36 +459,17 @@ impl Poller {
                 sender: None,
             };
             debug!(%repo, pr, comment_id, "poller: a waiver's comment is gone");
-            if let Enqueued::New(_) = self.enqueue(&event).await? {
-                found += 1;
-            }
-        }
-        for n in closed {
-            // One PR that cannot be read (deleted, say) must not stop the others.
-            let pr = match self.client.pull(repo, n).await {
-                Ok(pr) => pr,
-                Err(e) => {
-                    warn!(%repo, pr = n, error = %e, "cannot read a PR with active waivers");
-                    continue;
-                }
-            };
-            if pr.is_open() {
-                continue;
-            }
-            let event = Event::PullRequest {
-                repo: repo.full(),
-                pr: n,
-                action: PrAction::Closed,
-                merged: pr.merged,
-                head_sha: pr.head.sha.clone(),
-                updated_at: pr.updated_at,
-            };
-            debug!(%repo, pr = n, "poller: closed with active waivers");
-            if let Enqueued::New(_) = self.enqueue(&event).await? {
-                found += 1;
-            }
+            found += self.enqueue_new(&event).await?;
         }
         Ok(found)
+    }
+
+    /// Enqueues `event`; 1 when it is new work, 0 for a duplicate.
+    async fn enqueue_new(&self, event: &Event) -> anyhow::Result<usize> {
+        Ok(usize::from(matches!(
+            self.enqueue(event).await?,
+            Enqueued::New(_)
+        )))
     }
 
     async fn enqueue(&self, event: &Event) -> anyhow::Result<Enqueued> {

@@ -8,6 +8,7 @@ use gitea_emu::{Emulator, World};
 use sopbot::bot::Evaluator;
 use sopbot::config::Config;
 use sopbot::gitea::{ClientOptions, GiteaClient, TeamDirectory};
+use sopbot::poller::Poller;
 use sopbot::secret::Secret;
 use sopbot::store::Store;
 
@@ -119,4 +120,109 @@ async fn a_failing_gate_reads_the_timeline_only_when_reviews_are_hidden() {
     let eval = ev.evaluate(&repo, 7, None, false).await.unwrap();
     assert_eq!(timeline(&emu), 1);
     assert_eq!(eval.gates[0].misfiled, ["bob"]);
+}
+
+// ----- the poller -------------------------------------------------------------------------------
+
+/// A poller over `acme/widgets` whose sweep runs every `sweep`, and its inbox.
+async fn poller(emu: &Emulator, dir: &std::path::Path, sweep: &str) -> (Poller, Store) {
+    let text = format!(
+        "[gitea]\nurl = \"{}\"\n[poller]\nsweep_interval = \"{sweep}\"\n\
+         [[repo]]\nname = \"acme/widgets\"\nbranches = [\"main\"]\n",
+        emu.base_url()
+    );
+    let config = Config::from_toml(&text, &dir.join("sopbot.toml")).unwrap();
+    let client = GiteaClient::new(
+        &emu.base_url(),
+        Secret::new(emu.token()),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    let store = Store::open(&dir.join("sopbot.db")).await.unwrap();
+    let poller = Poller::new(
+        Arc::new(config),
+        client,
+        store.clone(),
+        "sopbot".into(),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    (poller, store)
+}
+
+/// The example world plus `extra` open PRs, whose history is hours old; what happens next
+/// happens a minute ago (so Gitea's clock is past the second of every change).
+fn world_with_open_prs(extra: usize) -> World {
+    let now = chrono::Utc::now();
+    let mut w = World::example_at(now - chrono::Duration::hours(3));
+    w.open_prs("widgets", "alice", "main", "feature", extra);
+    w.set_clock(now - chrono::Duration::minutes(1));
+    w
+}
+
+fn paths(emu: &Emulator) -> Vec<String> {
+    emu.calls()
+        .iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_idle_fast_pass_costs_two_calls_per_repository_at_1000_open_prs() {
+    let emu = Emulator::start(world_with_open_prs(1000)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (poller, _) = poller(&emu, dir.path(), "10m").await;
+    // The first pass sweeps (every open PR is queued once); later ones are fast passes.
+    let first = poller.poll_once().await;
+    assert!(first.reevaluations >= 1000, "{first:?}");
+    emu.clear_calls();
+
+    let idle = poller.poll_once().await;
+    assert_eq!(idle.comments + idle.reevaluations, 0);
+    assert_eq!(
+        paths(&emu),
+        [
+            "GET /api/v1/repos/acme/widgets/issues/comments",
+            "GET /api/v1/repos/acme/widgets/issues",
+        ]
+    );
+
+    // One change costs the PR and its reviews, once: the next pass is idle again.
+    emu.with_world(|w| w.review("widgets", 7, "bob", "APPROVED", "lgtm"));
+    emu.clear_calls();
+    let busy = poller.poll_once().await;
+    assert_eq!(busy.reevaluations, 1, "{busy:?}");
+    let mut seen = paths(&emu);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "GET /api/v1/repos/acme/widgets/issues",
+            "GET /api/v1/repos/acme/widgets/issues/comments",
+            "GET /api/v1/repos/acme/widgets/pulls/7",
+            "GET /api/v1/repos/acme/widgets/pulls/7/reviews",
+        ]
+    );
+    emu.clear_calls();
+    poller.poll_once().await;
+    assert_eq!(paths(&emu).len(), 2, "{:#?}", paths(&emu));
+}
+
+#[tokio::test]
+async fn the_sweep_lists_open_prs_in_pages_and_queues_each_once() {
+    let emu = Emulator::start(world_with_open_prs(120)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (poller, _) = poller(&emu, dir.path(), "10m").await;
+    // The fast pass finds nothing new (history is two hours old); the sweep queues 121 open PRs.
+    let first = poller.poll_once().await;
+    assert_eq!(first.reevaluations, 121, "{first:?}");
+    let listings = paths(&emu)
+        .iter()
+        .filter(|p| *p == "GET /api/v1/repos/acme/widgets/pulls")
+        .count();
+    // 121 open PRs at 50 a page.
+    assert_eq!(listings, 3, "{:#?}", paths(&emu));
+    // Not due again for ten minutes: the next pass lists no open PRs.
+    emu.clear_calls();
+    poller.poll_once().await;
+    assert!(!paths(&emu).iter().any(|p| p.ends_with("/pulls")));
 }

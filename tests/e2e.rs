@@ -62,10 +62,29 @@ impl Case {
         Case::start_with(world(), 1).await
     }
 
+    /// The example world; the poller every second, sweeping every second.
+    async fn start_sweeping() -> Case {
+        Case::start_config(world(), 1, |text| {
+            text.replace(
+                "interval_secs = 1\n",
+                "interval_secs = 1\nsweep_interval = \"1s\"\n",
+            )
+        })
+        .await
+    }
+
     async fn start_with(world: World, poll_secs: u64) -> Case {
+        Case::start_config(world, poll_secs, |text| text).await
+    }
+
+    async fn start_config(
+        world: World,
+        poll_secs: u64,
+        edit: impl FnOnce(String) -> String,
+    ) -> Case {
         let emu = Emulator::start(world).await;
         let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &serve_config(&emu, poll_secs, ""));
+        let config = write_config(dir.path(), &edit(serve_config(&emu, poll_secs, "")));
         let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
         assert_eq!(bot.login, "sopbot");
         Case {
@@ -247,7 +266,7 @@ impl Case {
     }
 
     /// Waits for a complete poller pass that started after this call: its comment listing,
-    /// then its listing of open PRs (which comes after the comments found were stored).
+    /// then its listing of updated PRs (which comes after the comments found were stored).
     async fn poller_pass(&self) {
         let from = self.emu.calls().len();
         wait_for(
@@ -261,7 +280,7 @@ impl Case {
                 })?;
                 calls[from + listed..]
                     .iter()
-                    .any(|c| c.method == "GET" && c.path == "/api/v1/repos/acme/widgets/pulls")
+                    .any(|c| c.method == "GET" && c.path == "/api/v1/repos/acme/widgets/issues")
                     .then_some(())
             },
         )
@@ -776,9 +795,10 @@ async fn the_bot_never_reacts_to_its_own_comments() {
 // ----- the status guard ----------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hand_posted_success_is_overturned_by_the_poller() {
-    let c = Case::start_polling().await;
-    // The poller's first pass evaluates the PR.
+async fn a_hand_posted_success_whose_webhook_was_lost_is_overturned_by_the_sweep() {
+    // A status moves no PR's `updated_at`: without its `status` webhook, the sweep finds it.
+    let c = Case::start_sweeping().await;
+    // The poller's first sweep evaluates the PR.
     c.expect_status(QA, "failure", "awaiting").await;
     let head = c.head();
     c.world(|w| w.post_status(REPO, &head, "alice", "success", QA, "trust me", ""));
@@ -1005,6 +1025,28 @@ async fn a_push_whose_webhook_was_lost_is_caught_by_the_poller() {
         .await;
     c.expect_status_on(&new, NA, "success", "no gates waived")
         .await;
+    c.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_whose_webhook_was_lost_is_caught_by_the_poller() {
+    let c = Case::start_polling().await;
+    c.expect_status(QA, "failure", "awaiting").await;
+    // A review moves the PR's `updated_at`: the fast pass lists it.
+    c.world(|w| w.review(REPO, PR, "bob", "APPROVED", "lgtm"));
+    c.expect_status(QA, "success", "approved by @bob").await;
+    c.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_re_requested_while_its_webhook_was_lost_is_caught_by_the_poller() {
+    let c = Case::start_polling().await;
+    c.approve("bob").await;
+    c.expect_status(QA, "success", "approved by @bob").await;
+    // Re-requesting bob's review clears `official` on his approval (Gitea's AddReviewRequest):
+    // it no longer counts, and the request moves the PR's `updated_at`.
+    c.world(|w| w.request_review(REPO, PR, "bob"));
+    c.expect_status(QA, "failure", "").await;
     c.finish();
 }
 

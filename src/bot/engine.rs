@@ -168,10 +168,15 @@ impl Engine {
             let answer: Answer = serde_json::from_str(&done.outcome)?;
             return self.publish(repo, comment_id, &answer, true, None).await;
         }
-        if let Err(e) = self.ev.client.react(repo, comment_id, "eyes").await {
+        // The reaction only says "seen": it runs alongside the first read, not before it.
+        let (reacted, pull) = tokio::join!(
+            self.ev.client.react(repo, comment_id, "eyes"),
+            self.ev.client.pull(repo, pr)
+        );
+        if let Err(e) = reacted {
             warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
         }
-        let pull = self.ev.client.pull(repo, pr).await?;
+        let pull = pull?;
         // Thread order: a comment found after later ones were handled (its webhook was lost)
         // must not declare a waiver that a later `/sop-revoke` already answered for.
         let late = !edited

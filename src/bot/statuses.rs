@@ -180,6 +180,7 @@ pub async fn post(
     }
     debug_assert!(evals.iter().all(|e| e.head_sha == head));
     let latest = client.latest_statuses(repo, head).await?;
+    let mut posts = Vec::new();
     for want in want {
         let current = latest.iter().find(|s| s.context == want.context);
         let creator = current
@@ -201,8 +202,11 @@ pub async fn post(
             }),
             _ => {}
         }
-        client.post_status(repo, head, &want).await?;
-        result.posted.push(want.context);
+        result.posted.push(want.context.clone());
+        posts.push(want);
     }
+    // Each context is its own status: posted at once rather than one after another.
+    futures_util::future::try_join_all(posts.iter().map(|w| client.post_status(repo, head, w)))
+        .await?;
     Ok(result)
 }

@@ -258,6 +258,7 @@ fn client_options(config: &Config) -> ClientOptions {
     ClientOptions {
         timeout: config.gitea.timeout,
         retries: config.gitea.retries,
+        max_requests_per_second: config.gitea.max_requests_per_second,
         ..ClientOptions::default()
     }
 }

@@ -105,14 +105,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         stop_rx.clone(),
     ));
     let poller = tokio::spawn(
-        Poller {
-            config: config.clone(),
-            client,
-            store: store.clone(),
-            bot_login: bot.clone(),
-            notify,
-        }
-        .run(stop_rx),
+        Poller::new(config.clone(), client, store.clone(), bot.clone(), notify).run(stop_rx),
     );
     let pruner = tokio::spawn(prune_hourly(store.clone(), config.database.inbox_retention));
     // The line scripts wait for: the address really bound (port 0 picks one).

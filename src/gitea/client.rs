@@ -63,6 +63,9 @@ pub struct ClientOptions {
     /// Longest `Retry-After` the client waits out; longer ones fail the call. Default 30 s.
     pub retry_after_max: Duration,
     pub user_agent: String,
+    /// Requests per second at most, across every clone of the client (a burst of one second's
+    /// worth); 0: no limit. Default 0 (the config's default is modest).
+    pub max_requests_per_second: u32,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +77,7 @@ impl Default for ClientOptions {
             backoff_max: Duration::from_secs(5),
             retry_after_max: Duration::from_secs(30),
             user_agent: concat!("sopbot/", env!("CARGO_PKG_VERSION")).to_string(),
+            max_requests_per_second: 0,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct GiteaClient {
     token: Secret,
     opts: ClientOptions,
     observer: Option<CallObserver>,
+    /// Shared by every clone: workers, the poller and the sweep draw from one budget.
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
 }
 
 impl fmt::Debug for GiteaClient {
@@ -113,6 +119,7 @@ impl fmt::Debug for GiteaClient {
             .field("token", &self.token)
             .field("opts", &self.opts)
             .field("observer", &self.observer.is_some())
+            .field("limited", &self.limiter.is_some())
             .finish()
     }
 }
@@ -176,6 +183,8 @@ impl Call {
 struct Answer {
     body: Vec<u8>,
     total_count: Option<u64>,
+    /// The server's clock when it answered (the `Date` header, whole seconds).
+    date: Option<DateTime<Utc>>,
 }
 
 /// Why an attempt failed.
@@ -278,12 +287,18 @@ impl GiteaClient {
             .default_headers(headers)
             .build()
             .map_err(|e| setup(describe(e)))?;
+        let limiter = std::num::NonZeroU32::new(opts.max_requests_per_second).map(|n| {
+            Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
+                n,
+            )))
+        });
         Ok(GiteaClient {
             http,
             api,
             token,
             opts,
             observer: None,
+            limiter,
         })
     }
 
@@ -331,6 +346,39 @@ impl GiteaClient {
         let segs = repo_segments(repo, &["pulls"]);
         self.get_paged(Call::get("/repos/{o}/{r}/pulls", &segs).query("state", "open"))
             .await
+    }
+
+    /// Every PR (open or not) whose `updated_at` is at or after `since`: Gitea moves it on every
+    /// comment, review, dismissal, review request, push and state change (`docs/gitea-api.md`),
+    /// so an idle repository answers with one empty page. The issue listing filters in the
+    /// database when no keyword is given, never through a lagging search indexer.
+    /// Also returns Gitea's clock when it answered, if it said.
+    pub async fn pulls_updated_since(
+        &self,
+        repo: &RepoName,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<IssueSummary>, Option<DateTime<Utc>>), GiteaError> {
+        let segs = repo_segments(repo, &["issues"]);
+        let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let call = Call::get("/repos/{o}/{r}/issues", &segs)
+            .query("type", "pulls")
+            .query("state", "all")
+            .query("since", since);
+        let (all, _, date) = self
+            .paged_dated(
+                call,
+                |body| {
+                    Ok(serde_json::from_slice::<Option<Vec<IssueSummary>>>(body)?
+                        .unwrap_or_default())
+                },
+                true,
+            )
+            .await?;
+        let pulls = all
+            .into_iter()
+            .filter(|i| i.pull_request.is_some())
+            .collect();
+        Ok((pulls, date))
     }
 
     /// Every review the token owner can see, oldest first (others' PENDING ones are hidden
@@ -581,9 +629,21 @@ impl GiteaClient {
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
         trust_total: bool,
     ) -> Result<(Vec<T>, Option<u64>), GiteaError> {
+        let (all, total, _) = self.paged_dated(call, items, trust_total).await?;
+        Ok((all, total))
+    }
+
+    /// [`GiteaClient::paged_counted`], with the server's clock when it sent the first page.
+    async fn paged_dated<T>(
+        &self,
+        call: Call,
+        items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
+        trust_total: bool,
+    ) -> Result<(Vec<T>, Option<u64>, Option<DateTime<Utc>>), GiteaError> {
         let endpoint = call.endpoint();
         let mut all = Vec::new();
         let mut total = None;
+        let mut date = None;
         for page in 1..=MAX_PAGES {
             let this = call
                 .clone()
@@ -597,13 +657,14 @@ impl GiteaClient {
             let n = got.len();
             all.extend(got);
             total = answer.total_count.or(total);
+            date = date.or(answer.date);
             let done = match answer.total_count.filter(|_| trust_total) {
                 _ if n == 0 => true,
                 Some(total) => all.len() as u64 >= total,
                 None => n < PAGE_SIZE,
             };
             if done {
-                return Ok((all, total));
+                return Ok((all, total, date));
             }
         }
         Err(GiteaError::Decode {
@@ -664,6 +725,9 @@ impl GiteaClient {
         let url = self.url(&call);
         let mut attempt = 0;
         loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
             let started = Instant::now();
             let outcome = self.attempt(&call, url.clone()).await;
             let elapsed = started.elapsed();
@@ -730,7 +794,19 @@ impl GiteaClient {
                 .get("x-total-count")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
-            return Ok((status.as_u16(), Answer { body, total_count }));
+            let date = headers
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+                .map(|d| d.with_timezone(&Utc));
+            return Ok((
+                status.as_u16(),
+                Answer {
+                    body,
+                    total_count,
+                    date,
+                },
+            ));
         }
         let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
             .then(|| {

@@ -16,8 +16,8 @@ mod testkit;
 pub use client::{CallObserver, CallRecord, ClientOptions, GiteaClient, PAGE_SIZE};
 pub use error::{scope_fix, GiteaError, TOKEN_SCOPES};
 pub use models::{
-    Branch, CombinedStatus, Comment, CommitStatus, NewStatus, Organization, Permission, PrBranch,
-    PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState, Team,
-    TimelineComment, User,
+    Branch, CombinedStatus, Comment, CommitStatus, IssueSummary, NewStatus, Organization,
+    Permission, PrBranch, PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState,
+    Team, TimelineComment, User,
 };
 pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, TeamSpec, DEFAULT_VISIBILITY_TTL};

@@ -54,6 +54,29 @@ pub struct PrBranch {
     pub repo_id: i64,
 }
 
+/// A PR as the issue listing shows it (`GET /repos/{o}/{r}/issues?type=pulls`): enough to know
+/// that it changed and whether it is still open, not its head (read the PR for that).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IssueSummary {
+    #[serde(deserialize_with = "nd")]
+    pub number: u64,
+    /// `open` or `closed`.
+    #[serde(deserialize_with = "nd")]
+    pub state: String,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Present for a PR.
+    pub pull_request: Option<PullRequestMeta>,
+}
+
+/// `PullRequestMeta`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PullRequestMeta {
+    #[serde(deserialize_with = "nd")]
+    pub merged: bool,
+}
+
 /// A pull request (`GET /repos/{o}/{r}/pulls/{n}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -62,6 +62,10 @@ pub struct CursorRow {
     /// List comments updated since this time next round.
     pub comments_since: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// List PRs updated since this time next round; `None` before the first fast pass.
+    pub pulls_since: Option<DateTime<Utc>>,
+    /// When the last full sweep of the repository's open PRs finished.
+    pub swept_at: Option<DateTime<Utc>>,
 }
 
 /// What an open PR looked like when last evaluated.
@@ -177,7 +181,8 @@ impl Store {
     /// The poller's cursor for a repository; `None` before its first round.
     pub async fn cursor(&self, repo: &str) -> Result<Option<CursorRow>, StoreError> {
         let row = sqlx::query_as(
-            "SELECT repo, comments_since, updated_at FROM poll_cursors WHERE repo = ?",
+            "SELECT repo, comments_since, updated_at, pulls_since, swept_at
+             FROM poll_cursors WHERE repo = ?",
         )
         .bind(repo)
         .fetch_optional(&self.pool)
@@ -195,7 +200,7 @@ impl Store {
             "INSERT INTO poll_cursors (repo, comments_since, updated_at) VALUES (?, ?, ?)
              ON CONFLICT (repo) DO UPDATE SET
                  comments_since = excluded.comments_since, updated_at = excluded.updated_at
-             RETURNING repo, comments_since, updated_at",
+             RETURNING repo, comments_since, updated_at, pulls_since, swept_at",
         )
         .bind(repo)
         .bind(ts(since))
@@ -203,6 +208,43 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(row)
+    }
+
+    /// Moves the poller's PR cursor for a repository (creating the row: the comment cursor
+    /// then starts at the same time).
+    pub async fn set_pulls_cursor(
+        &self,
+        repo: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_cursors (repo, comments_since, updated_at, pulls_since)
+             VALUES (?1, ?2, ?3, ?2)
+             ON CONFLICT (repo) DO UPDATE SET
+                 pulls_since = excluded.pulls_since, updated_at = excluded.updated_at",
+        )
+        .bind(repo)
+        .bind(ts(since))
+        .bind(ts(self.now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a full sweep of the repository finished at `at`.
+    pub async fn set_swept_at(&self, repo: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_cursors (repo, comments_since, updated_at, swept_at)
+             VALUES (?1, ?2, ?3, ?2)
+             ON CONFLICT (repo) DO UPDATE SET
+                 swept_at = excluded.swept_at, updated_at = excluded.updated_at",
+        )
+        .bind(repo)
+        .bind(ts(at))
+        .bind(ts(self.now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// What the PR looked like at its last evaluation; `None` if never evaluated.

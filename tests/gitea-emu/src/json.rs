@@ -503,6 +503,56 @@ pub struct PullRequestJson {
     pub pin_order: i64,
 }
 
+/// `PullRequestMeta`: what an issue listing says of a PR.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullRequestMetaJson {
+    pub merged: bool,
+    pub merged_at: Option<String>,
+    pub draft: bool,
+    pub html_url: String,
+}
+
+/// An issue or PR as `GET /repos/{o}/{r}/issues` lists it (`convert.ToAPIIssue`).
+#[derive(Debug, Clone, Serialize)]
+pub struct IssueJson {
+    pub id: i64,
+    pub url: String,
+    pub html_url: String,
+    pub number: u64,
+    pub user: Option<UserJson>,
+    pub original_author: String,
+    pub original_author_id: i64,
+    pub title: String,
+    pub body: String,
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    pub assets: Vec<()>,
+    pub labels: Vec<LabelJson>,
+    pub milestone: Option<()>,
+    pub assignee: Option<UserJson>,
+    pub assignees: Option<Vec<UserJson>>,
+    pub state: String,
+    pub is_locked: bool,
+    pub comments: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub due_date: Option<String>,
+    pub time_estimate: i64,
+    pub pull_request: Option<PullRequestMetaJson>,
+    pub repository: RepoMetaJson,
+    pub pin_order: i64,
+}
+
+/// `RepositoryMeta`: the short repository an issue names.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoMetaJson {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub full_name: String,
+}
+
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }
@@ -524,6 +574,50 @@ fn plain_comment_count(w: &World, r: &Repo, i: &Issue) -> i64 {
         .iter()
         .filter(|c| c.repo_id == r.id && c.index == i.index && c.kind == CommentKind::Comment)
         .count() as i64
+}
+
+/// An issue or PR as the issue listing shows it to `doer` (`convert.ToAPIIssue`).
+pub fn issue(w: &World, r: &Repo, i: &Issue, doer: Option<&str>) -> IssueJson {
+    let html = issue_html_url(w, r, i);
+    let owner = w.org.login.clone();
+    IssueJson {
+        id: i.id,
+        url: format!("{}/issues/{}", repo_api_url(w, r), i.index),
+        html_url: html.clone(),
+        number: i.index,
+        user: user(w, &i.author, doer),
+        original_author: String::new(),
+        original_author_id: 0,
+        title: i.title.clone(),
+        body: i.body.clone(),
+        ref_name: String::new(),
+        assets: Vec::new(),
+        labels: Vec::new(),
+        milestone: None,
+        assignee: None,
+        assignees: None,
+        state: if i.closed { "closed" } else { "open" }.into(),
+        is_locked: false,
+        comments: plain_comment_count(w, r, i),
+        created_at: ts(&i.created),
+        updated_at: ts(&i.updated),
+        closed_at: ts_opt(&i.closed_at),
+        due_date: None,
+        time_estimate: 0,
+        pull_request: i.pull.as_ref().map(|p| PullRequestMetaJson {
+            merged: p.merged,
+            merged_at: ts_opt(&p.merged_at),
+            draft: is_draft(&i.title),
+            html_url: html.clone(),
+        }),
+        repository: RepoMetaJson {
+            id: r.id,
+            name: r.name.clone(),
+            owner: owner.clone(),
+            full_name: format!("{owner}/{}", r.name),
+        },
+        pin_order: 0,
+    }
 }
 
 /// A pull request as `doer` sees it (`convert.ToAPIPullRequest`). Panics if `i` is not a PR.

@@ -289,6 +289,7 @@ fn router(state: AppState) -> Router {
             &format!("{repo}/pulls/{{index}}/reviews/{{id}}"),
             get(get_review),
         )
+        .route(&format!("{repo}/issues"), get(list_issues))
         .route(&format!("{repo}/issues/comments"), get(list_repo_comments))
         .route(
             &format!("{repo}/issues/comments/{{id}}"),
@@ -968,6 +969,48 @@ async fn list_comments(
             .map(|c| json::comment(w, repo, issue, c, Some(doer)))
             .collect();
         Ok(with_total(ok(&out)?, out.len()))
+    })
+}
+
+/// `GET /repos/{o}/{r}/issues` (`ListIssues`, `routers/api/v1/repo/issue.go` @ v1.25.4): `state`
+/// (default open), `type` (`issues`/`pulls`), `since`/`before` on the issue's `updated_unix`
+/// (which every new comment, review, dismissal, push comment and state change moves:
+/// `updateCommentInfos`, `models/issues/comment.go`), newest created first, paged with the total.
+async fn list_issues(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((o, r)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let params = Params(q);
+    st.api(&headers, |w, doer| {
+        let repo = find_repo(w, &o, &r, doer)?;
+        let (since, before) = params.since_before(w)?;
+        let state = params.get("state").unwrap_or("open");
+        let kind = params.get("type").unwrap_or("");
+        let mut rows: Vec<&Issue> = repo
+            .issues
+            .iter()
+            .filter(|i| match state {
+                "closed" => i.closed,
+                "all" => true,
+                _ => !i.closed,
+            })
+            .filter(|i| match kind {
+                "pulls" => i.pull.is_some(),
+                "issues" => i.pull.is_none(),
+                _ => true,
+            })
+            .filter(|i| in_window(&i.updated, since, before))
+            .collect();
+        rows.sort_by_key(|i| std::cmp::Reverse((i.created, i.index)));
+        let total = rows.len();
+        let paging = params.paging();
+        let out: Vec<_> = page_of(rows, Some(paging))
+            .into_iter()
+            .map(|i| json::issue(w, repo, i, Some(doer)))
+            .collect();
+        Ok(with_total(ok(&out)?, total))
     })
 }
 

@@ -633,6 +633,11 @@ impl World {
 
     // ----- clock ----------------------------------------------------------------------------
 
+    /// Sets the manual clock to `at` (a world built in the past, then brought to the present).
+    pub fn set_clock(&mut self, at: DateTime<Utc>) {
+        self.clock = Clock::Manual(at.trunc_subsecs(0));
+    }
+
     /// Moves a manual clock forward (no effect on the wall clock).
     pub fn advance_clock(&mut self, by: Duration) {
         if let Clock::Manual(t) = &mut self.clock {
@@ -797,7 +802,7 @@ impl World {
         let mut c = self.new_comment(repo_id, n, CommentKind::ChangeTitle, Some(author), "", now);
         c.old_title = old;
         c.new_title = title.to_string();
-        self.comments.push(c);
+        self.insert_comment(c);
     }
 
     /// Changes a PR's body (an `edited` event).
@@ -833,7 +838,7 @@ impl World {
         );
         c.old_ref = old;
         c.new_ref = base.to_string();
-        self.comments.push(c);
+        self.insert_comment(c);
         self.mark_stale(repo_id, n, &head);
     }
 
@@ -895,7 +900,7 @@ impl World {
         }
         let body = format!("{{\"is_force_push\":false,\"commit_ids\":[\"{sha}\"]}}");
         let c = self.new_comment(repo_id, n, CommentKind::PullPush, Some(author), &body, now);
-        self.comments.push(c);
+        self.insert_comment(c);
         if diff_changed {
             self.mark_stale(repo_id, n, &sha);
             if self.branch(repo, &base_ref).dismiss_stale_approvals {
@@ -972,7 +977,7 @@ impl World {
             CommentKind::Close
         };
         let c = self.new_comment(repo_id, n, kind, Some(user.to_string()), "", now);
-        self.comments.push(c);
+        self.insert_comment(c);
     }
 
     /// Reopens a closed, unmerged PR (acting user: its author).
@@ -990,7 +995,7 @@ impl World {
         i.updated = now;
         let author = i.author.clone();
         let c = self.new_comment(repo_id, n, CommentKind::Reopen, Some(author), "", now);
-        self.comments.push(c);
+        self.insert_comment(c);
     }
 
     // ----- reviews ----------------------------------------------------------------------------
@@ -1108,7 +1113,7 @@ impl World {
         );
         c.review_id = id;
         let comment_id = c.id;
-        self.comments.push(c);
+        self.insert_comment(c);
         self.reviews.push(Review {
             id,
             repo_id,
@@ -1146,7 +1151,7 @@ impl World {
         let admin = self.org_admin_login();
         let mut c = self.new_comment(repo_id, n, CommentKind::DismissReview, admin, "", now);
         c.review_id = review_id;
-        self.comments.push(c);
+        self.insert_comment(c);
     }
 
     /// Requests a review from a user (a `REQUEST_REVIEW` row; listed in `requested_reviewers`).
@@ -1201,7 +1206,7 @@ impl World {
         );
         c.review_id = id;
         c.assignee = user.clone();
-        self.comments.push(c);
+        self.insert_comment(c);
         self.reviews.push(Review {
             id,
             repo_id,
@@ -1306,7 +1311,7 @@ impl World {
         let now = self.now();
         let c = self.new_comment(repo_id, n, CommentKind::Comment, user, body, now);
         let id = c.id;
-        self.comments.push(c);
+        self.insert_comment(c);
         self.issue_mut(repo, n).updated = now;
         id
     }
@@ -1668,6 +1673,23 @@ impl World {
             .iter()
             .position(|r| r.name.eq_ignore_ascii_case(name))
             .unwrap_or_else(|| panic!("gitea-emu: no repo {name:?}"))
+    }
+
+    /// Stores a new timeline row and, as Gitea's `CreateComment` does for every kind
+    /// (`updateCommentInfos`, `models/issues/comment.go` @ v1.25.4), moves the issue's `updated`:
+    /// comments, reviews, dismissals, review requests, pushes, closes and reopens all do.
+    fn insert_comment(&mut self, c: Comment) {
+        let (repo_id, index, at) = (c.repo_id, c.index, c.created);
+        self.comments.push(c);
+        if let Some(i) = self
+            .repos
+            .iter_mut()
+            .filter(|r| r.id == repo_id)
+            .flat_map(|r| r.issues.iter_mut())
+            .find(|i| i.index == index)
+        {
+            i.updated = i.updated.max(at);
+        }
     }
 
     fn issue_mut(&mut self, repo: &str, n: u64) -> &mut Issue {
