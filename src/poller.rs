@@ -266,6 +266,8 @@ impl Poller {
             let Some(comment_id) = w.comment_id else {
                 continue;
             };
+            // `Ok(None)`: the id is not a conversation comment (a code-review thread reply,
+            // `docs/gitea-api.md` §2), so no answer will ever say "deleted": it stands.
             match self.client.comment(repo, comment_id).await {
                 Err(e) if e.is_not_found() => {}
                 Ok(_) => continue,

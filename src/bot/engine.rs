@@ -168,6 +168,12 @@ impl Engine {
             let answer: Answer = serde_json::from_str(&done.outcome)?;
             return self.publish(repo, comment_id, &answer, true, None).await;
         }
+        if self
+            .outside_conversation(repo, pr, comment_id, author)
+            .await?
+        {
+            return Ok(());
+        }
         if let Err(e) = self.ev.client.react(repo, comment_id, "eyes").await {
             warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
         }
@@ -201,6 +207,49 @@ impl Engine {
         };
         self.publish(repo, comment_id, &answer, retry, Some(&pull))
             .await
+    }
+
+    /// Whether a comment with commands is not in the PR's conversation, and so not acted on:
+    /// gone (404), or a reply in a code-review thread, which Gitea delivers exactly like a
+    /// conversation comment but answers `GET /issues/comments/{id}` with 204 for
+    /// (`docs/gitea-api.md` §2). The poller can never list thread replies, so acting on them
+    /// would depend on a webhook arriving; and a reply would land away from the thread. The
+    /// thread reply is audited once (the inbox hands each delivery over once); nothing is
+    /// posted. Any other failure is an error: the event is tried again later.
+    async fn outside_conversation(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+        author: &str,
+    ) -> anyhow::Result<bool> {
+        match self.ev.client.comment(repo, comment_id).await {
+            Ok(Some(_)) => Ok(false),
+            Err(e) if e.is_not_found() => {
+                info!(%repo, pr, comment_id, "comment gone: not acted on");
+                Ok(true)
+            }
+            Err(e) => Err(e.into()),
+            Ok(None) => {
+                info!(%repo, pr, comment_id, author, "commands in a code-review thread: not acted on");
+                self.ev
+                    .store
+                    .record_audit(&NewAudit {
+                        actor: author.to_string(),
+                        action: actions::THREAD_IGNORED.into(),
+                        repo: Some(repo.full()),
+                        pr: Some(pr as i64),
+                        gate: None,
+                        waiver_id: None,
+                        detail: format!(
+                            "comment {comment_id} by @{author} is in a code-review thread; \
+                             commands are only read from the PR conversation"
+                        ),
+                    })
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// Runs each command: authorises, plans the store writes, and writes the answer's lines.
