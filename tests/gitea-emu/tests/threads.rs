@@ -138,7 +138,11 @@ async fn get_answers_204_and_no_listing_shows_thread_comments() {
         .unwrap()
         .clone();
     assert_eq!(
-        (&carol["state"], &carol["official"], &carol["comments_count"]),
+        (
+            &carol["state"],
+            &carol["official"],
+            &carol["comments_count"]
+        ),
         (&json!("COMMENT"), &json!(false), &json!(2)),
         "`GetCodeCommentsCount` counts the reply, which joins the thread's review"
     );
@@ -154,7 +158,11 @@ async fn thread_comments_can_be_edited_reacted_to_and_deleted() {
     let a = api.patch(BOB, &path, json!({"body": "edited"})).await;
     assert_eq!((a.status, &a.json["body"]), (200, &json!("edited")));
     let a = api
-        .post(BOT, &format!("{path}/reactions"), json!({"content": "eyes"}))
+        .post(
+            BOT,
+            &format!("{path}/reactions"),
+            json!({"content": "eyes"}),
+        )
         .await;
     assert_eq!(a.status, 201);
     let a = api.call("DELETE", Some(BOB), &path, None).await;
