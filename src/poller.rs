@@ -440,6 +440,8 @@ impl Poller {
             let (Ok(pr), Some(comment_id)) = (u64::try_from(w.pr), w.comment_id) else {
                 continue;
             };
+            // `Ok(None)`: the id is not a conversation comment (a code-review thread reply,
+            // `docs/gitea-api.md` §2), so no answer will ever say "deleted": it stands.
             match self.client.comment(repo, comment_id).await {
                 Err(e) if e.is_not_found() => {}
                 Ok(_) => continue,

@@ -99,7 +99,11 @@ async fn reviews_comments_reactions_and_statuses_round_trip() {
         .unwrap();
     assert_eq!(edited.body, "hello again");
     assert_eq!(
-        c.comment(&widgets(), posted.id).await.unwrap().body,
+        c.comment(&widgets(), posted.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
         "hello again"
     );
     c.react(&widgets(), posted.id, "eyes").await.unwrap();

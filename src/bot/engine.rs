@@ -168,35 +168,39 @@ impl Engine {
             let answer: Answer = serde_json::from_str(&done.outcome)?;
             return self.publish(repo, comment_id, &answer, true, None).await;
         }
-        // The reaction only says "seen": it runs alongside the first read, not before it.
-        let (reacted, pull) = tokio::join!(
-            self.ev.client.react(repo, comment_id, "eyes"),
+        // Where the comment is and what the PR is: independent reads, made together.
+        let (outside, pull) = tokio::join!(
+            self.outside_conversation(repo, pr, comment_id, author),
             self.ev.client.pull(repo, pr)
         );
-        if let Err(e) = reacted {
-            warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
+        if outside? {
+            return Ok(());
         }
         let pull = pull?;
-        // Thread order: a comment found after later ones were handled (its webhook was lost)
-        // must not declare a waiver that a later `/sop-revoke` already answered for.
-        let late = !edited
-            && store
-                .newest_handled_comment(&repo.full(), pr as i64)
-                .await?
-                .is_some_and(|newest| newest > comment_id);
-        let (outcome, answer) = self
-            .decide(
-                repo,
-                &pull,
-                Said {
-                    comment_id,
-                    author,
-                    body,
-                    late,
-                },
-                &parsed,
-            )
-            .await?;
+        // The reaction only says "seen": it runs alongside the decision, not before it.
+        let reaction = async {
+            if let Err(e) = self.ev.client.react(repo, comment_id, "eyes").await {
+                warn!(%repo, pr, comment_id, error = %e, "cannot react to the comment");
+            }
+        };
+        let decision = async {
+            // Thread order: a comment found after later ones were handled (its webhook was
+            // lost) must not declare a waiver that a later `/sop-revoke` already answered for.
+            let late = !edited
+                && store
+                    .newest_handled_comment(&repo.full(), pr as i64)
+                    .await?
+                    .is_some_and(|newest| newest > comment_id);
+            let said = Said {
+                comment_id,
+                author,
+                body,
+                late,
+            };
+            self.decide(repo, &pull, said, &parsed).await
+        };
+        let ((), decided) = tokio::join!(reaction, decision);
+        let (outcome, answer) = decided?;
         let recorded = store.record_comment_outcome(&outcome).await?;
         let retry = !recorded.is_new();
         let answer = if retry {
@@ -206,6 +210,49 @@ impl Engine {
         };
         self.publish(repo, comment_id, &answer, retry, Some(&pull))
             .await
+    }
+
+    /// Whether a comment with commands is not in the PR's conversation, and so not acted on:
+    /// gone (404), or a reply in a code-review thread, which Gitea delivers exactly like a
+    /// conversation comment but answers `GET /issues/comments/{id}` with 204 for
+    /// (`docs/gitea-api.md` §2). The poller can never list thread replies, so acting on them
+    /// would depend on a webhook arriving; and a reply would land away from the thread. The
+    /// thread reply is audited once (the inbox hands each delivery over once); nothing is
+    /// posted. Any other failure is an error: the event is tried again later.
+    async fn outside_conversation(
+        &self,
+        repo: &RepoName,
+        pr: u64,
+        comment_id: i64,
+        author: &str,
+    ) -> anyhow::Result<bool> {
+        match self.ev.client.comment(repo, comment_id).await {
+            Ok(Some(_)) => Ok(false),
+            Err(e) if e.is_not_found() => {
+                info!(%repo, pr, comment_id, "comment gone: not acted on");
+                Ok(true)
+            }
+            Err(e) => Err(e.into()),
+            Ok(None) => {
+                info!(%repo, pr, comment_id, author, "commands in a code-review thread: not acted on");
+                self.ev
+                    .store
+                    .record_audit(&NewAudit {
+                        actor: author.to_string(),
+                        action: actions::THREAD_IGNORED.into(),
+                        repo: Some(repo.full()),
+                        pr: Some(pr as i64),
+                        gate: None,
+                        waiver_id: None,
+                        detail: format!(
+                            "comment {comment_id} by @{author} is in a code-review thread; \
+                             commands are only read from the PR conversation"
+                        ),
+                    })
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// Runs each command: authorises, plans the store writes, and writes the answer's lines.

@@ -25,6 +25,8 @@ pub mod actions {
     /// A comment edited by someone other than its author (or by an account unknown): the edit
     /// is not acted on.
     pub const EDIT_IGNORED: &str = "comment.edit_ignored";
+    /// Commands in a reply in a code-review thread: not acted on (`README.md`, Commands).
+    pub const THREAD_IGNORED: &str = "comment.thread_ignored";
 }
 
 /// One audit entry.

@@ -726,7 +726,12 @@ pub fn review(w: &World, r: &Repo, i: &Issue, x: &Review, doer: Option<&str>) ->
         stale: x.stale,
         official: x.official,
         dismissed: x.dismissed,
-        comments_count: 0,
+        // `GetCodeCommentsCount` (`models/issues/review.go` @ v1.25.4): thread replies count.
+        comments_count: w
+            .comments
+            .iter()
+            .filter(|c| c.kind == crate::world::CommentKind::Code && c.review_id == x.id)
+            .count() as i64,
         submitted_at: ts(&x.submitted),
         updated_at: ts(&x.updated),
         html_url: x

@@ -35,7 +35,8 @@
 //!   that filter), `/pulls/{n}/reviews/{id}`, `/issues/{n}/timeline`, `/issues/{n}/comments`
 //!   (GET unpaged, 500 for an unknown index; POST), `/issues/comments` (repo-wide, `since`/
 //!   `before` on `updated_at`, 422 on a bad time), `/issues/comments/{id}` (GET, PATCH, DELETE;
-//!   204 for timeline rows, bare 403/404 where Gitea sends no body), `…/reactions` (GET, POST
+//!   204 for timeline rows and code comments; PATCH/DELETE of code comments and review bodies,
+//!   204/400 for rows without content; bare 403/404 where Gitea sends no body), `…/reactions` (GET, POST
 //!   201/200/403, DELETE), `/statuses/{sha}` (POST: `status` key, per-SHA ids, write needed, 500
 //!   for an unknown SHA; GET newest first, paged, `Link`), `/commits/{ref}/statuses`,
 //!   `/commits/{ref}/status` (latest per context, paged contexts, all-empty body when none),
@@ -47,6 +48,10 @@
 //!   new verdict un-officials and dismisses the reviewer's earlier ones, stale on a
 //!   diff-changing push except reviews of the new head, `dismiss_stale_approvals`, review
 //!   requests (user and team) removed when answered, misfiled event strings stored as PENDING.
+//! - Code-review threads: `code_comment` (a single-comment COMMENT review) and `reply_in_thread`
+//!   (a `pull_request_comment` delivery like a conversation comment's); code comments are in no
+//!   listing and not in the timeline (dropped after paging: pages come back short), and count in
+//!   the review's `comments_count`.
 //! - Timeline rows share the comment id space: `comment`, `review`, `pull_push`, `close`,
 //!   `reopen`, `merge_pull`, `dismiss_review`, `review_request`, `change_title`,
 //!   `change_target_branch`.
@@ -58,7 +63,7 @@
 //! - Token scopes, 2FA enforcement, locked issues, archived repos (423), blocked users, renamed
 //!   users and repos (307), public repos and anonymous reads, query-string tokens.
 //! - Branch-protection push and merge whitelists, the admin-only `/branch_protections`, merge checks (`mergeable` is just "not WIP").
-//! - Labels, milestones, assignees, code comments, PR creation or review submission over the
+//! - Labels, milestones, assignees, pending reviews' code comments, PR creation or review submission over the
 //!   API, `/orgs/{org}/members`, `/orgs/{org}/teams/search`, webhook *delivery* (the builders
 //!   produce deliveries; the test posts them).
 //! - Times are UTC with whole seconds; the wall clock by default, [`World::with_clock`] for a

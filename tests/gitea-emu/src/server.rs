@@ -928,11 +928,16 @@ async fn timeline(
         let mut rows: Vec<_> = w
             .comments
             .iter()
+            // Code comments are left out after paging (`comment.Type != CommentTypeCode`,
+            // `ListIssueCommentsAndTimeline`, `routers/api/v1/repo/issue_comment.go` @ v1.25.4).
             .filter(|c| c.repo_id == repo.id && c.index == issue.index)
             .filter(|c| in_window(&c.updated, since, before))
             .collect();
         rows.sort_by_key(|c| (c.created, c.id));
         let page: Vec<_> = page_of(rows, params.paging_if_page())
+            .into_iter()
+            .filter(|c| c.kind != CommentKind::Code)
+            .collect::<Vec<_>>()
             .into_iter()
             .map(|c| json::timeline_comment(w, repo, issue, c, Some(doer)))
             .collect();
@@ -1096,6 +1101,8 @@ async fn get_comment(
     st.api(&headers, |w, doer| {
         let repo = find_repo(w, &o, &r, doer)?;
         let c = find_comment(w, repo, &id)?;
+        // Anything but a plain comment, a code-review thread reply included, is a bodiless 204
+        // (`GetIssueComment`, `routers/api/v1/repo/issue_comment.go` @ v1.25.4).
         if c.kind != CommentKind::Comment {
             return Err(bare(StatusCode::NO_CONTENT));
         }
@@ -1129,7 +1136,9 @@ async fn edit_comment(
         if !poster && w.access(doer) < Access::Write {
             return Err(bare(StatusCode::FORBIDDEN));
         }
-        if c.kind != CommentKind::Comment {
+        // Code comments and review bodies are editable; other timeline rows answer 204
+        // (`editIssueComment`, `routers/api/v1/repo/issue_comment.go` @ v1.25.4).
+        if !c.kind.has_content_support() {
             return Err(bare(StatusCode::NO_CONTENT));
         }
         let repo_name = repo.name.clone();
@@ -1156,8 +1165,9 @@ async fn delete_comment(
         if !poster && w.access(doer) < Access::Write {
             return Err(bare(StatusCode::FORBIDDEN));
         }
-        if c.kind != CommentKind::Comment {
-            return Err(bare(StatusCode::NO_CONTENT));
+        // `deleteIssueComment` (same file): rows without content are a bare 400.
+        if !c.kind.has_content_support() {
+            return Err(bare(StatusCode::BAD_REQUEST));
         }
         let repo_name = repo.name.clone();
         w.delete_comment(&repo_name, c.id);

@@ -153,7 +153,8 @@ pub enum PrChange {
 }
 
 /// The kinds of issue comment rows the emulator creates. Only `Comment` is a "comment" to the
-/// comments endpoints; the others appear in the timeline only.
+/// comments endpoints; the others appear in the timeline only, except `Code` (a comment on a
+/// line of the diff, or a reply in its thread), which appears in neither (`docs/gitea-api.md` §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentKind {
     Comment,
@@ -166,6 +167,7 @@ pub enum CommentKind {
     ReviewRequest,
     ChangeTitle,
     ChangeTargetBranch,
+    Code,
 }
 
 impl CommentKind {
@@ -182,6 +184,7 @@ impl CommentKind {
             Self::ReviewRequest => "review_request",
             Self::ChangeTitle => "change_title",
             Self::ChangeTargetBranch => "change_target_branch",
+            Self::Code => "code",
         }
     }
 }
@@ -210,6 +213,20 @@ pub struct Comment {
     pub assignee: Option<String>,
     /// Who deleted it (set on rows in the deleted list).
     pub deleted_by: Option<String>,
+    /// Code comments: the file and line of the diff the thread is on.
+    pub tree_path: String,
+    pub line: i64,
+}
+
+impl CommentKind {
+    /// Gitea's `CommentType.HasContentSupport` (`models/issues/comment.go` @ v1.25.4): the rows
+    /// the edit and delete routes accept.
+    pub fn has_content_support(self) -> bool {
+        matches!(
+            self,
+            Self::Comment | Self::Code | Self::Review | Self::DismissReview
+        )
+    }
 }
 
 /// A review row. `REQUEST_REVIEW` rows are review requests (for a team: `user` is `None`).
@@ -1295,6 +1312,124 @@ impl World {
         self.add_comment(repo, n, Some(user.to_string()), body)
     }
 
+    /// `user` comments on `line` of `path` in the PR's diff ("Add single comment"). Gitea makes
+    /// a COMMENT review with an empty body holding this one code comment and submits it: the
+    /// timeline gets a `review` row, the delivery is `pull_request_review_comment`
+    /// ([`World::webhook_for_review`] `"comment"`), and no comment webhook is sent for the code
+    /// comment itself (`CreateCodeComment` and `SubmitReview`, `services/pull/review.go` @
+    /// v1.25.4; the webhook notifier has no `PullRequestCodeComment`). Returns the code
+    /// comment's id, which starts the thread [`World::reply_in_thread`] answers in.
+    pub fn code_comment(
+        &mut self,
+        repo: &str,
+        n: u64,
+        user: &str,
+        path: &str,
+        line: i64,
+        body: &str,
+    ) -> i64 {
+        self.expect_user(user);
+        let repo_id = self.repo(repo).id;
+        let head = self.pull(repo, n).head_sha.clone();
+        let now = self.now();
+        let review_id = self.next_review_id;
+        self.next_review_id += 1;
+        let mut header = self.new_comment(
+            repo_id,
+            n,
+            CommentKind::Review,
+            Some(user.to_string()),
+            "",
+            now,
+        );
+        header.review_id = review_id;
+        let header_id = header.id;
+        self.comments.push(header);
+        self.reviews.push(Review {
+            id: review_id,
+            repo_id,
+            index: n,
+            user: Some(user.to_string()),
+            team: None,
+            state: "COMMENT".to_string(),
+            body: String::new(),
+            commit_id: head,
+            stale: false,
+            official: false,
+            dismissed: false,
+            submitted: now,
+            updated: now,
+            comment_id: Some(header_id),
+        });
+        self.add_code_comment(repo, n, user, review_id, path, line, body)
+    }
+
+    /// `user` replies in the code-review thread that code comment `thread` belongs to. Gitea
+    /// stores a `code` comment in the thread's review and sends a `pull_request_comment`
+    /// delivery exactly like a conversation comment's ([`World::webhook_for_comment`]
+    /// `"created"`; `CreateCodeComment`, `services/pull/review.go` @ v1.25.4, calls
+    /// `notify_service.CreateIssueComment`); but `GET /issues/comments/{id}` answers 204 for
+    /// it and neither comment listing nor the timeline shows it. Returns the reply's id.
+    pub fn reply_in_thread(
+        &mut self,
+        repo: &str,
+        n: u64,
+        user: &str,
+        thread: i64,
+        body: &str,
+    ) -> i64 {
+        self.expect_user(user);
+        let first = self
+            .comments
+            .iter()
+            .find(|c| c.id == thread && c.kind == CommentKind::Code && c.index == n)
+            .unwrap_or_else(|| panic!("gitea-emu: no code comment {thread} on {repo}#{n}"))
+            .clone();
+        self.add_code_comment(
+            repo,
+            n,
+            user,
+            first.review_id,
+            &first.tree_path,
+            first.line,
+            body,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_code_comment(
+        &mut self,
+        repo: &str,
+        n: u64,
+        user: &str,
+        review_id: i64,
+        path: &str,
+        line: i64,
+        body: &str,
+    ) -> i64 {
+        assert!(
+            !body.trim().is_empty(),
+            "gitea-emu: Gitea refuses an empty code comment"
+        );
+        let repo_id = self.repo(repo).id;
+        let now = self.now();
+        let mut c = self.new_comment(
+            repo_id,
+            n,
+            CommentKind::Code,
+            Some(user.to_string()),
+            body,
+            now,
+        );
+        c.review_id = review_id;
+        c.tree_path = path.to_string();
+        c.line = line;
+        let id = c.id;
+        self.comments.push(c);
+        self.issue_mut(repo, n).updated = now;
+        id
+    }
+
     /// A comment whose poster id is 0 (migrated content): the API sends `"user": null`.
     pub fn comment_without_user(&mut self, repo: &str, n: u64, body: &str) -> i64 {
         self.add_comment(repo, n, None, body)
@@ -1446,12 +1581,12 @@ impl World {
             .collect()
     }
 
-    /// Every comment row of an issue or PR (the timeline), oldest first.
+    /// The timeline of an issue or PR, oldest first: every comment row but code comments.
     pub fn timeline(&self, repo: &str, n: u64) -> Vec<Comment> {
         let repo_id = self.repo(repo).id;
         self.comments
             .iter()
-            .filter(|c| c.repo_id == repo_id && c.index == n)
+            .filter(|c| c.repo_id == repo_id && c.index == n && c.kind != CommentKind::Code)
             .cloned()
             .collect()
     }
@@ -1781,6 +1916,8 @@ impl World {
             new_title: String::new(),
             assignee: None,
             deleted_by: None,
+            tree_path: String::new(),
+            line: 0,
         }
     }
 

@@ -17,6 +17,8 @@ fn ids(a: &Answer) -> Vec<i64> {
         .collect()
 }
 
+/// `ListPullRequests` (`routers/api/v1/repo/pull.go` @ v1.25.4); ported from
+/// `tests/integration/api_pull_test.go` (`TestAPIViewPulls`: the open PRs, newest first).
 #[tokio::test]
 async fn pull_list_is_paged_with_total_count_and_link() {
     let mut world = scene();
@@ -126,6 +128,10 @@ async fn pull_request_fields_follow_gitea() {
     );
 }
 
+/// `reqTeamMembership` (`routers/api/v1/api.go` @ v1.25.4); ported from
+/// `tests/integration/api_team_user_test.go` @ v1.25.4 (`TestAPITeamUser`: a non-member is 404,
+/// a member 200) and `api_team_test.go` (`TestAPITeam`: a user outside the team without admin
+/// rights is 403 on `GET /teams/{id}`).
 #[tokio::test]
 async fn team_probes_follow_req_team_membership() {
     let emu = Emulator::start(scene()).await;
@@ -259,6 +265,8 @@ async fn team_members_and_org_teams_list() {
     assert_eq!(a.json[0]["organization"]["name"], "acme");
 }
 
+/// `ListPullReviews` (`routers/api/v1/repo/pull_review.go` @ v1.25.4); the shapes of
+/// `tests/integration/api_pull_review_test.go` (`TestAPIPullReview`).
 #[tokio::test]
 async fn pending_reviews_are_hidden_but_counted() {
     let emu = Emulator::start(scene()).await;
@@ -381,6 +389,9 @@ async fn push_marks_reviews_stale_and_new_verdicts_flip_official() {
     );
 }
 
+/// `ListIssueComments` (`routers/api/v1/repo/issue_comment.go` @ v1.25.4); ported from
+/// `tests/integration/api_comment_test.go` (`TestAPIListIssueComments`: every plain comment of
+/// the issue, `since`/`before` on `updated_unix`).
 #[tokio::test]
 async fn issue_comments_are_unpaged_and_filtered_on_updated_at() {
     let emu = Emulator::start(scene()).await;
@@ -457,6 +468,8 @@ async fn issue_comments_are_unpaged_and_filtered_on_updated_at() {
     assert!(!message.is_empty(), "admins see the error text");
 }
 
+/// `ListRepoIssueComments` (same file); ported from `tests/integration/api_comment_test.go`
+/// @ v1.25.4 (`TestAPIListRepoComments`: the repository's plain comments, `since`/`before`).
 #[tokio::test]
 async fn repo_wide_comments_are_paged_only_with_page() {
     let emu = Emulator::start(scene()).await;
@@ -500,6 +513,9 @@ async fn repo_wide_comments_are_paged_only_with_page() {
     );
 }
 
+/// Ported from `tests/integration/api_comment_test.go` @ v1.25.4: `TestAPICreateComment` (201),
+/// `TestAPIEditComment` and `TestAPIDeleteComment` (200 / 204, and a bodiless 404 for the id of
+/// a comment of another repository, `UnrelatedCommentID`), `TestAPIGetComment` (200).
 #[tokio::test]
 async fn comment_writes_and_their_errors() {
     let emu = Emulator::start(scene().with_repo("gadgets")).await;
@@ -590,6 +606,8 @@ async fn comment_writes_and_their_errors() {
     assert_eq!(api.get(BOT, &path).await.status, 404);
 }
 
+/// Ported from `tests/integration/api_issue_reaction_test.go` @ v1.25.4
+/// (`TestAPICommentReactions`; more of it in `tests/contract.rs`).
 #[tokio::test]
 async fn reactions_are_idempotent_and_checked() {
     let emu = Emulator::start(scene()).await;
