@@ -122,3 +122,24 @@ async fn setup_of_an_unconfigured_repo_is_refused() {
         stderr(&out)
     );
 }
+
+/// A rule that already requires the gates through a pattern is left alone: Gitea matches
+/// required contexts as globs (`services/pull/commit_status.go`), and so does setup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_counts_contexts_a_pattern_already_requires() {
+    let world = World::example()
+        .with_site_admin("sopbot")
+        .with_status_check_contexts("widgets", "main", &["*-review / approved"]);
+    let (_emu, _dir, config) = case(world).await;
+    let out = sopbot(
+        &config,
+        &["setup", "acme/widgets", "--webhook-url", URL, "--dry-run"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("= branch protection main: requires every gate's status"),
+        "{text}"
+    );
+}

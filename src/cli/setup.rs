@@ -5,7 +5,7 @@
 //! be an admin of the repository; without that it stops at the first read with one clear line.
 
 use crate::config::Config;
-use crate::gitea::{GiteaClient, GiteaError};
+use crate::gitea::{gitea_glob, GiteaClient, GiteaError, RequiredContexts};
 use crate::types::RepoName;
 
 use super::Outcome;
@@ -165,7 +165,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         let mut list = rule
             .map(|r| r.status_check_contexts.clone())
             .unwrap_or_default();
-        let missing: Vec<&String> = contexts.iter().filter(|c| !list.contains(c)).collect();
+        // A context the rule already requires through a pattern is not missing (Gitea's glob).
+        let required = RequiredContexts::new(&list);
+        let missing: Vec<&String> = contexts
+            .iter()
+            .filter(|c| !list.contains(c) && !required.requires(c))
+            .collect();
         let enable = !rule.is_some_and(|r| r.enable_status_check);
         if missing.is_empty() && !enable {
             println!("= branch protection {branch}: requires every gate's status");
@@ -260,10 +265,7 @@ fn pattern_covers(rule: &str, branch: &str) -> bool {
     if !rule.contains(['*', '?', '[', '{']) {
         return false;
     }
-    globset::GlobBuilder::new(rule)
-        .literal_separator(true)
-        .build()
-        .is_ok_and(|g| g.compile_matcher().is_match(branch))
+    gitea_glob(rule, true).is_ok_and(|g| g.is_match(branch))
 }
 
 /// A 403 on the first reads: say what permission is missing, once.
