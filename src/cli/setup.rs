@@ -79,6 +79,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         "active": true,
         "branch_filter": "*",
     });
+    let mut hook_outcome = Outcome::Ok;
     match hooks
         .iter()
         .find(|h| same_url(&h.config.url, &args.webhook_url))
@@ -91,7 +92,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                 HOOK_EVENTS.join(", ")
             );
             if !args.dry_run {
-                client.save_hook(repo, None, &body).await?;
+                let saved = client.save_hook(repo, None, &body).await?;
+                hook_outcome = unsaved_events(saved.id, &saved.events, statuses);
             }
         }
         Some(h) => {
@@ -99,11 +101,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
             let missing = missing_events(&h.events, statuses);
             if !missing.is_empty() {
                 changes.push(format!("add events {}", missing.join(",")));
-                // Keep what the hook already sends; add what sopbot needs.
-                let mut events: Vec<String> = h.events.clone();
-                events.extend(missing.iter().map(|e| e.to_string()));
-                body["events"] = events.into();
             }
+            // Keep what the hook already sends (Gitea rebuilds the list on an edit); add what
+            // sopbot needs.
+            let mut events = resend_events(&h.events);
+            events.extend(missing.iter().map(|e| e.to_string()));
+            body["events"] = events.into();
             // An existing hook keeps its branch filter.
             if let Some(b) = body.as_object_mut() {
                 b.remove("branch_filter");
@@ -128,7 +131,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                     changes.join("; ")
                 );
                 if !args.dry_run {
-                    client.save_hook(repo, Some(h.id), &body).await?;
+                    let saved = client.save_hook(repo, Some(h.id), &body).await?;
+                    hook_outcome = unsaved_events(saved.id, &saved.events, statuses);
                 }
             }
         }
@@ -144,7 +148,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         .branch_protections(repo)
         .await
         .map_err(|e| refused(repo, e))?;
-    let mut outcome = Outcome::Ok;
+    let mut outcome = hook_outcome;
     for branch in &branches {
         let rule = rules.iter().find(|r| &r.rule_name == branch);
         if rule.is_none() {
@@ -223,6 +227,38 @@ fn missing_events(have: &[String], statuses: bool) -> Vec<&'static str> {
             other => !has(other),
         })
         .collect()
+}
+
+/// A hook's events as Gitea reports them, in the names an edit must send to keep exactly them:
+/// Gitea reports the bare events as `pull_request` and `issues`, but reads those names in a
+/// list as *every* pull request or issue event (`pullHook` / `issuesHook`,
+/// `routers/api/v1/utils/hook.go` @ v1.25.4); the bare events are `pull_request_only` and
+/// `issues_only` there.
+fn resend_events(have: &[String]) -> Vec<String> {
+    have.iter()
+        .map(|e| match e.as_str() {
+            "pull_request" => "pull_request_only".to_string(),
+            "issues" => "issues_only".to_string(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Checks the hook Gitea saved: Gitea 1.23's API edit never turns `status` on (`editHook`,
+/// `routers/api/v1/utils/hook.go` @ v1.23.8; fixed in 1.24), and says nothing about it.
+fn unsaved_events(id: i64, events: &[String], statuses: bool) -> Outcome {
+    let still = missing_events(events, statuses);
+    if still.is_empty() {
+        return Outcome::Ok;
+    }
+    println!(
+        "! webhook #{}: Gitea did not turn on {} (Gitea 1.23 ignores `status` when a hook is \
+         edited through the API): tick it in the webhook's settings in Gitea (Statuses), or \
+         delete the webhook and run setup again",
+        id,
+        still.join(", ")
+    );
+    Outcome::CheckFailed
 }
 
 /// Whether the server sends `status` webhooks: Gitea 1.23 and later, and Forgejo (whose version
