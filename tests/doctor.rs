@@ -151,3 +151,35 @@ async fn a_missing_token_scope_is_named_once_with_the_fix() {
     );
     assert!(text.contains("ok    repository acme/widgets"), "{text}");
 }
+
+/// Gitea 1.25 matches required contexts as globs with no separator, and drops a pattern that
+/// does not compile (`services/pull/commit_status.go` `MergeRequiredContextsCommitStatus`):
+/// doctor reads the rule the same way and names the broken pattern.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_contexts_are_read_as_gitea_globs() {
+    let w = World::example()
+        .with_team("managers", &["mia", "sopbot"])
+        .with_status_check_contexts("widgets", "main", &["{qa,security}-review / *"]);
+    let (code, text) = doctor(w).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("ok    acme/widgets: branch main requires every gate's status"),
+        "{text}"
+    );
+
+    // `*` crosses `/` in a context, but `[` opens a class: this rule requires only qa's gate.
+    let w = World::example()
+        .with_team("managers", &["mia", "sopbot"])
+        .with_status_check_contexts("widgets", "main", &["qa*", "security-review / [approved"]);
+    let (_, text) = doctor(w).await;
+    assert!(
+        text.contains("warn  acme/widgets: branch main requires the status check pattern `security-review / [approved`, which is not a valid glob: Gitea ignores it"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warn  acme/widgets: branch main does not require security-review / approved\n"
+        ),
+        "{text}"
+    );
+}

@@ -254,6 +254,63 @@ async fn a_read_only_gate_team_is_explained_in_check_the_status_and_the_reply() 
         .await;
 }
 
+// ----- a review requested again -------------------------------------------------------------
+
+/// What the gate says when carol's approval lost `official` to a new request for her review.
+const CLEARED: &str =
+    "@carol's approval was cleared by a new review request; @carol approves again";
+
+/// Gitea's `AddReviewRequest` (`models/issues/review.go` @ v1.25.4) clears `official` on an
+/// official reviewer's earlier reviews: the team has write access, so the advice is to approve
+/// again, not to change access; the request's webhook re-evaluates at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_cleared_by_a_review_request_asks_for_a_new_approval() {
+    let s = Serve::start(world().with_clock(chrono::Utc::now())).await;
+    s.approve("carol").await;
+    s.expect_status(SECURITY, "success", "approved by @carol (team security)")
+        .await;
+
+    let hook = s.world(|w| {
+        w.request_review(REPO, 7, "carol");
+        w.webhook_for_review_request(REPO, 7, "alice", "carol", false)
+    });
+    s.bot.deliver_ok(&hook).await;
+    s.expect_status(SECURITY, "failure", CLEARED).await;
+
+    let reply = s.say("dave", "/refire security").await;
+    assert!(
+        reply.contains(&format!("| security | ❌ failure | {CLEARED} |")),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("`security`: @carol's approval is no longer official: Gitea clears that flag on a reviewer's earlier reviews when their review is requested again. The access is fine: @carol approves again"),
+        "{reply}"
+    );
+    assert!(!reply.contains("write access"), "{reply}");
+
+    s.approve("carol").await;
+    s.expect_status(SECURITY, "success", "approved by @carol (team security)")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_an_approval_was_cleared_by_a_review_request() {
+    let c = Check::start(world(), |t| t).await;
+    c.emu.with_world(|w| {
+        w.review(REPO, 7, "carol", "APPROVED", "");
+        w.request_review(REPO, 7, "carol");
+    });
+    let v = c.json().await;
+    let sec = gate(&v, "security");
+    assert_eq!(sec["description"], CLEARED, "{sec}");
+    assert_eq!(sec["candidates"][0]["re_requested"], true, "{sec}");
+    let text = c.human().await;
+    assert!(
+        text.contains("@carol approved: member of the team; the approval was cleared by a new review request (access is fine: approve again)"),
+        "{text}"
+    );
+}
+
 async fn doctor(world: World) -> (Option<i32>, String) {
     let c = Check::start(world, |t| t).await;
     let out = sopbot(&c.config, &["doctor"]).await;

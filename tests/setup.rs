@@ -62,12 +62,12 @@ async fn setup_dry_run_then_apply_then_nothing_to_do() {
     assert_eq!(
         hook.events,
         [
-            "pull_request_comment",
+            "status",
             "pull_request",
-            "pull_request_sync",
+            "pull_request_comment",
             "pull_request_review",
             "pull_request_review_request",
-            "status"
+            "pull_request_sync",
         ]
     );
     let main = emu.with_world(|w| w.branch("widgets", "main").clone());
@@ -120,5 +120,103 @@ async fn setup_of_an_unconfigured_repo_is_refused() {
         stderr(&out).contains("not in the config"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A rule that already requires the gates through a pattern is left alone: Gitea matches
+/// required contexts as globs (`services/pull/commit_status.go`), and so does setup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_counts_contexts_a_pattern_already_requires() {
+    let world = World::example()
+        .with_site_admin("sopbot")
+        .with_status_check_contexts("widgets", "main", &["*-review / approved"]);
+    let (_emu, _dir, config) = case(world).await;
+    let out = sopbot(
+        &config,
+        &["setup", "acme/widgets", "--webhook-url", URL, "--dry-run"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("= branch protection main: requires every gate's status"),
+        "{text}"
+    );
+}
+
+/// A hook made by hand before sopbot needed review requests and statuses (and with `push`,
+/// which the admin wants kept).
+async fn old_hook(emu: &Emulator) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/repos/acme/widgets/hooks", emu.api_url()))
+        .header("Authorization", format!("token {}", emu.token()))
+        .json(&serde_json::json!({
+            "type": "gitea", "active": true,
+            "config": {"url": URL, "content_type": "json"},
+            "events": ["push", "pull_request_only", "pull_request_comment", "pull_request_sync",
+                       "pull_request_review"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+}
+
+/// Gitea 1.25's `editHook` sets every event from the list (`updateHookEvents`,
+/// `routers/api/v1/utils/hook.go` @ v1.25.4), and reads `pull_request` there as every pull
+/// request event: setup sends the hook's own events back as Gitea names the bare ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_adds_the_missing_events_to_an_existing_hook_and_keeps_the_rest() {
+    let (emu, _dir, config) = case(World::example().with_site_admin("sopbot")).await;
+    old_hook(&emu).await;
+    let out = sopbot(&config, &["setup", "acme/widgets", "--webhook-url", URL]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains(&format!(
+            "~ webhook {URL} (#1): add events pull_request_review_request,status"
+        )),
+        "{text}"
+    );
+    let hooks = emu.with_world(|w| w.hooks("widgets"));
+    assert_eq!(
+        hooks[0].events,
+        [
+            "push",
+            "status",
+            "pull_request",
+            "pull_request_comment",
+            "pull_request_review",
+            "pull_request_review_request",
+            "pull_request_sync",
+        ],
+        "no pull_request_assign / _label / _milestone: `pull_request` was not sent back"
+    );
+}
+
+/// Gitea 1.23's `editHook` never sets `status` (`routers/api/v1/utils/hook.go` @ v1.23.8) and
+/// answers 200 all the same: setup reads the saved hook back, says what to tick, and fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_says_to_tick_statuses_by_hand_when_gitea_1_23_ignores_it_on_an_edit() {
+    let world = World::example()
+        .with_site_admin("sopbot")
+        .with_gitea_1_23_hook_edit();
+    let (emu, _dir, config) = case(world).await;
+    old_hook(&emu).await;
+    let out = sopbot(&config, &["setup", "acme/widgets", "--webhook-url", URL]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("! webhook #1: Gitea did not turn on status (Gitea 1.23 ignores `status` when a hook is edited through the API): tick it in the webhook's settings in Gitea (Statuses), or delete the webhook and run setup again"),
+        "{text}"
+    );
+    let hooks = emu.with_world(|w| w.hooks("widgets"));
+    assert!(hooks[0]
+        .events
+        .contains(&"pull_request_review_request".to_string()));
+    // The branch protection is still done.
+    assert!(
+        text.contains("branch protection main: require qa-review / approved"),
+        "{text}"
     );
 }

@@ -217,6 +217,11 @@ fn verdict_notes(v: &Verdict) -> Vec<String> {
                 mention(&c.login, Md::Inline),
                 code(e, Md::Inline)
             )),
+            Membership::Member if c.re_requested => notes.push(format!(
+                "`{}`: {login}'s approval is no longer official: Gitea clears that flag on a reviewer's earlier reviews when their review is requested again. The access is fine: {login} approves again",
+                v.gate,
+                login = mention(&c.login, Md::Inline)
+            )),
             Membership::Member if !c.official => notes.push(format!(
                 "`{}`: {} is in the gate's team, but Gitea did not mark the approval official: the team had no write access to the code and no place in the branch rule's approvals whitelist when it was given. Gitea never recomputes this, so after the fix the approval must be given again; `sopbot doctor` checks this",
                 v.gate,

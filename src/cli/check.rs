@@ -101,6 +101,9 @@ fn explain(eval: &PrEvaluation) -> String {
                 "@{} approved: {}",
                 c.login,
                 match &c.membership {
+                    crate::gate::Membership::Member if c.re_requested => {
+                        "member of the team; the approval was cleared by a new review request (access is fine: approve again)".to_string()
+                    }
                     crate::gate::Membership::Member if !c.official => {
                         "member of the team, but the approval is not official (the team needs write access to code or a place in the approvals whitelist; then approve again)".to_string()
                     }

@@ -2,7 +2,9 @@
 //! failure with its fix; exit 1 if any check fails.
 
 use crate::config::{Config, TeamRef};
-use crate::gitea::{scope_fix, GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
+use crate::gitea::{
+    scope_fix, GiteaClient, GiteaError, RequiredContexts, TeamDirectory, TeamError, TeamSpec,
+};
 use crate::store::Store;
 use crate::text::visible;
 
@@ -189,11 +191,20 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                     "add a branch protection rule requiring the gate status contexts (README: branch protection)",
                 ),
                 Ok(b) => {
+                    let required = RequiredContexts::new(&b.status_check_contexts);
+                    if b.enable_status_check {
+                        for p in &required.invalid {
+                            r.warn(
+                                &format!("{}: branch {branch} requires the status check pattern `{p}`, which is not a valid glob: Gitea ignores it", repo.name),
+                                "fix or remove the pattern in the rule's required status checks (Gitea's glob: * ? [...] {a,b} \\)",
+                            );
+                        }
+                    }
                     let missing: Vec<String> = config
                         .gates()
                         .into_iter()
                         .map(|g| g.context)
-                        .filter(|c| !b.enable_status_check || !b.status_check_contexts.iter().any(|p| glob_match(p, c)))
+                        .filter(|c| !b.enable_status_check || !required.requires(c))
                         .collect();
                     if missing.is_empty() {
                         r.ok(&format!("{}: branch {branch} requires every gate's status", repo.name));
@@ -338,34 +349,5 @@ fn team_fix(e: &TeamError, bot: &str, org: &str) -> String {
         TeamError::WrongOrg { .. } => "use a team of the repository owner's organisation".into(),
         TeamError::Api { .. } => "check that Gitea is healthy and retry".into(),
         TeamError::MissingScope { scopes, .. } => scope_fix(scopes),
-    }
-}
-
-/// Gitea's status_check_contexts are glob patterns (`*` any run, `?` one character).
-fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn status_contexts_match_as_globs() {
-        assert!(super::glob_match(
-            "qa-review / approved",
-            "qa-review / approved"
-        ));
-        assert!(super::glob_match("*-review / *", "qa-review / approved"));
-        assert!(!super::glob_match("security*", "qa-review / approved"));
     }
 }

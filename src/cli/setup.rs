@@ -5,7 +5,7 @@
 //! be an admin of the repository; without that it stops at the first read with one clear line.
 
 use crate::config::Config;
-use crate::gitea::{GiteaClient, GiteaError};
+use crate::gitea::{gitea_glob, GiteaClient, GiteaError, RequiredContexts};
 use crate::types::RepoName;
 
 use super::Outcome;
@@ -79,6 +79,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         "active": true,
         "branch_filter": "*",
     });
+    let mut hook_outcome = Outcome::Ok;
     match hooks
         .iter()
         .find(|h| same_url(&h.config.url, &args.webhook_url))
@@ -91,7 +92,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                 HOOK_EVENTS.join(", ")
             );
             if !args.dry_run {
-                client.save_hook(repo, None, &body).await?;
+                let saved = client.save_hook(repo, None, &body).await?;
+                hook_outcome = unsaved_events(saved.id, &saved.events, statuses);
             }
         }
         Some(h) => {
@@ -99,11 +101,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
             let missing = missing_events(&h.events, statuses);
             if !missing.is_empty() {
                 changes.push(format!("add events {}", missing.join(",")));
-                // Keep what the hook already sends; add what sopbot needs.
-                let mut events: Vec<String> = h.events.clone();
-                events.extend(missing.iter().map(|e| e.to_string()));
-                body["events"] = events.into();
             }
+            // Keep what the hook already sends (Gitea rebuilds the list on an edit); add what
+            // sopbot needs.
+            let mut events = resend_events(&h.events);
+            events.extend(missing.iter().map(|e| e.to_string()));
+            body["events"] = events.into();
             // An existing hook keeps its branch filter.
             if let Some(b) = body.as_object_mut() {
                 b.remove("branch_filter");
@@ -128,7 +131,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                     changes.join("; ")
                 );
                 if !args.dry_run {
-                    client.save_hook(repo, Some(h.id), &body).await?;
+                    let saved = client.save_hook(repo, Some(h.id), &body).await?;
+                    hook_outcome = unsaved_events(saved.id, &saved.events, statuses);
                 }
             }
         }
@@ -144,7 +148,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         .branch_protections(repo)
         .await
         .map_err(|e| refused(repo, e))?;
-    let mut outcome = Outcome::Ok;
+    let mut outcome = hook_outcome;
     for branch in &branches {
         let rule = rules.iter().find(|r| &r.rule_name == branch);
         if rule.is_none() {
@@ -165,7 +169,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         let mut list = rule
             .map(|r| r.status_check_contexts.clone())
             .unwrap_or_default();
-        let missing: Vec<&String> = contexts.iter().filter(|c| !list.contains(c)).collect();
+        // A context the rule already requires through a pattern is not missing (Gitea's glob).
+        let required = RequiredContexts::new(&list);
+        let missing: Vec<&String> = contexts
+            .iter()
+            .filter(|c| !list.contains(c) && !required.requires(c))
+            .collect();
         let enable = !rule.is_some_and(|r| r.enable_status_check);
         if missing.is_empty() && !enable {
             println!("= branch protection {branch}: requires every gate's status");
@@ -220,6 +229,38 @@ fn missing_events(have: &[String], statuses: bool) -> Vec<&'static str> {
         .collect()
 }
 
+/// A hook's events as Gitea reports them, in the names an edit must send to keep exactly them:
+/// Gitea reports the bare events as `pull_request` and `issues`, but reads those names in a
+/// list as *every* pull request or issue event (`pullHook` / `issuesHook`,
+/// `routers/api/v1/utils/hook.go` @ v1.25.4); the bare events are `pull_request_only` and
+/// `issues_only` there.
+fn resend_events(have: &[String]) -> Vec<String> {
+    have.iter()
+        .map(|e| match e.as_str() {
+            "pull_request" => "pull_request_only".to_string(),
+            "issues" => "issues_only".to_string(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Checks the hook Gitea saved: Gitea 1.23's API edit never turns `status` on (`editHook`,
+/// `routers/api/v1/utils/hook.go` @ v1.23.8; fixed in 1.24), and says nothing about it.
+fn unsaved_events(id: i64, events: &[String], statuses: bool) -> Outcome {
+    let still = missing_events(events, statuses);
+    if still.is_empty() {
+        return Outcome::Ok;
+    }
+    println!(
+        "! webhook #{}: Gitea did not turn on {} (Gitea 1.23 ignores `status` when a hook is \
+         edited through the API): tick it in the webhook's settings in Gitea (Statuses), or \
+         delete the webhook and run setup again",
+        id,
+        still.join(", ")
+    );
+    Outcome::CheckFailed
+}
+
 /// Whether the server sends `status` webhooks: Gitea 1.23 and later, and Forgejo (whose version
 /// does not start with `1.`). An unreadable version is taken to send them.
 fn sends_status(version: &str) -> bool {
@@ -260,10 +301,7 @@ fn pattern_covers(rule: &str, branch: &str) -> bool {
     if !rule.contains(['*', '?', '[', '{']) {
         return false;
     }
-    globset::GlobBuilder::new(rule)
-        .literal_separator(true)
-        .build()
-        .is_ok_and(|g| g.compile_matcher().is_match(branch))
+    gitea_glob(rule, true).is_ok_and(|g| g.is_match(branch))
 }
 
 /// A 403 on the first reads: say what permission is missing, once.

@@ -151,3 +151,13 @@ pub(super) fn not_official(login: &str, t: &TeamRef) -> Described {
         .login(login)
         .say(" approves again")
 }
+
+/// A member's approval that Gitea unmarked as official when their review was requested again
+/// (its `AddReviewRequest`): access is fine, only a new approval counts.
+pub(super) fn re_requested(login: &str) -> Described {
+    Described::said("")
+        .login(login)
+        .say("'s approval was cleared by a new review request; ")
+        .login(login)
+        .say(" approves again")
+}

@@ -233,6 +233,10 @@ pub struct Candidate {
     /// Whether Gitea marked the approval official. A member's non-official approval does not
     /// open a gate that requires official approvals: the verdict says how to fix that.
     pub official: bool,
+    /// The approval lost `official` because the reviewer's review was requested again after it
+    /// (Gitea's `AddReviewRequest`): the fix is a new approval, not access.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub re_requested: bool,
 }
 
 /// A review or comment that was not considered, and why (for the human explanation).
@@ -351,6 +355,7 @@ fn decide(
                     login: login.to_string(),
                     membership: Membership::Member,
                     official: considered.is_official(login),
+                    re_requested: false,
                 });
                 let mut v = done(GateState::Success, describe::approved(login, &gate.team));
                 v.approved_by = Some(login.to_string());
@@ -362,6 +367,7 @@ fn decide(
                 login: login.to_string(),
                 membership: other,
                 official: considered.is_official(login),
+                re_requested: false,
             }),
         }
     }
@@ -377,6 +383,7 @@ fn decide(
             login: login.to_string(),
             membership: m,
             official: false,
+            re_requested: member && re_requested(&facts.reviews, login),
         });
         if member {
             unofficial_member = Some(login);
@@ -403,10 +410,12 @@ fn decide(
     } else if let Some(e) = error {
         (GateState::Error, describe::lookup_failed(&gate.team, &e))
     } else if let Some(login) = unofficial_member {
-        (
-            GateState::Failure,
-            describe::not_official(login, &gate.team),
-        )
+        let described = if re_requested(&facts.reviews, login) {
+            describe::re_requested(login)
+        } else {
+            describe::not_official(login, &gate.team)
+        };
+        (GateState::Failure, described)
     } else {
         let misfiled = facts.misfiled.first().map(String::as_str);
         (
@@ -419,6 +428,25 @@ fn decide(
     v.ignored = considered.ignored();
     v.misfiled = facts.misfiled.clone();
     Step::Done(v)
+}
+
+/// Whether `login`'s approval lost `official` to a later request for their review. Gitea's
+/// `AddReviewRequest` (`models/issues/review.go` @ v1.25.4) unsets `official` on all the
+/// reviewer's earlier reviews of the PR when they may review officially, and records the
+/// request as a `REQUEST_REVIEW` review that is itself official then (any later review by them
+/// deletes it). A request that is not official means they still may not: the access fix holds.
+fn re_requested(reviews: &[ReviewFacts], login: &str) -> bool {
+    let by = |r: &&ReviewFacts| r.reviewer.as_deref().is_some_and(|l| same_login(l, login));
+    let last_approval = reviews
+        .iter()
+        .filter(by)
+        .filter(|r| r.kind == ReviewKind::Approved)
+        .map(|r| r.id)
+        .max();
+    reviews
+        .iter()
+        .filter(by)
+        .any(|r| r.kind == ReviewKind::RequestReview && r.official && Some(r.id) > last_approval)
 }
 
 fn probe(gate: &GateSpec, login: &str) -> Step {

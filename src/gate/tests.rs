@@ -686,3 +686,63 @@ fn without_require_official_a_members_unofficial_approval_counts() {
     let v = evaluate_with(&gate, &facts(vec![dismissed]), &Options::default(), oracle);
     assert_eq!(v.state, GateState::Failure);
 }
+
+/// Gitea's `AddReviewRequest` (`models/issues/review.go` @ v1.25.4): requesting a review from
+/// an official reviewer unsets `official` on their earlier reviews and adds a `REQUEST_REVIEW`
+/// review that is official; any later review of theirs deletes it. Only that case is worded as
+/// a cleared approval: anything else keeps the access fix.
+#[test]
+fn an_approval_cleared_by_a_review_request_says_approve_again() {
+    const CLEARED: &str =
+        "@bob's approval was cleared by a new review request; @bob approves again";
+    const ACCESS: &str = "@bob's approval is not official: give team qa write access to code, or add it to the approvals whitelist; then @bob approves again";
+    let unofficial = |id, who: &str| ReviewFacts {
+        official: false,
+        ..approve(id, who)
+    };
+    let request = |id, who: &str, official| ReviewFacts {
+        official,
+        ..review(id, who, ReviewKind::RequestReview)
+    };
+    let table: Vec<(&str, Vec<ReviewFacts>, &str)> = vec![
+        (
+            "re-requested after approving, as an official reviewer",
+            vec![unofficial(1, "bob"), request(2, "bob", true)],
+            CLEARED,
+        ),
+        (
+            "the request names the reviewer in another case",
+            vec![unofficial(1, "bob"), request(2, "BOB", true)],
+            CLEARED,
+        ),
+        (
+            "a request that is not official: the team still lacks write",
+            vec![unofficial(1, "bob"), request(2, "bob", false)],
+            ACCESS,
+        ),
+        (
+            "a request older than the approval did not clear it",
+            vec![request(1, "bob", true), unofficial(2, "bob")],
+            ACCESS,
+        ),
+        (
+            "a request for someone else",
+            vec![unofficial(1, "bob"), request(2, "dave", true)],
+            ACCESS,
+        ),
+        ("no request at all", vec![unofficial(1, "bob")], ACCESS),
+    ];
+    for (case, reviews, want) in table {
+        let v = check(&facts(reviews), &Options::default());
+        assert_eq!(v.state, GateState::Failure, "{case}");
+        assert_eq!(v.description, want, "{case}");
+        assert_eq!(v.why, want, "{case}: the reply says the same");
+        let bob = v.candidates.iter().find(|c| c.login == "bob").unwrap();
+        assert_eq!(bob.re_requested, want == CLEARED, "{case}");
+    }
+    // Approving again (Gitea deletes the request) opens the gate.
+    let f = facts(vec![unofficial(1, "bob"), approve(3, "bob")]);
+    let v = check(&f, &Options::default());
+    assert_eq!(v.state, GateState::Success);
+    assert_eq!(v.approved_by.as_deref(), Some("bob"));
+}

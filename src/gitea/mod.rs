@@ -7,6 +7,7 @@
 
 mod client;
 mod error;
+mod glob;
 mod models;
 mod teams;
 
@@ -15,6 +16,7 @@ mod testkit;
 
 pub use client::{CallObserver, CallRecord, ClientOptions, GiteaClient, PAGE_SIZE};
 pub use error::{scope_fix, GiteaError, TOKEN_SCOPES};
+pub use glob::{gitea_glob, RequiredContexts};
 pub use models::{
     Branch, CombinedStatus, Comment, CommitStatus, IssueSummary, NewStatus, Organization,
     Permission, PrBranch, PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState,

@@ -318,6 +318,8 @@ pub struct World {
     pub(crate) reactions: Vec<Reaction>,
     pub(crate) bot: Option<String>,
     pub(crate) hooks: Vec<Hook>,
+    /// Edits of hooks behave as Gitea 1.23's (see [`World::with_gitea_1_23_hook_edit`]).
+    pub(crate) hook_edit_1_23: bool,
     /// Scopes of tokens made with [`World::with_scoped_token`]; any other token has `all`.
     pub(crate) token_scopes: std::collections::HashMap<String, Vec<String>>,
     next_user_id: i64,
@@ -356,6 +358,7 @@ impl World {
             reactions: Vec::new(),
             bot: None,
             hooks: Vec::new(),
+            hook_edit_1_23: false,
             token_scopes: std::collections::HashMap::new(),
             next_user_id: 3,
             next_team_id: FIRST_TEAM_ID,
@@ -1695,6 +1698,15 @@ impl World {
 
     pub(crate) fn team_by_id(&self, id: i64) -> Option<&Team> {
         self.teams.iter().find(|t| t.id == id)
+    }
+
+    /// Hook edits (`PATCH …/hooks/{id}`) as in Gitea 1.23.x, whose `editHook`
+    /// (`routers/api/v1/utils/hook.go` @ v1.23.8) sets every event from the list except
+    /// `status` and `package`, which keep their old value; creation sets them. Gitea 1.24 moved
+    /// both to the shared `updateHookEvents`, so from then on an edit sets them too.
+    pub fn with_gitea_1_23_hook_edit(mut self) -> Self {
+        self.hook_edit_1_23 = true;
+        self
     }
 
     /// The webhooks of repository `repo` (its name in the org), oldest first.

@@ -64,21 +64,67 @@ fn apply_hook(h: &mut Hook, form: &Value) {
             h.secret = secret.to_string();
         }
     }
-    if let Some(events) = form.get("events").and_then(Value::as_array) {
-        // Gitea stores `pull_request_only` as the pull request event and reports it back as
-        // `pull_request` (HookEvents / EventsArray).
-        h.events = events
-            .iter()
-            .filter_map(|e| e.as_str())
-            .map(|e| match e {
-                "pull_request_only" => "pull_request".to_string(),
-                other => other.to_string(),
-            })
-            .collect();
-    }
+    // Create and edit both rebuild the events from the list, a missing list included.
+    let list: Vec<&str> = form
+        .get("events")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    h.events = hook_events(&list);
     if let Some(active) = form.get("active").and_then(Value::as_bool) {
         h.active = active;
     }
+}
+
+/// Gitea's `updateHookEvents` (`routers/api/v1/utils/hook.go` @ v1.25.4): the list, matched
+/// without case, becomes the set of events Gitea knows (other names are dropped); an empty list
+/// means `push`; `issues` turns on every issue event and `pull_request` every pull request
+/// event, while `issues_only` / `pull_request_only` name the bare ones. Reported back under the
+/// event type names (`EventsArray`: `pull_request_only` comes back as `pull_request`), here in
+/// `updateHookEvents` order (Gitea: map order).
+fn hook_events(list: &[&str]) -> Vec<String> {
+    const PLAIN: [&str; 11] = [
+        "create",
+        "push",
+        "delete",
+        "fork",
+        "repository",
+        "wiki",
+        "release",
+        "package",
+        "status",
+        "workflow_run",
+        "workflow_job",
+    ];
+    const ISSUES: [(&str, &str); 5] = [
+        ("issues", "issues_only"),
+        ("issue_assign", "issue_assign"),
+        ("issue_label", "issue_label"),
+        ("issue_milestone", "issue_milestone"),
+        ("issue_comment", "issue_comment"),
+    ];
+    const PULLS: [(&str, &str); 8] = [
+        ("pull_request", "pull_request_only"),
+        ("pull_request_assign", "pull_request_assign"),
+        ("pull_request_label", "pull_request_label"),
+        ("pull_request_milestone", "pull_request_milestone"),
+        ("pull_request_comment", "pull_request_comment"),
+        ("pull_request_review", "pull_request_review"),
+        ("pull_request_review_request", "pull_request_review_request"),
+        ("pull_request_sync", "pull_request_sync"),
+    ];
+    let list = if list.is_empty() { &["push"][..] } else { list };
+    let has = |name: &str| list.iter().any(|e| e.eq_ignore_ascii_case(name));
+    let plain = PLAIN.into_iter().filter(|e| has(e));
+    let issues = ISSUES
+        .into_iter()
+        .filter(|(_, asked)| has(asked) || has("issues"))
+        .map(|(e, _)| e);
+    let pulls = PULLS
+        .into_iter()
+        .filter(|(_, asked)| has(asked) || has("pull_request"))
+        .map(|(e, _)| e);
+    plain.chain(issues).chain(pulls).map(String::from).collect()
 }
 
 pub(super) async fn list_hooks(
@@ -139,7 +185,18 @@ pub(super) async fn edit_hook(
         let Some(i) = w.hooks.iter().position(|h| h.id == id && h.repo == repo) else {
             return Err(not_found(w));
         };
+        let before = w.hooks[i].events.clone();
         apply_hook(&mut w.hooks[i], &form);
+        if w.hook_edit_1_23 {
+            // Gitea 1.23's editHook never touches these two: they stay as they were.
+            let events = &mut w.hooks[i].events;
+            for kept in ["status", "package"] {
+                events.retain(|e| e != kept);
+                if before.iter().any(|e| e == kept) {
+                    events.push(kept.to_string());
+                }
+            }
+        }
         let out = hook_json(&w.hooks[i]);
         ok(&out)
     })
