@@ -37,9 +37,6 @@ use crate::faults::{Action, Faults};
 use crate::json::{self, ApiErrorJson, NotFoundJson};
 use crate::world::{Access, CommentKind, Issue, Repo, TeamDenial, World, ALLOWED_REACTIONS};
 
-/// The version `GET /version` reports.
-pub const GITEA_VERSION: &str = "1.25.4";
-
 /// One request the emulator received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -500,25 +497,27 @@ impl AppState {
     }
 }
 
-/// `Authorization: token <t>` or `Bearer <t>`, scheme case-insensitive.
+/// `Authorization: token <t>` or `Bearer <t>`; Gitea takes either scheme in any case, Forgejo
+/// only a lower-case `token` (see [`crate::flavor`]): any other header is no token at all.
 fn authenticate(w: &World, headers: &HeaderMap) -> Result<String, Response> {
+    let required = || json_error(w, StatusCode::UNAUTHORIZED, "token is required");
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(json_error(w, StatusCode::UNAUTHORIZED, "token is required"));
+        return Err(required());
     };
     let invalid = || {
-        json_error(
-            w,
-            StatusCode::UNAUTHORIZED,
-            "invalid username, password or token",
-        )
+        let message = w.flavor.invalid_token_message();
+        json_error(w, StatusCode::UNAUTHORIZED, message)
     };
     let value = value.to_str().map_err(|_| invalid())?;
     let (scheme, token) = value
         .trim()
         .split_once(char::is_whitespace)
         .ok_or_else(invalid)?;
-    if !scheme.eq_ignore_ascii_case("token") && !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(invalid());
+    if !w.flavor.accepts_scheme(scheme) {
+        return Err(match w.flavor {
+            crate::Flavor::Gitea => invalid(),
+            crate::Flavor::Forgejo => required(),
+        });
     }
     w.login_for_token(token.trim())
         .map(str::to_string)
@@ -730,13 +729,9 @@ async fn unknown_route(State(st): State<AppState>) -> Response {
     not_found(&lock(&st.world))
 }
 
-async fn version() -> Response {
-    json_body(
-        StatusCode::OK,
-        &json::ServerVersionJson {
-            version: GITEA_VERSION.into(),
-        },
-    )
+async fn version(State(st): State<AppState>) -> Response {
+    let version = lock(&st.world).flavor.version().to_string();
+    json_body(StatusCode::OK, &json::ServerVersionJson { version })
 }
 
 async fn get_user(State(st): State<AppState>, headers: HeaderMap) -> Response {
