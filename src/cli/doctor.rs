@@ -2,7 +2,9 @@
 //! failure with its fix; exit 1 if any check fails.
 
 use crate::config::{Config, TeamRef};
-use crate::gitea::{scope_fix, GiteaClient, GiteaError, TeamDirectory, TeamError, TeamSpec};
+use crate::gitea::{
+    scope_fix, GiteaClient, GiteaError, ServerKind, TeamDirectory, TeamError, TeamSpec,
+};
 use crate::store::Store;
 use crate::text::visible;
 
@@ -16,6 +18,8 @@ struct Report {
     json: Option<Vec<serde_json::Value>>,
     /// Missing token scopes already reported: one line each, however many calls hit them.
     scopes: Vec<String>,
+    /// The server, once `GET /version` answered: `{"kind","version","gitea_version"}`.
+    server: Option<serde_json::Value>,
 }
 
 impl Report {
@@ -63,12 +67,14 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<Outcome> {
         failed: false,
         json: json.then(Vec::new),
         scopes: Vec::new(),
+        server: None,
     };
     run_checks(config, &mut r).await?;
     if let Some(checks) = r.json.take() {
         super::print_json(&serde_json::json!({
             "schema_version": 1,
             "ok": !r.failed,
+            "server": r.server,
             "checks": checks,
         }))?;
     }
@@ -127,8 +133,19 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
     let client = GiteaClient::new(url, token, super::client_options(config))?;
     let url = crate::config::redact_url(url);
 
-    match client.version().await {
-        Ok(v) => r.ok(&format!("Gitea at {url} answers, version {}", v.version)),
+    match client.server_kind().await {
+        Ok(kind) => {
+            r.ok(&format!("Gitea at {url} answers: {kind}"));
+            let gitea = match &kind {
+                ServerKind::Forgejo { gitea, .. } => Some(gitea.as_str()),
+                ServerKind::Gitea { .. } => None,
+            };
+            r.server = Some(serde_json::json!({
+                "kind": kind.name(),
+                "version": kind.version(),
+                "gitea_version": gitea,
+            }));
+        }
         Err(e) => {
             r.fail(
                 &format!("Gitea at {url} does not answer: {e}"),

@@ -309,6 +309,11 @@ impl GiteaClient {
         self.get_json(Call::get("/version", &["version"])).await
     }
 
+    /// Gitea or Forgejo, and its version, from `GET /version`.
+    pub async fn server_kind(&self) -> Result<super::ServerKind, GiteaError> {
+        Ok(super::ServerKind::detect(&self.version().await?.version))
+    }
+
     /// `GET /user`: the token owner, with `is_admin`.
     pub async fn current_user(&self) -> Result<User, GiteaError> {
         self.get_json(Call::get("/user", &["user"])).await

@@ -8,6 +8,7 @@
 mod client;
 mod error;
 mod models;
+mod server_kind;
 mod teams;
 
 #[cfg(test)]
@@ -20,4 +21,5 @@ pub use models::{
     PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState, Team,
     TimelineComment, User,
 };
+pub use server_kind::ServerKind;
 pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, TeamSpec, DEFAULT_VISIBILITY_TTL};
