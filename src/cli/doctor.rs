@@ -130,7 +130,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let client = GiteaClient::new(url, token, super::client_options(config))?;
+    let client = GiteaClient::new(url, token, super::client_options(config)?)?;
     let url = crate::config::redact_url(url);
 
     match client.server_kind().await {
@@ -147,10 +147,12 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             }));
         }
         Err(e) => {
-            r.fail(
-                &format!("Gitea at {url} does not answer: {e}"),
-                "check gitea.url and that this host can reach it",
-            );
+            let fix = if e.is_untrusted_certificate() {
+                "set gitea.ca_file to the CA's PEM file (or SSL_CERT_FILE / SSL_CERT_DIR), then run doctor again"
+            } else {
+                "check gitea.url and that this host can reach it"
+            };
+            r.fail(&format!("Gitea at {url} does not answer: {e}"), fix);
             return Ok(());
         }
     }

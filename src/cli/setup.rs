@@ -58,7 +58,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,
-        super::client_options(config),
+        super::client_options(config)?,
     )?;
     let repo = &args.repo;
     let verb = if args.dry_run { "would" } else { "will" };

@@ -26,7 +26,7 @@ pub async fn wait_for_gitea(config: &Config, listener: TcpListener) -> anyhow::R
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,
-        super::client_options(config),
+        super::client_options(config)?,
     )?;
     let first = match client.current_user().await {
         Ok(_) => return Ok(listener),

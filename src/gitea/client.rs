@@ -63,6 +63,9 @@ pub struct ClientOptions {
     /// Longest `Retry-After` the client waits out; longer ones fail the call. Default 30 s.
     pub retry_after_max: Duration,
     pub user_agent: String,
+    /// Trusted for HTTPS besides the system store (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured) and
+    /// the built-in webpki roots: `gitea.ca_file`.
+    pub ca_certs: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +77,7 @@ impl Default for ClientOptions {
             backoff_max: Duration::from_secs(5),
             retry_after_max: Duration::from_secs(30),
             user_agent: concat!("sopbot/", env!("CARGO_PKG_VERSION")).to_string(),
+            ca_certs: Vec::new(),
         }
     }
 }
@@ -221,6 +225,11 @@ fn describe(err: reqwest::Error) -> String {
         }
         source = s.source();
     }
+    // rustls: `invalid peer certificate: UnknownIssuer` (or an expired or misnamed one).
+    if text.contains("invalid peer certificate") {
+        text.push_str(" — ");
+        text.push_str(super::error::UNTRUSTED_CERTIFICATE);
+    }
     text
 }
 
@@ -272,7 +281,12 @@ impl GiteaClient {
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
 
-        let http = reqwest::Client::builder()
+        let http = opts
+            .ca_certs
+            .iter()
+            .fold(reqwest::Client::builder(), |b, c| {
+                b.add_root_certificate(c.clone())
+            })
             .timeout(opts.timeout)
             .user_agent(opts.user_agent.clone())
             .default_headers(headers)
@@ -657,6 +671,8 @@ impl GiteaClient {
                 Some(self.backoff(attempt))
             }
             Failure::Answered { .. } => None,
+            // An untrusted certificate stays untrusted: asking again cannot help.
+            Failure::Connect(m) if m.contains(super::error::UNTRUSTED_CERTIFICATE) => None,
             Failure::Connect(_) => Some(self.backoff(attempt)),
             Failure::Timeout | Failure::Transport(_) if safe => Some(self.backoff(attempt)),
             Failure::Timeout | Failure::Transport(_) => None,
