@@ -175,3 +175,30 @@ async fn an_unusable_ca_file_is_a_config_error_naming_the_key() {
         stdout(&out)
     );
 }
+
+/// `serve` does not wait for an untrusted Gitea to become trusted: exit 78, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_an_untrusted_gitea() {
+    let t = start().await;
+    let config = write_config(t.dir.path(), &common::serve::serve_config(&t.emu, 0, ""));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("sopbot"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env_remove("SOPBOT_GITEA_TOKEN")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_clean(&t, &out);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("Gitea's TLS certificate is not trusted: set gitea.ca_file"),
+        "{err}"
+    );
+}
