@@ -84,6 +84,10 @@ pub struct GiteaConfig {
     pub token: Option<Secret>,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// PEM file of CA certificates trusted for Gitea's HTTPS besides the system store and the
+    /// built-in (webpki) roots: for a Gitea whose certificate comes from an internal CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// Per-request timeout.
     #[serde(default = "default_timeout", with = "duration")]
     pub timeout: Duration,
@@ -238,6 +242,7 @@ impl fmt::Debug for GiteaConfig {
             .field("url", &redact_url(&self.url))
             .field("token", &self.token)
             .field("token_file", &self.token_file)
+            .field("ca_file", &self.ca_file)
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
             .field("membership_cache_ttl", &self.membership_cache_ttl)
@@ -367,6 +372,7 @@ impl Default for GiteaConfig {
             url: String::new(),
             token: None,
             token_file: None,
+            ca_file: None,
             timeout: default_timeout(),
             retries: default_retries(),
             membership_cache_ttl: default_membership_ttl(),
@@ -636,6 +642,34 @@ impl Config {
             return Err(self.invalid("gitea.url", "is required to talk to Gitea"));
         }
         Ok(&self.gitea.url)
+    }
+
+    /// The certificates of `gitea.ca_file` (none when unset). A file that cannot be read, holds
+    /// no certificate, or one that does not parse is an error naming the key.
+    pub fn gitea_ca_certs(&self) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+        let Some(file) = &self.gitea.ca_file else {
+            return Ok(Vec::new());
+        };
+        let path = self.resolve_path(file);
+        let bad = |why: String| self.invalid("gitea.ca_file", format!("{}: {why}", path.display()));
+        let pem = std::fs::read(&path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        // The DER inside is parsed only when a client adds it to its trust store: do that now.
+        certs
+            .iter()
+            .try_fold(reqwest::Client::builder(), |b, c| {
+                Ok::<_, ConfigError>(b.add_root_certificate(c.clone()))
+            })?
+            .tls_built_in_root_certs(false)
+            .build()
+            .map_err(|_| bad("holds a certificate that cannot be parsed".into()))?;
+        Ok(certs)
     }
 
     /// The Gitea token: `token`, else `token_file`, else `SOPBOT_GITEA_TOKEN`.

@@ -326,7 +326,7 @@ impl Poller {
             fingerprint: Some(fp),
         };
         debug!(%repo, pr = n, "poller: head or reviews changed");
-        Ok(self.enqueue_new(&event).await?)
+        self.enqueue_new(&event).await
     }
 
     /// A PR no longer open: the event its lost `closed` webhook would have given, when it still
@@ -354,7 +354,7 @@ impl Poller {
             updated_at: pr.updated_at,
         };
         debug!(%repo, pr = n, "poller: closed with active waivers");
-        Ok(self.enqueue_new(&event).await?)
+        self.enqueue_new(&event).await
     }
 
     /// Whether a sweep last finished at `at` is due again.

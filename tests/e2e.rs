@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::serve::{serve_config, tail, wait_for, Bot};
 use common::{sopbot, stderr, stdout, write_config};
-use gitea_emu::{Comment, Delivery, Emulator, Status, World};
+use gitea_emu::{Comment, Delivery, Emulator, Flavor, Status, World};
 use serde_json::Value;
 
 const REPO: &str = "widgets";
@@ -55,6 +55,11 @@ impl Case {
     /// The example world; the poller off.
     async fn start() -> Case {
         Case::start_with(world(), 0).await
+    }
+
+    /// The example world as `flavor` serves it; the poller off.
+    async fn start_as(flavor: Flavor) -> Case {
+        Case::start_with(world().with_flavor(flavor), 0).await
     }
 
     /// The example world; the poller every second.
@@ -321,7 +326,11 @@ impl Case {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refire_before_an_approval_fails_and_after_bob_approves_succeeds_naming_him() {
-    let c = Case::start().await;
+    refire_qa_before_and_after_bobs_approval(Case::start().await).await
+}
+
+/// Also run against Forgejo ([`forgejo`]).
+async fn refire_qa_before_and_after_bobs_approval(c: Case) {
     let first = c.say("alice", "/refire qa").await;
     let reply = c.reply(first).await;
     assert!(reply.contains("@alice"), "{reply}");
@@ -399,7 +408,11 @@ async fn an_approving_review_reevaluates_without_any_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_moves_the_statuses_to_the_new_head() {
-    let c = Case::start().await;
+    push_moves_the_statuses(Case::start().await).await
+}
+
+/// Also run against Forgejo ([`forgejo`]).
+async fn push_moves_the_statuses(c: Case) {
     let old = c.head();
     c.approve("bob").await;
     c.expect_status_on(&old, QA, "success", "approved by @bob")
@@ -514,7 +527,11 @@ async fn a_hostile_waiver_reason_is_echoed_inert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_security_member_waives_the_security_gate() {
-    let c = Case::start().await;
+    security_member_waives(Case::start().await).await
+}
+
+/// Also run against Forgejo ([`forgejo`]).
+async fn security_member_waives(c: Case) {
     let head = c.head();
     let id = c.say("carol", "/sop-n/a security docs only").await;
     let reply = c.reply(id).await;
@@ -604,7 +621,11 @@ async fn a_non_member_cannot_waive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_declarer_revokes_a_waiver_and_the_gate_fails_again() {
-    let c = Case::start().await;
+    declarer_revokes(Case::start().await).await
+}
+
+/// Also run against Forgejo ([`forgejo`]).
+async fn declarer_revokes(c: Case) {
     let waive = c.say("carol", "/sop-n/a security docs only").await;
     c.reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
@@ -1152,4 +1173,77 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
     c.expect_status(SECURITY, "success", "approved by @carol")
         .await;
     c.finish();
+}
+
+/// The core conversations once more against the emulator in Forgejo mode (`gitea_emu::flavor`):
+/// Forgejo's version string, its lower-case `token` auth and its `X-Forgejo-*` webhook headers.
+/// Only these few: the rest of the suite does not depend on which server sends the events.
+mod forgejo {
+    use super::*;
+
+    async fn start() -> Case {
+        let c = Case::start_as(Flavor::Forgejo).await;
+        assert_eq!(c.world(|w| w.flavor()), Flavor::Forgejo);
+        c
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refire_before_and_after_an_approval() {
+        let c = start().await;
+        assert!(
+            c.log()
+                .contains("talking to Forgejo 11.0.3 (Gitea 1.22.0 compatible)"),
+            "the bot logs the server it found: {}",
+            c.log()
+        );
+        refire_qa_before_and_after_bobs_approval(c).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_push_moves_the_statuses() {
+        push_moves_the_statuses(start().await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiver_then_its_revocation() {
+        let c = start().await;
+        security_member_waives(c).await;
+        declarer_revokes(start().await).await
+    }
+
+    /// Only Forgejo's own headers, as a receiver that reads just those would see them: the
+    /// `X-Forgejo-Signature` is checked (a wrong one is refused even when the others are
+    /// right), and `X-Forgejo-Event-Type`/`-Delivery` are enough to route the event.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_x_forgejo_signature_is_checked() {
+        let c = start().await;
+        let id = c.comment("carol", "/sop-n/a security docs only");
+        let hook = c.comment_hook(id, "created");
+        let good = hook.signed_headers(common::serve::SECRET);
+        assert!(good.iter().any(|(k, _)| k == "X-Forgejo-Signature"));
+
+        let forged: Vec<(String, String)> = good
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "X-Forgejo-Signature" => (k.clone(), hook.signature("not-the-secret")),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect();
+        assert_eq!(
+            c.bot.post(&forged, hook.body.clone()).await,
+            (401, "bad signature".to_string())
+        );
+        assert!(c.replies(id).is_empty());
+
+        let only_forgejo: Vec<(String, String)> = good
+            .into_iter()
+            .filter(|(k, _)| k == "Content-Type" || k.starts_with("X-Forgejo-"))
+            .collect();
+        assert_eq!(only_forgejo.len(), 5);
+        assert_eq!(c.bot.post(&only_forgejo, hook.body.clone()).await.0, 202);
+        c.reply(id).await;
+        c.expect_status(SECURITY, "success", "waived by @carol")
+            .await;
+        c.finish();
+    }
 }

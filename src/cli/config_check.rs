@@ -45,6 +45,8 @@ pub fn run(global: Option<&Path>, cmd: Command) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
+    // A `gitea.ca_file` that cannot be used is an error here too, before serve meets it.
+    config.gitea_ca_certs()?;
     let secret = match config.webhook_secret()? {
         Some(_) => "set",
         None => "not set (serve refuses to start without one)",

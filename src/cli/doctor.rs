@@ -3,7 +3,8 @@
 
 use crate::config::{Config, TeamRef};
 use crate::gitea::{
-    scope_fix, GiteaClient, GiteaError, RequiredContexts, TeamDirectory, TeamError, TeamSpec,
+    scope_fix, GiteaClient, GiteaError, RequiredContexts, ServerKind, TeamDirectory, TeamError,
+    TeamSpec,
 };
 use crate::store::Store;
 use crate::text::visible;
@@ -18,6 +19,8 @@ struct Report {
     json: Option<Vec<serde_json::Value>>,
     /// Missing token scopes already reported: one line each, however many calls hit them.
     scopes: Vec<String>,
+    /// The server, once `GET /version` answered: `{"kind","version","gitea_version"}`.
+    server: Option<serde_json::Value>,
 }
 
 impl Report {
@@ -65,12 +68,14 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<Outcome> {
         failed: false,
         json: json.then(Vec::new),
         scopes: Vec::new(),
+        server: None,
     };
     run_checks(config, &mut r).await?;
     if let Some(checks) = r.json.take() {
         super::print_json(&serde_json::json!({
             "schema_version": 1,
             "ok": !r.failed,
+            "server": r.server,
             "checks": checks,
         }))?;
     }
@@ -126,16 +131,29 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let client = GiteaClient::new(url, token, super::client_options(config))?;
+    let client = GiteaClient::new(url, token, super::client_options(config)?)?;
     let url = crate::config::redact_url(url);
 
-    match client.version().await {
-        Ok(v) => r.ok(&format!("Gitea at {url} answers, version {}", v.version)),
+    match client.server_kind().await {
+        Ok(kind) => {
+            r.ok(&format!("Gitea at {url} answers: {kind}"));
+            let gitea = match &kind {
+                ServerKind::Forgejo { gitea, .. } => Some(gitea.as_str()),
+                ServerKind::Gitea { .. } => None,
+            };
+            r.server = Some(serde_json::json!({
+                "kind": kind.name(),
+                "version": kind.version(),
+                "gitea_version": gitea,
+            }));
+        }
         Err(e) => {
-            r.fail(
-                &format!("Gitea at {url} does not answer: {e}"),
-                "check gitea.url and that this host can reach it",
-            );
+            let fix = if e.is_untrusted_certificate() {
+                "set gitea.ca_file to the CA's PEM file (or SSL_CERT_FILE / SSL_CERT_DIR), then run doctor again"
+            } else {
+                "check gitea.url and that this host can reach it"
+            };
+            r.fail(&format!("Gitea at {url} does not answer: {e}"), fix);
             return Ok(());
         }
     }

@@ -254,13 +254,15 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 /// The client settings from the config.
-fn client_options(config: &Config) -> ClientOptions {
-    ClientOptions {
+/// The client settings of `[gitea]`; a `ca_file` that cannot be used is a config error.
+fn client_options(config: &Config) -> Result<ClientOptions, crate::config::ConfigError> {
+    Ok(ClientOptions {
         timeout: config.gitea.timeout,
         retries: config.gitea.retries,
         max_requests_per_second: config.gitea.max_requests_per_second,
+        ca_certs: config.gitea_ca_certs()?,
         ..ClientOptions::default()
-    }
+    })
 }
 
 /// Gitea, the store and the bot's identity, ready to evaluate.
@@ -273,7 +275,7 @@ async fn connect(config: &Config) -> anyhow::Result<Connected> {
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,
-        client_options(config),
+        client_options(config)?,
     )?
     .with_observer(std::sync::Arc::new(|call| {
         crate::metrics::get().api_call(call)

@@ -66,6 +66,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let listener = startup::wait_for_gitea(&config, listener).await?;
     let ctx = super::connect(&config).await?;
+    match ctx.evaluator.client.server_kind().await {
+        Ok(kind) => info!(
+            server = kind.name(),
+            version = kind.version(),
+            "talking to {kind}"
+        ),
+        Err(e) => warn!(error = %e, "cannot read the server's version"),
+    }
     let store = ctx.evaluator.store.clone();
     let requeued = store.reset_running().await?;
     if requeued > 0 {

@@ -1,7 +1,8 @@
 //! `serve`'s start when Gitea is not up yet (a boot where both start together, a Gitea
 //! upgrade): instead of exiting, sopbot listens at once, answers `/healthz` and a 503 `/readyz`
 //! saying what it waits for, and asks Gitea again with a growing pause until it answers. A
-//! token Gitea refuses is a configuration error (exit 78): retrying cannot fix it.
+//! token Gitea refuses, or a TLS certificate sopbot does not trust, is a configuration error
+//! (exit 78): retrying cannot fix it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub async fn wait_for_gitea(config: &Config, listener: TcpListener) -> anyhow::R
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,
-        super::client_options(config),
+        super::client_options(config)?,
     )?;
     let first = match client.current_user().await {
         Ok(_) => return Ok(listener),
@@ -77,6 +78,8 @@ fn fatal(e: GiteaError) -> anyhow::Result<String> {
             ))
             .into())
         }
+        // Waiting does not make a certificate trusted.
+        e if e.is_untrusted_certificate() => Err(ConfigError::Missing(e.to_string()).into()),
         other => Ok(other.to_string()),
     }
 }

@@ -32,6 +32,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("gitea", "url", Kind::Str),
     ("gitea", "token", Kind::Str),
     ("gitea", "token_file", Kind::Str),
+    ("gitea", "ca_file", Kind::Str),
     ("gitea", "timeout", Kind::Duration),
     ("gitea", "retries", Kind::Int),
     ("gitea", "membership_cache_ttl", Kind::Duration),

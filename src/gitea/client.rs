@@ -66,6 +66,9 @@ pub struct ClientOptions {
     /// Requests per second at most, across every clone of the client (a burst of one second's
     /// worth); 0: no limit. Default 0 (the config's default is modest).
     pub max_requests_per_second: u32,
+    /// Trusted for HTTPS besides the system store (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured) and
+    /// the built-in webpki roots: `gitea.ca_file`.
+    pub ca_certs: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientOptions {
@@ -78,6 +81,7 @@ impl Default for ClientOptions {
             retry_after_max: Duration::from_secs(30),
             user_agent: concat!("sopbot/", env!("CARGO_PKG_VERSION")).to_string(),
             max_requests_per_second: 0,
+            ca_certs: Vec::new(),
         }
     }
 }
@@ -230,6 +234,11 @@ fn describe(err: reqwest::Error) -> String {
         }
         source = s.source();
     }
+    // rustls: `invalid peer certificate: UnknownIssuer` (or an expired or misnamed one).
+    if text.contains("invalid peer certificate") {
+        text.push_str(" — ");
+        text.push_str(super::error::UNTRUSTED_CERTIFICATE);
+    }
     text
 }
 
@@ -281,7 +290,12 @@ impl GiteaClient {
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
 
-        let http = reqwest::Client::builder()
+        let http = opts
+            .ca_certs
+            .iter()
+            .fold(reqwest::Client::builder(), |b, c| {
+                b.add_root_certificate(c.clone())
+            })
             .timeout(opts.timeout)
             .user_agent(opts.user_agent.clone())
             .default_headers(headers)
@@ -322,6 +336,11 @@ impl GiteaClient {
     /// `GET /version` (needs no auth).
     pub async fn version(&self) -> Result<ServerVersion, GiteaError> {
         self.get_json(Call::get("/version", &["version"])).await
+    }
+
+    /// Gitea or Forgejo, and its version, from `GET /version`.
+    pub async fn server_kind(&self) -> Result<super::ServerKind, GiteaError> {
+        Ok(super::ServerKind::detect(&self.version().await?.version))
     }
 
     /// `GET /user`: the token owner, with `is_admin`.
@@ -728,6 +747,8 @@ impl GiteaClient {
                 Some(self.backoff(attempt))
             }
             Failure::Answered { .. } => None,
+            // An untrusted certificate stays untrusted: asking again cannot help.
+            Failure::Connect(m) if m.contains(super::error::UNTRUSTED_CERTIFICATE) => None,
             Failure::Connect(_) => Some(self.backoff(attempt)),
             Failure::Timeout | Failure::Transport(_) if safe => Some(self.backoff(attempt)),
             Failure::Timeout | Failure::Transport(_) => None,

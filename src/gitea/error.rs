@@ -14,6 +14,9 @@ pub fn scope_fix(missing: &[String]) -> String {
     )
 }
 
+/// Appended to a TLS error about Gitea's certificate: what to do about it.
+pub const UNTRUSTED_CERTIFICATE: &str = "Gitea's TLS certificate is not trusted: set gitea.ca_file to the PEM file of the CA that issued it, or add that CA to the system store (or point SSL_CERT_FILE / SSL_CERT_DIR at it)";
+
 /// An error from one Gitea API call, after retries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GiteaError {
@@ -71,6 +74,11 @@ impl GiteaError {
             | Self::Decode { endpoint, .. } => endpoint,
             Self::Setup { .. } => "",
         }
+    }
+
+    /// Whether the call failed because Gitea's TLS certificate is not trusted.
+    pub fn is_untrusted_certificate(&self) -> bool {
+        matches!(self, Self::Transport { message, .. } if message.contains(UNTRUSTED_CERTIFICATE))
     }
 
     pub fn is_not_found(&self) -> bool {

@@ -9,6 +9,7 @@ mod client;
 mod error;
 mod glob;
 mod models;
+mod server_kind;
 mod teams;
 
 #[cfg(test)]
@@ -22,4 +23,5 @@ pub use models::{
     Permission, PrBranch, PullRequest, Repository, Review, ReviewState, ServerVersion, StatusState,
     Team, TimelineComment, User,
 };
+pub use server_kind::ServerKind;
 pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, TeamSpec, DEFAULT_VISIBILITY_TTL};

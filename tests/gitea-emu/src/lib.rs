@@ -29,6 +29,8 @@
 //! # Emulated
 //! - Auth: `Authorization: token|Bearer <t>`; 401 `token is required` / `invalid username,
 //!   password or token`. `GET /version` needs no token.
+//! - A Forgejo mode ([`World::with_flavor`], `gitea-emu --flavor forgejo`): Forgejo's version
+//!   string, auth and error wording and webhook headers (see [`flavor`]).
 //! - `GET /user`, `/user/teams`, `/repos/{o}/{r}`, `/repos/{o}/{r}/branches/{b}`,
 //!   `/repos/{o}/{r}/pulls` (paged, `X-Total-Count`, `Link`), `/pulls/{n}`, `/pulls/{n}/reviews`
 //!   (paged only with `page`; PENDING hidden from others unless site admin; total counted before
@@ -70,13 +72,15 @@
 //!   deterministic one.
 
 pub mod faults;
+pub mod flavor;
 pub mod json;
 pub mod server;
 pub mod webhook;
 pub mod world;
 
 pub use faults::Faults;
-pub use server::{Call, Emulator, GITEA_VERSION};
+pub use flavor::{Flavor, FORGEJO_VERSION, GITEA_VERSION};
+pub use server::{Call, Emulator};
 pub use webhook::Delivery;
 pub use world::{
     Access, Branch, Comment, CommentKind, Issue, Org, PrChange, Pull, Reaction, Repo, Review,

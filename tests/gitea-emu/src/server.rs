@@ -37,9 +37,6 @@ use crate::faults::{Action, Faults};
 use crate::json::{self, ApiErrorJson, NotFoundJson};
 use crate::world::{Access, CommentKind, Issue, Repo, TeamDenial, World, ALLOWED_REACTIONS};
 
-/// The version `GET /version` reports.
-pub const GITEA_VERSION: &str = "1.25.4";
-
 /// One request the emulator received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -64,6 +61,8 @@ impl Call {
 /// A running emulator. Dropping it stops the server too; [`Emulator::shutdown`] waits for that.
 pub struct Emulator {
     addr: SocketAddr,
+    /// `http`, or `https` for [`Emulator::start_tls`].
+    scheme: &'static str,
     state: AppState,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -91,11 +90,44 @@ impl Emulator {
     }
 
     /// Starts a server for `world` on `addr` (e.g. `127.0.0.1:3000`).
-    pub async fn bind(mut world: World, addr: &str) -> std::io::Result<Emulator> {
+    pub async fn bind(world: World, addr: &str) -> std::io::Result<Emulator> {
+        Self::bind_with(world, addr, None).await
+    }
+
+    /// Starts an HTTPS server on `127.0.0.1` at a free port, presenting `cert_chain_pem` (the
+    /// server's certificate first) with `key_pem` (PKCS#8, PKCS#1 or SEC1): a Gitea behind a
+    /// certificate from an internal CA. Panics on bad PEM.
+    pub async fn start_tls(world: World, cert_chain_pem: &str, key_pem: &str) -> Emulator {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("gitea-emu: a PEM certificate chain");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("gitea-emu: a PEM key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("gitea-emu: the key matches the certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::bind_with(world, "127.0.0.1:0", Some(acceptor))
+            .await
+            .expect("gitea-emu: cannot bind 127.0.0.1:0")
+    }
+
+    async fn bind_with(
+        mut world: World,
+        addr: &str,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         if !world.root_url_fixed {
-            world.root_url = format!("http://{addr}/");
+            world.root_url = format!("{scheme}://{addr}/");
         }
         let state = AppState {
             world: Arc::new(Mutex::new(world)),
@@ -103,18 +135,20 @@ impl Emulator {
             calls: Arc::new(Mutex::new(Vec::new())),
         };
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, router(state.clone()), stopped));
+        let task = tokio::spawn(accept_loop(listener, router(state.clone()), tls, stopped));
         Ok(Emulator {
             addr,
+            scheme,
             state,
             stop,
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash; the API is under `/api/v1`).
+    /// `http://127.0.0.1:PORT` (`https://` for [`Emulator::start_tls`]; no trailing slash; the
+    /// API is under `/api/v1`).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// `http://127.0.0.1:PORT/api/v1`.
@@ -234,14 +268,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn accept_loop(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     let for_conns = stopped.clone();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                conns.spawn(serve_connection(stream, app.clone(), for_conns.clone()));
+                let (app, stopped) = (app.clone(), for_conns.clone());
+                match &tls {
+                    None => { conns.spawn(serve_connection(stream, app, stopped)); }
+                    Some(tls) => {
+                        let tls = tls.clone();
+                        conns.spawn(async move {
+                            // A client that refuses the certificate ends the handshake: no answer.
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serve_connection(stream, app, stopped).await;
+                            }
+                        });
+                    }
+                }
                 while conns.try_join_next().is_some() {}
             }
             _ = stopped.wait_for(|s| *s) => break,
@@ -250,11 +301,10 @@ async fn accept_loop(listener: TcpListener, app: Router, mut stopped: watch::Rec
     conns.shutdown().await;
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    app: Router,
-    mut stopped: watch::Receiver<bool>,
-) {
+async fn serve_connection<S>(stream: S, app: Router, mut stopped: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let kill = Arc::new(Notify::new());
     let handle = ConnKill(kill.clone());
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -501,25 +551,27 @@ impl AppState {
     }
 }
 
-/// `Authorization: token <t>` or `Bearer <t>`, scheme case-insensitive.
+/// `Authorization: token <t>` or `Bearer <t>`; Gitea takes either scheme in any case, Forgejo
+/// only a lower-case `token` (see [`crate::flavor`]): any other header is no token at all.
 fn authenticate(w: &World, headers: &HeaderMap) -> Result<String, Response> {
+    let required = || json_error(w, StatusCode::UNAUTHORIZED, "token is required");
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(json_error(w, StatusCode::UNAUTHORIZED, "token is required"));
+        return Err(required());
     };
     let invalid = || {
-        json_error(
-            w,
-            StatusCode::UNAUTHORIZED,
-            "invalid username, password or token",
-        )
+        let message = w.flavor.invalid_token_message();
+        json_error(w, StatusCode::UNAUTHORIZED, message)
     };
     let value = value.to_str().map_err(|_| invalid())?;
     let (scheme, token) = value
         .trim()
         .split_once(char::is_whitespace)
         .ok_or_else(invalid)?;
-    if !scheme.eq_ignore_ascii_case("token") && !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(invalid());
+    if !w.flavor.accepts_scheme(scheme) {
+        return Err(match w.flavor {
+            crate::Flavor::Gitea => invalid(),
+            crate::Flavor::Forgejo => required(),
+        });
     }
     w.login_for_token(token.trim())
         .map(str::to_string)
@@ -731,13 +783,9 @@ async fn unknown_route(State(st): State<AppState>) -> Response {
     not_found(&lock(&st.world))
 }
 
-async fn version() -> Response {
-    json_body(
-        StatusCode::OK,
-        &json::ServerVersionJson {
-            version: GITEA_VERSION.into(),
-        },
-    )
+async fn version(State(st): State<AppState>) -> Response {
+    let version = lock(&st.world).flavor.version().to_string();
+    json_body(StatusCode::OK, &json::ServerVersionJson { version })
 }
 
 async fn get_user(State(st): State<AppState>, headers: HeaderMap) -> Response {

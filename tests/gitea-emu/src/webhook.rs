@@ -13,6 +13,7 @@ use sha2::Sha256;
 
 use crate::json::{self, CommentJson, LabelJson, PullRequestJson, RepositoryJson, UserJson};
 use crate::world::{Access, Comment, Issue, PrChange, Repo, Status, World};
+use crate::Flavor;
 
 /// One webhook delivery: what goes in the event headers, and the exact body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct Delivery {
     pub delivery_id: String,
     /// The payload, byte for byte as Gitea sends it (no trailing newline).
     pub body: Vec<u8>,
+    /// Who sends it: Forgejo's header set differs (see [`crate::flavor`]).
+    pub flavor: Flavor,
 }
 
 impl Delivery {
@@ -35,7 +38,14 @@ impl Delivery {
             event_type: event_type.to_string(),
             delivery_id: uuid_v4(),
             body,
+            flavor: Flavor::Gitea,
         }
+    }
+
+    /// The same delivery as `flavor` sends it.
+    pub fn from_server(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
     }
 
     /// Lower-case hex HMAC-SHA256 of the body; `""` without a secret (as Gitea).
@@ -57,22 +67,36 @@ impl Delivery {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// The headers of a repository hook of type `gitea` with JSON content, in Gitea's order:
-    /// `Content-Type`, the `X-Gitea-*`, `X-Gogs-*`, `X-Hub-Signature(-256)` and `X-GitHub-*` sets.
-    /// `X-Gitea-Signature` is the hex HMAC-SHA256 of the body, `X-Hub-Signature-256` the same
-    /// with `sha256=`.
+    /// The headers of a repository hook of type `gitea` with JSON content, in the server's
+    /// order: `Content-Type`, then Forgejo's `X-Forgejo-*` set (Forgejo only), the `X-Gitea-*`,
+    /// `X-Gogs-*`, `X-Hub-Signature(-256)` and `X-GitHub-*` sets; the
+    /// `*-Hook-Installation-Target-Type` headers are Gitea's only. The `*-Signature` headers are
+    /// the hex HMAC-SHA256 of the body, `X-Hub-Signature-256` the same with `sha256=`.
     pub fn signed_headers(&self, secret: &str) -> Vec<(String, String)> {
         let sig = self.signature(secret);
         let sig1 = self.signature_sha1(secret);
         let id = &self.delivery_id;
         let (ev, ty) = (&self.event, &self.event_type);
-        [
-            ("Content-Type", "application/json".to_string()),
+        let target = self.flavor.sends_installation_target();
+        let mut h = vec![("Content-Type", "application/json".to_string())];
+        if self.flavor == Flavor::Forgejo {
+            h.extend([
+                ("X-Forgejo-Delivery", id.clone()),
+                ("X-Forgejo-Event", ev.clone()),
+                ("X-Forgejo-Event-Type", ty.clone()),
+                ("X-Forgejo-Signature", sig.clone()),
+            ]);
+        }
+        h.extend([
             ("X-Gitea-Delivery", id.clone()),
             ("X-Gitea-Event", ev.clone()),
             ("X-Gitea-Event-Type", ty.clone()),
             ("X-Gitea-Signature", sig.clone()),
-            ("X-Gitea-Hook-Installation-Target-Type", "repository".into()),
+        ]);
+        if target {
+            h.push(("X-Gitea-Hook-Installation-Target-Type", "repository".into()));
+        }
+        h.extend([
             ("X-Gogs-Delivery", id.clone()),
             ("X-Gogs-Event", ev.clone()),
             ("X-Gogs-Event-Type", ty.clone()),
@@ -82,14 +106,14 @@ impl Delivery {
             ("X-GitHub-Delivery", id.clone()),
             ("X-GitHub-Event", ev.clone()),
             ("X-GitHub-Event-Type", ty.clone()),
-            (
+        ]);
+        if target {
+            h.push((
                 "X-GitHub-Hook-Installation-Target-Type",
                 "repository".into(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+            ));
+        }
+        h.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
     /// A `POST uri` request carrying this delivery, signed with `secret`, ready for
@@ -372,6 +396,11 @@ fn sender(w: &World, login: Option<&str>) -> UserJson {
 }
 
 impl World {
+    /// A delivery from this world's server (Gitea or Forgejo).
+    fn delivery(&self, event: &str, event_type: &str, body: Vec<u8>) -> Delivery {
+        Delivery::new(event, event_type, body).from_server(self.flavor)
+    }
+
     /// The `issue_comment` delivery for a comment `created`, `edited` or `deleted` (a deleted
     /// comment is still found). On a PR: Event `issue_comment`, Event-Type
     /// `pull_request_comment`; on an issue both are `issue_comment`.
@@ -427,7 +456,7 @@ impl World {
         } else {
             "issue_comment"
         };
-        Delivery::new("issue_comment", event_type, marshal_indent(&payload))
+        self.delivery("issue_comment", event_type, marshal_indent(&payload))
     }
 
     /// The `pull_request` delivery for `opened`, `reopened`, `closed` (merged or not),
@@ -465,7 +494,7 @@ impl World {
             commit_id: String::new(),
             review: None,
         };
-        Delivery::new("pull_request", event_type, marshal_indent(&payload))
+        self.delivery("pull_request", event_type, marshal_indent(&payload))
     }
 
     /// The delivery for `reviewer`'s latest review of kind `approved` (APPROVED), `rejected`
@@ -519,7 +548,7 @@ impl World {
                 content: review.body,
             }),
         };
-        Delivery::new(event, event_type, marshal_indent(&payload))
+        self.delivery(event, event_type, marshal_indent(&payload))
     }
 
     /// The `pull_request_review_request` delivery (`services/webhook/notifier.go`,
@@ -554,7 +583,7 @@ impl World {
             commit_id: String::new(),
             review: None,
         };
-        Delivery::new(
+        self.delivery(
             "pull_request",
             "pull_request_review_request",
             marshal_indent(&payload),
@@ -565,7 +594,13 @@ impl World {
     /// (`services/webhook/notifier.go`, `CreateCommitStatus`): the sender is the status's
     /// creator, the repository in owner mode. The commit's message is the title of the PR whose
     /// head it is (the emulator keeps no commits).
+    /// Panics in Forgejo mode: Forgejo has no `status` event.
     pub fn webhook_for_status(&self, repo: &str, sha: &str, id: i64) -> Delivery {
+        assert_eq!(
+            self.flavor,
+            Flavor::Gitea,
+            "Forgejo sends no status webhook"
+        );
         let r = self.repo(repo);
         let s: Status = self
             .statuses(repo, sha)
@@ -616,7 +651,7 @@ impl World {
             target_url: s.target_url.clone(),
             updated_at: created,
         };
-        Delivery::new("status", "status", marshal_indent(&payload))
+        self.delivery("status", "status", marshal_indent(&payload))
     }
 }
 

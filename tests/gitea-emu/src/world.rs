@@ -306,6 +306,8 @@ enum Clock {
 pub struct World {
     pub(crate) root_url: String,
     pub(crate) root_url_fixed: bool,
+    /// Gitea, or Forgejo's version, auth, wording and webhook headers.
+    pub(crate) flavor: crate::Flavor,
     clock: Clock,
     pub(crate) org: Org,
     pub(crate) users: Vec<User>,
@@ -341,6 +343,7 @@ impl World {
         let mut w = World {
             root_url: "http://gitea.emu/".to_string(),
             root_url_fixed: false,
+            flavor: crate::Flavor::Gitea,
             clock: Clock::Real,
             org: Org {
                 id: 2,
@@ -613,6 +616,17 @@ impl World {
         let ri = self.repo_index(repo);
         self.repos[ri].next_index = index;
         self
+    }
+
+    /// Answers as `flavor` (Gitea by default): see [`crate::flavor`].
+    pub fn with_flavor(mut self, flavor: crate::Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// The server this world answers as.
+    pub fn flavor(&self) -> crate::Flavor {
+        self.flavor
     }
 
     /// Fixes the server's ROOT_URL (default: the emulator's own base URL once started).

@@ -152,6 +152,7 @@ fn signing_the_example_bodies_gives_the_example_headers() {
             event_type: get("X-Gitea-Event-Type"),
             delivery_id: get("X-Gitea-Delivery"),
             body: example(file),
+            flavor: gitea_emu::Flavor::Gitea,
         };
         assert_eq!(d.signed_headers(SECRET), want, "{file}");
     }

@@ -3,15 +3,16 @@
 //!
 //! ```text
 //! gitea-emu [--listen 127.0.0.1:3000] [--latency-ms 0] [--extra-prs 0] [--approved-by LOGIN]
+//!           [--flavor gitea|forgejo]
 //! ```
 //! Prints `url=…` and `token=…`, then serves until Ctrl-C.
 
 use std::time::Duration;
 
-use gitea_emu::{Emulator, World};
+use gitea_emu::{Emulator, Flavor, World};
 
 const USAGE: &str =
-    "usage: gitea-emu [--listen ADDR] [--latency-ms MS] [--extra-prs N] [--approved-by LOGIN]";
+    "usage: gitea-emu [--listen ADDR] [--latency-ms MS] [--extra-prs N] [--approved-by LOGIN] [--flavor gitea|forgejo]";
 
 struct Args {
     listen: String,
@@ -19,6 +20,8 @@ struct Args {
     extra_prs: u64,
     /// Users who approve PR #7 before it is served (benches/old-approach.sh).
     approved_by: Vec<String>,
+    /// Answer as Gitea (default) or Forgejo.
+    flavor: Flavor,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +30,7 @@ fn parse_args() -> Result<Args, String> {
         latency_ms: 0,
         extra_prs: 0,
         approved_by: Vec::new(),
+        flavor: Flavor::Gitea,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +50,10 @@ fn parse_args() -> Result<Args, String> {
             "--latency-ms" => args.latency_ms = number()?,
             "--extra-prs" => args.extra_prs = number()?,
             "--approved-by" => args.approved_by.push(value.clone()),
+            "--flavor" => {
+                args.flavor = Flavor::parse(&value)
+                    .ok_or_else(|| format!("--flavor: gitea or forgejo, not {value}"))?
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -61,7 +69,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let mut world = World::example();
+    let mut world = World::example().with_flavor(args.flavor);
     for i in 0..args.extra_prs {
         world.open_pr("widgets", "alice", "main", &format!("load/{i}"));
     }
@@ -79,8 +87,9 @@ async fn main() {
     println!("url={}", emu.base_url());
     println!("token={}", emu.token());
     eprintln!(
-        "gitea-emu: Gitea {} emulator for acme/widgets (PR #7), API at {}; Ctrl-C stops",
-        gitea_emu::GITEA_VERSION,
+        "gitea-emu: {:?} {} emulator for acme/widgets (PR #7), API at {}; Ctrl-C stops",
+        args.flavor,
+        args.flavor.version(),
         emu.api_url()
     );
     let _ = tokio::signal::ctrl_c().await;

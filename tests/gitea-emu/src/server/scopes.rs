@@ -34,17 +34,18 @@ fn covers(held: &[String], required: &str) -> bool {
         .any(|h| h == "all" || h == required || (level == "read" && *h == format!("write:{cat}")))
 }
 
-/// The token of an `Authorization: token|bearer <t>` header.
-fn token(req: &Request) -> Option<&str> {
+/// The token of an `Authorization: token|bearer <t>` header, as `flavor` reads it.
+fn token(req: &Request, flavor: crate::Flavor) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, t) = v.trim().split_once(char::is_whitespace)?;
-    (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
-        .then(|| t.trim())
+    flavor.accepts_scheme(scheme).then(|| t.trim())
 }
 
-/// The middleware: 403 `{"message","url"}` with Gitea's text when the token lacks the scope.
+/// The middleware: 403 `{"message","url"}` with the server's text (Gitea's or Forgejo's) when the
+/// token lacks the scope.
 pub(super) async fn check(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if let (Some(cat), Some(t)) = (category(req.uri().path()), token(&req)) {
+    let flavor = lock(&st.world).flavor;
+    if let (Some(cat), Some(t)) = (category(req.uri().path()), token(&req, flavor)) {
         let level = match *req.method() {
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE => "write",
             _ => "read",
@@ -54,12 +55,7 @@ pub(super) async fn check(State(st): State<AppState>, req: Request, next: Next) 
         // An unknown token falls through to the handler's 401, as Gitea authenticates first.
         if let (Some(_), Some(held)) = (w.login_for_token(t), w.token_scopes(t)) {
             if !covers(held, &required) {
-                // `fmt.Sprintf("… required=%v, token scope=%v", requiredScopes, scope)`: Go
-                // prints the slice as `[read:organization]`, the token's scope as stored.
-                let message = format!(
-                    "token does not have at least one of required scope(s), required=[{required}], token scope={}",
-                    held.join(",")
-                );
+                let message = w.flavor.scope_denial(&required, held);
                 return json_error(&w, StatusCode::FORBIDDEN, &message);
             }
         }
