@@ -228,3 +228,41 @@ async fn the_sweep_lists_open_prs_in_pages_and_queues_each_once() {
     poller.poll_once().await;
     assert!(!paths(&emu).iter().any(|p| p.ends_with("/pulls")));
 }
+
+#[tokio::test]
+async fn a_pr_list_lagging_behind_a_push_causes_one_reevaluation_at_the_new_head_and_no_loop() {
+    let emu = Emulator::start(world_with_open_prs(3).with_list_head_lag()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (poller, store) = poller(&emu, dir.path(), "10m").await;
+    poller.poll_once().await;
+    // A push whose webhook was lost; the PR listing still says the old head.
+    let new = emu.with_world(|w| w.push("widgets", 7));
+    let found = poller.poll_once().await;
+    assert_eq!(found.reevaluations, 1, "{found:?}");
+    // The event names the head of the PR itself, not the listing's.
+    let last = store.get_event(store_last_event_id(&dir).await).await.unwrap().unwrap();
+    assert!(last.payload.contains(&new), "{}", last.payload);
+    // While the listing lags, and after it catches up, nothing more is queued.
+    for _ in 0..2 {
+        assert_eq!(poller.poll_once().await.reevaluations, 0);
+    }
+    emu.with_world(|w| w.settle_list_heads());
+    assert_eq!(poller.poll_once().await.reevaluations, 0);
+}
+
+/// The newest inbox row's id, read from the database file.
+async fn store_last_event_id(dir: &tempfile::TempDir) -> i64 {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.path().join("sopbot.db"))
+        .connect()
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM inbox")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    id
+}

@@ -886,7 +886,13 @@ async fn list_pulls(
         let paging = params.paging();
         let page: Vec<_> = page_of(prs, Some(paging))
             .into_iter()
-            .map(|i| json::pull_request(w, repo, i, Some(doer)))
+            .map(|i| {
+                let mut pr = json::pull_request(w, repo, i, Some(doer));
+                if let Some(lagging) = i.pull.as_ref().and_then(|p| p.listed_head.clone()) {
+                    pr.head.sha = lagging;
+                }
+                pr
+            })
             .collect();
         let link = link_header(w, &uri, &params, total, paging.size);
         Ok(with_link(with_total(ok(&page)?, total), link))

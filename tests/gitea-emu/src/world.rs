@@ -142,6 +142,9 @@ pub struct Pull {
     pub changed_files: i64,
     /// What the last `edited` action changed, for its webhook.
     pub last_change: Option<PrChange>,
+    /// The head the PR listing still reports after a push, while it lags behind the PR itself
+    /// (see [`World::with_list_head_lag`]); `None` when they agree.
+    pub listed_head: Option<String>,
 }
 
 /// A change that makes Gitea send `pull_request` `edited`.
@@ -322,6 +325,8 @@ pub struct World {
     pub(crate) hooks: Vec<Hook>,
     /// Edits of hooks behave as Gitea 1.23's (see [`World::with_gitea_1_23_hook_edit`]).
     pub(crate) hook_edit_1_23: bool,
+    /// Pushes leave the PR listing on the old head until [`World::settle_list_heads`].
+    pub(crate) list_head_lag: bool,
     /// Scopes of tokens made with [`World::with_scoped_token`]; any other token has `all`.
     pub(crate) token_scopes: std::collections::HashMap<String, Vec<String>>,
     next_user_id: i64,
@@ -362,6 +367,7 @@ impl World {
             bot: None,
             hooks: Vec::new(),
             hook_edit_1_23: false,
+            list_head_lag: false,
             token_scopes: std::collections::HashMap::new(),
             next_user_id: 3,
             next_team_id: FIRST_TEAM_ID,
@@ -667,6 +673,26 @@ impl World {
 
     // ----- clock ----------------------------------------------------------------------------
 
+    /// The PR listing lags behind a push: `GET /pulls` reports a pushed PR's previous head until
+    /// [`World::settle_list_heads`], while `GET /pulls/{n}` has the new one (the issue tracker
+    /// for sopbot records that Gitea's list and single PR may disagree for a moment).
+    pub fn with_list_head_lag(mut self) -> Self {
+        self.list_head_lag = true;
+        self
+    }
+
+    /// The PR listing catches up with every push.
+    pub fn settle_list_heads(&mut self) {
+        for p in self
+            .repos
+            .iter_mut()
+            .flat_map(|r| r.issues.iter_mut())
+            .filter_map(|i| i.pull.as_mut())
+        {
+            p.listed_head = None;
+        }
+    }
+
     /// Sets the manual clock to `at` (a world built in the past, then brought to the present).
     pub fn set_clock(&mut self, at: DateTime<Utc>) {
         self.clock = Clock::Manual(at.trunc_subsecs(0));
@@ -771,6 +797,7 @@ impl World {
                 deletions: 3,
                 changed_files: 2,
                 last_change: None,
+                listed_head: None,
             }),
         });
         index
@@ -893,6 +920,7 @@ impl World {
     fn push_inner(&mut self, repo: &str, n: u64, diff_changed: bool) -> String {
         let sha = self.new_sha();
         let now = self.now();
+        let lag = self.list_head_lag;
         let ri = self.repo_index(repo);
         let repo_id = self.repos[ri].id;
         let i = self.issue_mut(repo, n);
@@ -900,7 +928,10 @@ impl World {
         i.updated = now;
         let author = i.author.clone();
         let p = pull_mut(i);
-        p.head_sha = sha.clone();
+        let old = std::mem::replace(&mut p.head_sha, sha.clone());
+        if lag {
+            p.listed_head.get_or_insert(old);
+        }
         if diff_changed {
             p.additions += 7;
             p.deletions += 1;
