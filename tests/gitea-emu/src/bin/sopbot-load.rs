@@ -26,6 +26,12 @@
 //!    push), one event on each PR at once; the emulator's call log over the phase divided by the
 //!    events gives the Gitea API calls per event of that kind.
 //!
+//! With `--poll-prs 10,100,1000` it measures the poller instead, and nothing else: for each
+//! number of open PRs, a fresh world whose history is hours old and a bot polling every second
+//! (sweep every hour), it counts the Gitea API calls of the start-up pass (fast pass plus the
+//! first sweep: the sweep's listing of the open PRs and the evaluations it queues) and of each
+//! idle fast pass after it (median of three).
+//!
 //! Latency is from just before the delivery is sent to the event's `done_at` in the bot's inbox,
 //! which is written after the event's last effect (its last status and its reply): an upper
 //! bound of "delivery to last status". Both clocks are this machine's wall clock.
@@ -50,7 +56,7 @@ use sqlx::SqlitePool;
 
 const USAGE: &str = "usage: sopbot-load [--events N] [--prs N] [--senders N] [--latency-ms MS] \
 [--workers N] [--seed N] [--command-events N] [--paced-secs S] [--paced-rate R] [--calibrate N] \
-[--sopbot PATH] [--timeout-secs S] [--keep]";
+[--sopbot PATH] [--timeout-secs S] [--keep] | [--poll-prs N,N,…]";
 
 const REPO: &str = "widgets";
 const SECRET: &str = "load-webhook-secret";
@@ -71,6 +77,7 @@ struct Args {
     command_events: Option<usize>,
     timeout: Duration,
     keep: bool,
+    poll_prs: Vec<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -88,6 +95,7 @@ fn parse_args() -> Result<Args, String> {
         command_events: None,
         timeout: Duration::from_secs(900),
         keep: false,
+        poll_prs: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -118,6 +126,13 @@ fn parse_args() -> Result<Args, String> {
             "--calibrate" => a.calibrate = Some(int()?),
             "--command-events" => a.command_events = Some(int()?),
             "--timeout-secs" => a.timeout = Duration::from_secs(int()? as u64),
+            "--poll-prs" => {
+                a.poll_prs = value
+                    .split(',')
+                    .map(|n| n.trim().parse::<usize>().map(|n| n.max(1)))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad())?
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -375,10 +390,18 @@ fn default_sopbot() -> PathBuf {
 }
 
 fn config_text(emu: &Emulator, db: &Path) -> String {
+    poll_config_text(emu, db, "interval_secs = 0")
+}
+
+/// The bot's config with `poller` as the `[poller]` section's lines. The shared rate limit
+/// towards Gitea (`max_requests_per_second`, 50 by default) is lifted: the benchmark measures
+/// what the bot can do, not the limit.
+fn poll_config_text(emu: &Emulator, db: &Path, poller: &str) -> String {
     format!(
         r#"[gitea]
 url = "{url}"
 token = "{token}"
+max_requests_per_second = 0
 
 [server]
 listen = "127.0.0.1:0"
@@ -388,7 +411,7 @@ webhook_secret = "{SECRET}"
 path = "{db}"
 
 [poller]
-interval_secs = 0
+{poller}
 
 [[repo]]
 name = "acme/widgets"
@@ -762,6 +785,82 @@ fn by_endpoint(calls: &[Call], events: usize) -> Value {
     )
 }
 
+/// The poller's cost with `open` open PRs: the start-up pass (fast pass and first sweep, with
+/// the evaluations the sweep queues) and idle fast passes, in Gitea API calls.
+async fn poll_costs(binary: &Path, open: usize, latency_ms: u64) -> Result<Value, String> {
+    let now = Utc::now();
+    // History hours old (the first pass's window is an hour), then the present.
+    let mut world = World::example_at(now - chrono::Duration::hours(6));
+    world.open_prs(REPO, "alice", "main", "load/", open - 1);
+    world.set_clock(now - chrono::Duration::minutes(1));
+    let emu = Emulator::start(world).await;
+    emu.set_latency(Duration::from_millis(latency_ms));
+    let dir = std::env::temp_dir().join(format!(
+        "sopbot-poll-{}-{}",
+        std::process::id(),
+        now.timestamp_micros()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    let db_path = dir.join("sopbot.db");
+    let config = dir.join("sopbot.toml");
+    let text = poll_config_text(&emu, &db_path, "interval_secs = 1\nsweep_interval = \"1h\"");
+    std::fs::write(&config, text).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let _bot = Bot::start(binary, &config, &dir.join("bot.log"), None)?;
+    let db = open_db(&db_path).await;
+    // The start-up pass is over when the sweep's evaluations are done.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+            .fetch_one(&db)
+            .await
+            .unwrap_or(0);
+        if queued as usize >= open && unfinished(&db).await == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the first sweep of {open} PRs did not finish"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sweep_secs = started.elapsed().as_secs_f64();
+    let startup = emu.calls();
+    // Idle passes: the calls between consecutive comment listings (each pass starts with one).
+    emu.clear_calls();
+    let pass_start = |c: &Call| c.path == "/api/v1/repos/acme/widgets/issues/comments";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let passes = loop {
+        let calls = emu.calls();
+        let starts: Vec<usize> = calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| pass_start(c))
+            .map(|(i, _)| i)
+            .collect();
+        if starts.len() >= 4 {
+            break starts.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>();
+        }
+        if Instant::now() > deadline {
+            return Err("no idle poller passes seen".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut sorted = passes.clone();
+    sorted.sort_unstable();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(json!({
+        "open_prs": open,
+        "latency_ms": latency_ms,
+        "idle_fast_pass_calls": sorted[sorted.len() / 2],
+        "idle_fast_pass_calls_each": passes,
+        "startup_pass": {
+            "calls": startup.len(),
+            "by_endpoint": by_endpoint(&startup, 1),
+            "secs": round(sweep_secs, 2),
+        },
+    }))
+}
+
 /// Bot replies per command comment, from the emulated Gitea: (duplicates, missing).
 fn replies(emu: &Emulator, prs: &[u64], commands: &[i64]) -> (usize, usize) {
     let mut count: HashMap<i64, usize> = HashMap::new();
@@ -831,6 +930,14 @@ async fn run(args: Args) -> Result<(), String> {
             "no sopbot binary at {} (cargo build --release --workspace --bins, or --sopbot PATH)",
             binary.display()
         ));
+    }
+    if !args.poll_prs.is_empty() {
+        let mut sizes = Vec::new();
+        for &n in &args.poll_prs {
+            sizes.push(poll_costs(&binary, n, args.latency_ms).await?);
+        }
+        println!("{}", json!({ "poller": sizes, "machine": machine() }));
+        return Ok(());
     }
 
     // The world: the §11 scene on a manual clock (distinct times, so no two events share a
