@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::{stream, StreamExt, TryStreamExt};
+use futures_util::{stream, StreamExt};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
@@ -36,6 +36,10 @@ use crate::types::RepoName;
 /// How far each listing reaches back before its cursor: `since` has second granularity and a
 /// row may be committed a little after its timestamp; the dedup keys drop what was seen.
 const OVERLAP: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long after a PR's `updated_at` a check of it is taken to have seen every change with
+/// that `updated_at` (whole seconds, plus room for commit lag and clocks a little apart).
+const SETTLED: chrono::Duration = chrono::Duration::seconds(10);
 
 /// One poller for all configured repositories.
 pub struct Poller {
@@ -132,18 +136,33 @@ impl Poller {
         self.config.poller.concurrency.max(1)
     }
 
+    /// The fast pass, the waiver checks and (when due) the sweep of one repository. Each runs
+    /// even when another failed: one PR that cannot be read must not switch off the others'
+    /// safety net. The first failure is returned, after all of them.
     async fn poll_repo(&self, repo: &RepoName) -> anyhow::Result<Found> {
         let cursor = self.store.cursor(&repo.full()).await?;
-        let comments = self.poll_comments(repo, cursor.as_ref()).await?;
-        let mut reevaluations = self.poll_pulls(repo, cursor.as_ref()).await?;
-        reevaluations += self.poll_waiver_comments(repo).await?;
-        if self.sweep_due(cursor.as_ref().and_then(|c| c.swept_at)) {
-            reevaluations += self.sweep(repo).await?;
+        let comments = self.poll_comments(repo, cursor.as_ref()).await;
+        let pulls = self.poll_pulls(repo, cursor.as_ref()).await;
+        let waivers = self.poll_waiver_comments(repo).await;
+        let swept = match cursor.as_ref().map(|c| c.swept_at) {
+            at if self.sweep_due(at.flatten()) => self.sweep(repo, at.flatten()).await,
+            _ => Ok(0),
+        };
+        let found = Found {
+            comments: *comments.as_ref().unwrap_or(&0),
+            reevaluations: [&pulls, &waivers, &swept]
+                .iter()
+                .map(|r| *r.as_ref().unwrap_or(&0))
+                .sum(),
+        };
+        if found.comments + found.reevaluations > 0 {
+            self.notify.notify_one();
         }
-        Ok(Found {
-            comments,
-            reevaluations,
-        })
+        comments?;
+        pulls?;
+        waivers?;
+        swept?;
+        Ok(found)
     }
 
     /// Where a listing resumes: the stored cursor, or `first_start_window` ago.
@@ -248,11 +267,29 @@ impl Poller {
                 })
                 .collect()
         };
-        let found: usize = stream::iter(fresh)
-            .map(|summary| self.check_pull(repo, summary, gitea_now))
+        let outcomes: Vec<(Option<DateTime<Utc>>, anyhow::Result<usize>)> = stream::iter(fresh)
+            .map(|summary| async move {
+                let at = summary.updated_at;
+                (at, self.check_pull(repo, summary, gitea_now).await)
+            })
             .buffer_unordered(self.concurrency())
-            .try_fold(0, |sum, n| async move { Ok(sum + n) })
-            .await?;
+            .collect()
+            .await;
+        // A PR that could not be checked holds the cursor at its update, so the next pass lists
+        // it again; the others' findings are kept.
+        let mut found = 0;
+        let mut newest = newest;
+        let mut first_error = None;
+        for (at, outcome) in outcomes {
+            match outcome {
+                Ok(n) => found += n,
+                Err(e) => {
+                    warn!(%repo, error = %format!("{e:#}"), "cannot check an updated PR; will retry next pass");
+                    newest = newest.min(at.unwrap_or(cursor));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
         self.store.set_pulls_cursor(&repo.full(), newest).await?;
         // What the next listing cannot return again need not be remembered.
         let next_since = newest - OVERLAP;
@@ -260,11 +297,15 @@ impl Poller {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(r, _), at| r != repo || *at >= next_since);
-        Ok(found)
+        match first_error {
+            Some(e) if found == 0 => Err(e),
+            _ => Ok(found),
+        }
     }
 
     /// Checks one updated PR; once its finding is stored, remembers its `updated_at` if no
-    /// later change can carry the same one (Gitea's clock, at the listing, two seconds past it).
+    /// later change can carry the same one: both Gitea's clock at the listing (its `Date`, which
+    /// a proxy may rewrite) and the bot's are [`SETTLED`] past it.
     async fn check_pull(
         &self,
         repo: &RepoName,
@@ -272,9 +313,9 @@ impl Poller {
         gitea_now: Option<DateTime<Utc>>,
     ) -> anyhow::Result<usize> {
         let found = self.check_pull_state(repo, &summary).await?;
-        let settled = summary
-            .updated_at
-            .filter(|at| gitea_now.is_some_and(|now| now >= *at + chrono::Duration::seconds(2)));
+        let settled = summary.updated_at.filter(|at| {
+            gitea_now.is_some_and(|now| now >= *at + SETTLED) && Utc::now() >= *at + SETTLED
+        });
         if let Some(at) = settled {
             self.checked
                 .lock()
@@ -371,7 +412,14 @@ impl Poller {
     /// re-evaluated (a team member who left, a hand-posted status whose webhook was lost), and
     /// PRs closed with active waivers the fast pass did not see (closed before a first start)
     /// end them. The workers run the evaluations, within the shared rate limit.
-    async fn sweep(&self, repo: &RepoName) -> anyhow::Result<usize> {
+    ///
+    /// A PR evaluated since the previous sweep began, or with an event still waiting, is not
+    /// queued again: the sweep's work stays bounded by the open PRs, never piles up.
+    async fn sweep(
+        &self,
+        repo: &RepoName,
+        previous: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<usize> {
         let started = Utc::now();
         let open = self.client.open_pulls(repo).await?;
         let mut found = 0;
@@ -380,6 +428,18 @@ impl Poller {
                 .store
                 .last_evaluation(&repo.full(), pr.number as i64)
                 .await?;
+            let fresh = last
+                .as_ref()
+                .zip(previous)
+                .is_some_and(|(l, prev)| l.evaluated_at >= prev);
+            if fresh
+                || self
+                    .store
+                    .has_unfinished_event(&repo.full(), pr.number as i64)
+                    .await?
+            {
+                continue;
+            }
             let since = last
                 .as_ref()
                 .map(|l| l.evaluated_at.to_rfc3339())

@@ -240,7 +240,11 @@ async fn a_pr_list_lagging_behind_a_push_causes_one_reevaluation_at_the_new_head
     let found = poller.poll_once().await;
     assert_eq!(found.reevaluations, 1, "{found:?}");
     // The event names the head of the PR itself, not the listing's.
-    let last = store.get_event(store_last_event_id(&dir).await).await.unwrap().unwrap();
+    let last = store
+        .get_event(store_last_event_id(&dir).await)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(last.payload.contains(&new), "{}", last.payload);
     // While the listing lags, and after it catches up, nothing more is queued.
     for _ in 0..2 {
@@ -265,4 +269,56 @@ async fn store_last_event_id(dir: &tempfile::TempDir) -> i64 {
         .unwrap();
     conn.close().await.unwrap();
     id
+}
+
+#[tokio::test]
+async fn a_pr_that_cannot_be_read_does_not_hide_the_others_and_is_read_again_next_pass() {
+    let emu = Emulator::start(world_with_open_prs(3)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (poller, store) = poller(&emu, dir.path(), "10m").await;
+    poller.poll_once().await;
+    // Two PRs change (no webhook); reading #7 keeps failing.
+    // The example's PR is #7; the extra ones follow it.
+    let other = 8;
+    emu.with_world(|w| {
+        w.review("widgets", 7, "bob", "APPROVED", "lgtm");
+        w.review("widgets", other, "bob", "APPROVED", "lgtm");
+    });
+    emu.fail_path("/api/v1/repos/acme/widgets/pulls/7", 100, 500);
+    let found = poller.poll_once().await;
+    assert_eq!(found.reevaluations, 1, "{found:?}");
+    let last = store
+        .get_event(store_last_event_id(&dir).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.pr, Some(other as i64));
+    // Gitea answers again: the next pass lists #7 once more (the cursor waited for it).
+    emu.faults().clear();
+    let found = poller.poll_once().await;
+    assert_eq!(found.reevaluations, 1, "{found:?}");
+    let last = store
+        .get_event(store_last_event_id(&dir).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.pr, Some(7));
+}
+
+#[tokio::test]
+async fn a_sweep_does_not_queue_a_pr_whose_event_is_still_waiting() {
+    let emu = Emulator::start(world_with_open_prs(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (poller, store) = poller(&emu, dir.path(), "10m").await;
+    assert_eq!(poller.poll_once().await.reevaluations, 6);
+    // The sweep is due again while nobody handled the first one's events (the bot is slow):
+    // nothing is queued twice, so a backlog cannot grow sweep after sweep.
+    store
+        .set_swept_at(
+            "acme/widgets",
+            chrono::Utc::now() - chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(poller.poll_once().await.reevaluations, 0);
 }

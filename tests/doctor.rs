@@ -157,9 +157,29 @@ async fn a_missing_token_scope_is_named_once_with_the_fix() {
 /// doctor reads the rule the same way and names the broken pattern.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_contexts_are_read_as_gitea_globs() {
+    // A pattern that matches the gates does not require them: any status matching it (a CI
+    // job's `qa-review / lint`) satisfies Gitea, so doctor asks for them by name.
     let w = World::example()
         .with_team("managers", &["mia", "sopbot"])
         .with_status_check_contexts("widgets", "main", &["{qa,security}-review / *"]);
+    let (_, text) = doctor(w).await;
+    assert!(
+        text.contains(
+            "warn  acme/widgets: branch main does not require qa-review / approved, \
+             security-review / approved by name (`{qa,security}-review / *` matches \
+             qa-review / approved; `{qa,security}-review / *` matches security-review / approved, \
+             but Gitea accepts any status matching a pattern: another job's success would open \
+             the gate)"
+        ),
+        "{text}"
+    );
+    let w = World::example()
+        .with_team("managers", &["mia", "sopbot"])
+        .with_status_check_contexts(
+            "widgets",
+            "main",
+            &["ci/*", "qa-review / approved", "security-review / approved"],
+        );
     let (code, text) = doctor(w).await;
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -167,7 +187,8 @@ async fn required_contexts_are_read_as_gitea_globs() {
         "{text}"
     );
 
-    // `*` crosses `/` in a context, but `[` opens a class: this rule requires only qa's gate.
+    // `*` crosses `/` in a context, but `[` opens a class (the pattern is dropped), and `qa*`
+    // only matches qa's gate: neither gate is required.
     let w = World::example()
         .with_team("managers", &["mia", "sopbot"])
         .with_status_check_contexts("widgets", "main", &["qa*", "security-review / [approved"]);
@@ -178,7 +199,8 @@ async fn required_contexts_are_read_as_gitea_globs() {
     );
     assert!(
         text.contains(
-            "warn  acme/widgets: branch main does not require security-review / approved\n"
+            "warn  acme/widgets: branch main does not require qa-review / approved, \
+             security-review / approved by name (`qa*` matches qa-review / approved, but"
         ),
         "{text}"
     );

@@ -126,7 +126,9 @@ async fn setup_of_an_unconfigured_repo_is_refused() {
 /// A rule that already requires the gates through a pattern is left alone: Gitea matches
 /// required contexts as globs (`services/pull/commit_status.go`), and so does setup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn setup_counts_contexts_a_pattern_already_requires() {
+async fn setup_adds_by_name_the_contexts_a_wildcard_only_matches() {
+    // `*-review / approved` matches both gates, but Gitea is satisfied by any one status that
+    // matches it: qa's success alone would open the PR. Setup requires each gate by name.
     let world = World::example()
         .with_site_admin("sopbot")
         .with_status_check_contexts("widgets", "main", &["*-review / approved"]);
@@ -139,9 +141,17 @@ async fn setup_counts_contexts_a_pattern_already_requires() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("= branch protection main: requires every gate's status"),
+        text.contains(
+            "the rule's pattern `*-review / approved` matches qa-review / approved, but any \
+             status matching it would satisfy Gitea: qa-review / approved is added by name"
+        ),
         "{text}"
     );
+    assert!(
+        !text.contains("= branch protection main: requires every gate's status"),
+        "{text}"
+    );
+    assert!(text.contains("~ branch protection main"), "{text}");
 }
 
 /// A hook made by hand before sopbot needed review requests and statuses (and with `push`,

@@ -205,8 +205,12 @@ pub async fn post(
         result.posted.push(want.context.clone());
         posts.push(want);
     }
-    // Each context is its own status: posted at once rather than one after another.
-    futures_util::future::try_join_all(posts.iter().map(|w| client.post_status(repo, head, w)))
-        .await?;
+    // Each context is its own status: posted at once rather than one after another. Every post
+    // settles before the first error is returned, so none is still in flight once the caller
+    // releases the head's lock.
+    let settled =
+        futures_util::future::join_all(posts.iter().map(|w| client.post_status(repo, head, w)))
+            .await;
+    settled.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(result)
 }

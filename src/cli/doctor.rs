@@ -227,9 +227,21 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                     if missing.is_empty() {
                         r.ok(&format!("{}: branch {branch} requires every gate's status", repo.name));
                     } else {
+                        let wildcards: Vec<String> = missing
+                            .iter()
+                            .filter_map(|c| Some(format!("`{}` matches {c}", required.wildcard_for(c)?)))
+                            .collect();
+                        let why = if wildcards.is_empty() || !b.enable_status_check {
+                            String::new()
+                        } else {
+                            format!(
+                                " by name ({}, but Gitea accepts any status matching a pattern: another job's success would open the gate)",
+                                wildcards.join("; ")
+                            )
+                        };
                         r.warn(
-                            &format!("{}: branch {branch} does not require {}", repo.name, missing.join(", ")),
-                            "add them to the rule's required status checks, or the gates do not block merging",
+                            &format!("{}: branch {branch} does not require {}{why}", repo.name, missing.join(", ")),
+                            "add them by name to the rule's required status checks, or the gates do not block merging",
                         );
                     }
                 }

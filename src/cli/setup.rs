@@ -169,12 +169,18 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         let mut list = rule
             .map(|r| r.status_check_contexts.clone())
             .unwrap_or_default();
-        // A context the rule already requires through a pattern is not missing (Gitea's glob).
+        // Only a context named in the rule is required: Gitea is satisfied by any status that
+        // matches a wildcard pattern (see `RequiredContexts::requires`), so one is added by name.
         let required = RequiredContexts::new(&list);
-        let missing: Vec<&String> = contexts
-            .iter()
-            .filter(|c| !list.contains(c) && !required.requires(c))
-            .collect();
+        let missing: Vec<&String> = contexts.iter().filter(|c| !required.requires(c)).collect();
+        for c in &missing {
+            if let Some(p) = required.wildcard_for(c) {
+                println!(
+                    "  the rule's pattern `{p}` matches {c}, but any status matching it would \
+                     satisfy Gitea: {c} is added by name"
+                );
+            }
+        }
         let enable = !rule.is_some_and(|r| r.enable_status_check);
         if missing.is_empty() && !enable {
             println!("= branch protection {branch}: requires every gate's status");

@@ -234,8 +234,10 @@ fn describe(err: reqwest::Error) -> String {
         }
         source = s.source();
     }
-    // rustls: `invalid peer certificate: UnknownIssuer` (or an expired or misnamed one).
-    if text.contains("invalid peer certificate") {
+    // rustls: `invalid peer certificate: UnknownIssuer`. Only an unknown issuer is a setup
+    // problem (exit 78, no restart); an expired or misnamed certificate may be a renewal in
+    // progress, and is retried like any transport error.
+    if text.contains("invalid peer certificate") && text.contains("UnknownIssuer") {
         text.push_str(" — ");
         text.push_str(super::error::UNTRUSTED_CERTIFICATE);
     }

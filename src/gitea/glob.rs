@@ -35,6 +35,8 @@ pub fn gitea_glob(pattern: &str, slash_separates: bool) -> Result<GlobMatcher, g
 /// `pending` for ever (`MergeRequiredContextsCommitStatus` @ v1.25.4).
 pub struct RequiredContexts {
     matchers: Vec<GlobMatcher>,
+    /// The patterns that compile, as written (one per matcher).
+    compiled: Vec<String>,
     /// The patterns that do not compile, as written in the rule.
     pub invalid: Vec<String>,
 }
@@ -43,19 +45,45 @@ impl RequiredContexts {
     /// Compiles every pattern of the rule, keeping the ones that fail for reporting.
     pub fn new(patterns: &[String]) -> Self {
         let mut matchers = Vec::new();
+        let mut compiled = Vec::new();
         let mut invalid = Vec::new();
         for p in patterns {
             match gitea_glob(p, false) {
-                Ok(m) => matchers.push(m),
+                Ok(m) => {
+                    matchers.push(m);
+                    compiled.push(p.clone());
+                }
                 Err(_) => invalid.push(p.clone()),
             }
         }
-        Self { matchers, invalid }
+        Self {
+            matchers,
+            compiled,
+            invalid,
+        }
     }
 
-    /// Whether some pattern of the rule requires a status with this context.
+    /// Whether the rule requires a status with exactly this context: it names it. A wildcard
+    /// pattern that matches the context does not: Gitea is satisfied by *any* status matching
+    /// the pattern (1.24+: any successful match; 1.22/1.23: the newest match), so a CI job's
+    /// success, or another gate's, would open it (`MergeRequiredContextsCommitStatus`,
+    /// `services/pull/commit_status.go` @ v1.23.8 and v1.25.4).
     pub fn requires(&self, context: &str) -> bool {
+        self.compiled.iter().any(|p| p == context)
+    }
+
+    /// Whether some valid pattern matches `context` as Gitea's glob does.
+    pub fn matches(&self, context: &str) -> bool {
         self.matchers.iter().any(|m| m.is_match(context))
+    }
+
+    /// A valid wildcard pattern of the rule that matches `context` without naming it.
+    pub fn wildcard_for(&self, context: &str) -> Option<&str> {
+        self.matchers
+            .iter()
+            .zip(&self.compiled)
+            .find(|(m, p)| m.is_match(context) && p.as_str() != context)
+            .map(|(_, p)| p.as_str())
     }
 }
 
@@ -193,7 +221,12 @@ mod tests {
                 rule.invalid.is_empty(),
                 "{pattern:?} should compile ({why})"
             );
-            assert_eq!(rule.requires(text), gitea, "{pattern:?} vs {text:?}: {why}");
+            assert_eq!(rule.matches(text), gitea, "{pattern:?} vs {text:?}: {why}");
+            assert_eq!(
+                rule.requires(text),
+                pattern == text,
+                "{pattern:?} names {text:?}"
+            );
         }
     }
 

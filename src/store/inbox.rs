@@ -393,6 +393,19 @@ impl Store {
     }
 
     /// Events waiting to be handled, including those waiting for a retry (a metric).
+    /// Whether the PR has an event not yet handled (pending or running): the sweep adds none.
+    pub async fn has_unfinished_event(&self, repo: &str, pr: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM inbox
+             WHERE repo = ? AND pr = ? AND state IN ('pending', 'running')",
+        )
+        .bind(repo)
+        .bind(pr)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         let n = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE state = 'pending'")
             .fetch_one(&self.pool)
