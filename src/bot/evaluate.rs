@@ -1,5 +1,5 @@
 //! Gathers the facts of one pull request from Gitea and the store, and runs the pure gate
-//! evaluation over them, probing team membership lazily. Shared by `sopbot check`, the engine
+//! evaluation over them, probing team membership lazily. Shared by `sopbot check`, the handlers
 //! and the demo, so all three decide the same way.
 //!
 //! Cost of a typical evaluation, with team ids cached and base branches configured: the PR, its
@@ -10,27 +10,15 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
-use crate::config::{Config, Gate, TeamRef};
+use crate::config::{Gate, TeamRef};
 use crate::gate::{
     self, Answers, CommentFacts, Facts, GateSpec, GateState, Membership, Options, PrFacts,
     ReviewFacts, ReviewKind, Step, Verdict, WaiverFacts,
 };
-use crate::gitea::{
-    GiteaClient, PullRequest, Review, ReviewState, TeamDirectory, TeamError, TeamSpec,
-};
-use crate::store::Store;
+use crate::gitea::{PullRequest, Review, ReviewState, TeamError, TeamSpec};
 use crate::types::RepoName;
 
-/// What an evaluation needs: the config, Gitea (client and team directory) and the store.
-#[derive(Clone)]
-pub struct Evaluator {
-    pub config: std::sync::Arc<Config>,
-    pub client: GiteaClient,
-    pub teams: TeamDirectory,
-    pub store: Store,
-    /// Whether the bot is a site admin, so it sees other users' PENDING reviews.
-    pub bot_is_admin: bool,
-}
+use super::Ctx;
 
 /// The verdicts for one PR, on its head commit.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -59,7 +47,7 @@ impl PrEvaluation {
     }
 }
 
-impl Evaluator {
+impl Ctx {
     /// Evaluates `gates` (all configured gates when `None`) of a PR. `fresh` bypasses the
     /// membership cache (`/refire`).
     pub async fn evaluate(
@@ -108,7 +96,7 @@ impl Evaluator {
         Ok(evals)
     }
 
-    /// As [`Evaluator::evaluate`], for a PR already fetched.
+    /// As [`Ctx::evaluate`], for a PR already fetched.
     pub async fn evaluate_pr(
         &self,
         repo: &RepoName,
