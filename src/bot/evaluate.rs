@@ -155,28 +155,8 @@ impl Ctx {
         // Whether Gitea may be hiding reviews from the bot: unknown without a total.
         let mut hidden_reviews = true;
         if !decided_without_reviews(&facts) {
-            let (fetched, total) = self.client.reviews_counted(repo, pr.number).await?;
-            hidden_reviews = total.is_none_or(|t| t > fetched.len() as u64);
-            facts.reviews = fetched.iter().map(review_facts).collect();
-            if self.bot_is_admin {
-                facts.misfiled = misfiled_visible(&fetched, facts.pr.author.as_deref());
-            }
-            if opts.comment_approvals {
-                facts.comments = self
-                    .client
-                    .issue_comments(repo, pr.number)
-                    .await?
-                    .into_iter()
-                    // Anyone with write access can edit another's comment, and Gitea does not
-                    // say who did: only a comment never edited speaks for its author.
-                    .filter(|c| c.updated_at <= c.created_at + chrono::Duration::seconds(1))
-                    .map(|c| CommentFacts {
-                        id: c.id,
-                        author: c.author().map(str::to_string),
-                        body: c.body,
-                    })
-                    .collect();
-            }
+            let fetched;
+            (fetched, hidden_reviews) = self.read_reviews(repo, pr, &mut facts, &opts).await?;
             reviews = Some(fetched);
         }
         let waiver_ids: Vec<i64> = facts.waivers.iter().map(|w| w.id).collect();
@@ -202,6 +182,40 @@ impl Ctx {
         let mut eval = self.finish(repo, pr, verdicts, waived);
         eval.reviews_fingerprint = fingerprint;
         Ok(eval)
+    }
+
+    /// Reads the PR's reviews (and, with comment approvals, its never-edited comments) into
+    /// `facts`. Returns the reviews and whether Gitea may be hiding some from the bot.
+    async fn read_reviews(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        facts: &mut Facts,
+        opts: &Options,
+    ) -> anyhow::Result<(Vec<Review>, bool)> {
+        let (fetched, total) = self.client.reviews_counted(repo, pr.number).await?;
+        let hidden = total.is_none_or(|t| t > fetched.len() as u64);
+        facts.reviews = fetched.iter().map(review_facts).collect();
+        if self.bot_is_admin {
+            facts.misfiled = misfiled_visible(&fetched, facts.pr.author.as_deref());
+        }
+        if opts.comment_approvals {
+            facts.comments = self
+                .client
+                .issue_comments(repo, pr.number)
+                .await?
+                .into_iter()
+                // Anyone with write access can edit another's comment, and Gitea does not say
+                // who did: only a comment never edited speaks for its author.
+                .filter(|c| c.updated_at <= c.created_at + chrono::Duration::seconds(1))
+                .map(|c| CommentFacts {
+                    id: c.id,
+                    author: c.author().map(str::to_string),
+                    body: c.body,
+                })
+                .collect();
+        }
+        Ok((fetched, hidden))
     }
 
     fn finish(
