@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gitea_emu::{Emulator, World};
-use sopbot::bot::Evaluator;
+use sopbot::bot::Ctx;
 use sopbot::config::Config;
 use sopbot::gitea::{ClientOptions, GiteaClient, TeamDirectory};
 use sopbot::poller::Poller;
 use sopbot::secret::Secret;
 use sopbot::store::Store;
 
-async fn evaluator(emu: &Emulator, dir: &std::path::Path) -> Evaluator {
+async fn evaluator(emu: &Emulator, dir: &std::path::Path) -> Arc<Ctx> {
     let text = format!(
         "[gitea]\nurl = \"{}\"\n[[repo]]\nname = \"acme/widgets\"\nbranches = [\"main\"]\n",
         emu.base_url()
@@ -24,13 +24,14 @@ async fn evaluator(emu: &Emulator, dir: &std::path::Path) -> Evaluator {
         ClientOptions::default(),
     )
     .unwrap();
-    Evaluator {
-        config: Arc::new(config),
-        teams: TeamDirectory::new(client.clone(), Duration::from_secs(60)),
-        client,
-        store: Store::open(&dir.join("sopbot.db")).await.unwrap(),
-        bot_is_admin: false,
-    }
+    Ctx::new(
+        Arc::new(config),
+        client.clone(),
+        TeamDirectory::new(client, Duration::from_secs(60)),
+        Store::open(&dir.join("sopbot.db")).await.unwrap(),
+        "sopbot",
+        false,
+    )
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Gathers the facts of one pull request from Gitea and the store, and runs the pure gate
-//! evaluation over them, probing team membership lazily. Shared by `sopbot check`, the engine
+//! evaluation over them, probing team membership lazily. Shared by `sopbot check`, the handlers
 //! and the demo, so all three decide the same way.
 //!
 //! Cost of a typical evaluation, with team ids cached and base branches configured: the PR, its
@@ -10,27 +10,15 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
-use crate::config::{Config, Gate, TeamRef};
+use crate::config::{Gate, TeamRef};
 use crate::gate::{
     self, Answers, CommentFacts, Facts, GateSpec, GateState, Membership, Options, PrFacts,
     ReviewFacts, ReviewKind, Step, Verdict, WaiverFacts,
 };
-use crate::gitea::{
-    GiteaClient, PullRequest, Review, ReviewState, TeamDirectory, TeamError, TeamSpec,
-};
-use crate::store::Store;
+use crate::gitea::{PullRequest, Review, ReviewState, TeamError, TeamSpec};
 use crate::types::RepoName;
 
-/// What an evaluation needs: the config, Gitea (client and team directory) and the store.
-#[derive(Clone)]
-pub struct Evaluator {
-    pub config: std::sync::Arc<Config>,
-    pub client: GiteaClient,
-    pub teams: TeamDirectory,
-    pub store: Store,
-    /// Whether the bot is a site admin, so it sees other users' PENDING reviews.
-    pub bot_is_admin: bool,
-}
+use super::Ctx;
 
 /// The verdicts for one PR, on its head commit.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -59,7 +47,7 @@ impl PrEvaluation {
     }
 }
 
-impl Evaluator {
+impl Ctx {
     /// Evaluates `gates` (all configured gates when `None`) of a PR. `fresh` bypasses the
     /// membership cache (`/refire`).
     pub async fn evaluate(
@@ -108,7 +96,7 @@ impl Evaluator {
         Ok(evals)
     }
 
-    /// As [`Evaluator::evaluate`], for a PR already fetched.
+    /// As [`Ctx::evaluate`], for a PR already fetched.
     pub async fn evaluate_pr(
         &self,
         repo: &RepoName,
@@ -167,28 +155,8 @@ impl Evaluator {
         // Whether Gitea may be hiding reviews from the bot: unknown without a total.
         let mut hidden_reviews = true;
         if !decided_without_reviews(&facts) {
-            let (fetched, total) = self.client.reviews_counted(repo, pr.number).await?;
-            hidden_reviews = total.is_none_or(|t| t > fetched.len() as u64);
-            facts.reviews = fetched.iter().map(review_facts).collect();
-            if self.bot_is_admin {
-                facts.misfiled = misfiled_visible(&fetched, facts.pr.author.as_deref());
-            }
-            if opts.comment_approvals {
-                facts.comments = self
-                    .client
-                    .issue_comments(repo, pr.number)
-                    .await?
-                    .into_iter()
-                    // Anyone with write access can edit another's comment, and Gitea does not
-                    // say who did: only a comment never edited speaks for its author.
-                    .filter(|c| c.updated_at <= c.created_at + chrono::Duration::seconds(1))
-                    .map(|c| CommentFacts {
-                        id: c.id,
-                        author: c.author().map(str::to_string),
-                        body: c.body,
-                    })
-                    .collect();
-            }
+            let fetched;
+            (fetched, hidden_reviews) = self.read_reviews(repo, pr, &mut facts, &opts).await?;
             reviews = Some(fetched);
         }
         let waiver_ids: Vec<i64> = facts.waivers.iter().map(|w| w.id).collect();
@@ -214,6 +182,40 @@ impl Evaluator {
         let mut eval = self.finish(repo, pr, verdicts, waived);
         eval.reviews_fingerprint = fingerprint;
         Ok(eval)
+    }
+
+    /// Reads the PR's reviews (and, with comment approvals, its never-edited comments) into
+    /// `facts`. Returns the reviews and whether Gitea may be hiding some from the bot.
+    async fn read_reviews(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        facts: &mut Facts,
+        opts: &Options,
+    ) -> anyhow::Result<(Vec<Review>, bool)> {
+        let (fetched, total) = self.client.reviews_counted(repo, pr.number).await?;
+        let hidden = total.is_none_or(|t| t > fetched.len() as u64);
+        facts.reviews = fetched.iter().map(review_facts).collect();
+        if self.bot_is_admin {
+            facts.misfiled = misfiled_visible(&fetched, facts.pr.author.as_deref());
+        }
+        if opts.comment_approvals {
+            facts.comments = self
+                .client
+                .issue_comments(repo, pr.number)
+                .await?
+                .into_iter()
+                // Anyone with write access can edit another's comment, and Gitea does not say
+                // who did: only a comment never edited speaks for its author.
+                .filter(|c| c.updated_at <= c.created_at + chrono::Duration::seconds(1))
+                .map(|c| CommentFacts {
+                    id: c.id,
+                    author: c.author().map(str::to_string),
+                    body: c.body,
+                })
+                .collect();
+        }
+        Ok((fetched, hidden))
     }
 
     fn finish(

@@ -1,11 +1,15 @@
-//! The engine: gathers facts, evaluates gates, posts statuses. The same code serves `serve`,
-//! `check` and the demo.
+//! The bot: events in, handlers plan, `publish` posts statuses and replies. The same code
+//! serves `serve`, `check` and the demo.
 
-pub mod engine;
+mod ctx;
 mod evaluate;
 pub mod event;
+mod handlers;
+pub mod publish;
 pub mod replies;
 pub mod statuses;
 pub mod worker;
 
-pub use evaluate::{pr_fingerprint, Evaluator, PrEvaluation};
+pub use ctx::Ctx;
+pub use evaluate::{pr_fingerprint, PrEvaluation};
+pub use handlers::handle;

@@ -15,10 +15,10 @@ pub fn marker(comment_id: i64) -> String {
     format!("<!-- sopbot:reply-to:{comment_id} -->")
 }
 
-/// What a command comment was answered, stored with the comment's effects and published (again,
+/// What a command comment is answered, stored with the comment's effects and published (again,
 /// after a crash) from there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
+pub struct Reply {
     pub pr: u64,
     /// Who wrote the comment, to address the reply.
     pub to: String,
@@ -143,13 +143,13 @@ pub fn revoke_refused(line: usize, gate: &str, reason: &str) -> String {
 /// The whole reply: marker, the command outcomes, the verdicts, and help when asked.
 pub fn compose(
     comment_id: i64,
-    answer: &Answer,
+    reply: &Reply,
     eval: Option<&PrEvaluation>,
     guard: &[String],
 ) -> String {
     let mut s = marker(comment_id);
-    s.push_str(&format!("\n{}\n\n", mention(&answer.to, Md::Inline)));
-    for line in &answer.lines {
+    s.push_str(&format!("\n{}\n\n", mention(&reply.to, Md::Inline)));
+    for line in &reply.lines {
         s.push_str(line);
         s.push('\n');
     }
@@ -178,7 +178,7 @@ pub fn compose(
     for g in guard {
         s.push_str(&format!("\n{g}\n"));
     }
-    if answer.help {
+    if reply.help {
         s.push_str("\n<details><summary>sopbot commands</summary>\n\n");
         s.push_str(crate::command::reference());
         s.push_str("\n</details>\n");
@@ -373,13 +373,13 @@ mod tests {
     /// and nothing is a link, an image or HTML besides the bot's hidden marker.
     #[test]
     fn a_hostile_reason_is_echoed_inert_in_the_reply() {
-        let answer = Answer {
+        let reply = Reply {
             pr: 7,
             to: "alice".into(),
             lines: vec![waived(1, "security", HOSTILE, false)],
-            ..Answer::default()
+            ..Reply::default()
         };
-        let reply = compose(42, &answer, Some(&waived_eval(HOSTILE)), &[]);
+        let reply = compose(42, &reply, Some(&waived_eval(HOSTILE)), &[]);
         let body = reply.strip_prefix(&marker(42)).unwrap();
         let table_rows = body.lines().filter(|l| l.starts_with("| security |"));
         assert_eq!(table_rows.count(), 1, "{reply}");

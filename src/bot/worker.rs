@@ -1,5 +1,5 @@
 //! Workers drain the inbox: each takes the oldest event it may run (the store hands out one
-//! event per PR at a time, in arrival order), runs the engine, and marks the event done only
+//! event per PR at a time, in arrival order), runs its handler, and marks the event done only
 //! after its effects. A failure puts the event back with a backoff; a crash leaves it `running`,
 //! and the next start (`reset_running`) hands it out again. When the store itself fails, the
 //! whole pool pauses (see [`Pause`]) and an unrecorded outcome stays with its worker until it
@@ -13,8 +13,8 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::store::{EventRow, Store, StoreError};
 
-use super::engine::Engine;
 use super::event::Event;
+use super::Ctx;
 
 /// How long an idle worker waits for a wake-up before looking at the inbox anyway (events
 /// whose retry time has come do not wake anyone).
@@ -99,7 +99,7 @@ impl Pause {
 
 /// Runs `n` workers until `stop` turns true; each finishes the event in hand first.
 pub async fn run(
-    engine: Arc<Engine>,
+    ctx: Arc<Ctx>,
     store: Store,
     notify: Arc<Notify>,
     n: usize,
@@ -109,7 +109,7 @@ pub async fn run(
     let mut set = tokio::task::JoinSet::new();
     for id in 0..n.max(1) {
         let pool = Pool {
-            engine: engine.clone(),
+            ctx: ctx.clone(),
             store: store.clone(),
             notify: notify.clone(),
             pause: pause.clone(),
@@ -121,7 +121,7 @@ pub async fn run(
 
 /// What every worker shares.
 struct Pool {
-    engine: Arc<Engine>,
+    ctx: Arc<Ctx>,
     store: Store,
     notify: Arc<Notify>,
     pause: Arc<Pause>,
@@ -171,8 +171,9 @@ async fn process(pool: &Pool, row: EventRow, stop: &mut watch::Receiver<bool>) {
     // Its own task, so that a panic fails this event (retried later) instead of killing the
     // worker and leaving the event `running`, which would hold back its PR until a restart.
     let result = {
-        let engine = pool.engine.clone();
-        match tokio::spawn(async move { engine.handle(&event).await }.in_current_span()).await {
+        let ctx = pool.ctx.clone();
+        match tokio::spawn(async move { super::handle(&ctx, &event).await }.in_current_span()).await
+        {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the handler panicked: {e}")),
         }

@@ -1,7 +1,9 @@
 //! `sopbot check OWNER/REPO#N [--json] [--post]`: explains every gate of a PR, as the bot
 //! would decide it now.
 
-use crate::bot::{statuses, PrEvaluation};
+use anyhow::Context;
+
+use crate::bot::{publish, PrEvaluation};
 use crate::config::Config;
 use crate::gate::GateState;
 use crate::types::PrRef;
@@ -25,19 +27,16 @@ pub struct Args {
 
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     let ctx = super::connect(config).await?;
-    let ev = &ctx.evaluator;
-    let pull = ev.client.pull(&args.pr.repo, args.pr.number).await?;
-    let eval = ev.evaluate_pr(&args.pr.repo, &pull, None, false).await?;
-    let posted = if args.post {
-        // The statuses on the head commit answer for every open PR on it.
-        let mut evals = vec![eval.clone()];
-        for sibling in ev.sharing_head(&args.pr.repo, &pull).await? {
-            evals.push(ev.evaluate_pr(&args.pr.repo, &sibling, None, false).await?);
-        }
-        let all: Vec<&PrEvaluation> = evals.iter().collect();
-        Some(statuses::post(&ev.client, config, &args.pr.repo, &all, &ctx.bot.login).await?)
+    let repo = &args.pr.repo;
+    let pull = ctx.client.pull(repo, args.pr.number).await?;
+    let (eval, posted) = if args.post {
+        // The statuses on the head commit answer for every open PR on it; posted as `serve`
+        // posts them, status guard included.
+        let published = publish::statuses_of_head(&ctx, repo, &pull, None, false).await?;
+        let eval = published.evals.into_iter().next();
+        (eval.context("no evaluation")?, Some(published.posted))
     } else {
-        None
+        (ctx.evaluate_pr(repo, &pull, None, false).await?, None)
     };
     if args.json {
         super::print_json(&eval)?;

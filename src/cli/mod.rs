@@ -23,9 +23,9 @@ use clap::{Parser, Subcommand};
 
 use anyhow::Context;
 
-use crate::bot::Evaluator;
+use crate::bot::Ctx;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
-use crate::gitea::{ClientOptions, GiteaClient, TeamDirectory, User};
+use crate::gitea::{ClientOptions, GiteaClient, TeamDirectory};
 use crate::store::Store;
 
 /// `--version`: the crate version and the commit it was built from.
@@ -266,12 +266,7 @@ fn client_options(config: &Config) -> Result<ClientOptions, crate::config::Confi
 }
 
 /// Gitea, the store and the bot's identity, ready to evaluate.
-struct Connected {
-    evaluator: Evaluator,
-    bot: User,
-}
-
-async fn connect(config: &Config) -> anyhow::Result<Connected> {
+async fn connect(config: &Config) -> anyhow::Result<std::sync::Arc<Ctx>> {
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,
@@ -286,14 +281,13 @@ async fn connect(config: &Config) -> anyhow::Result<Connected> {
         .context("cannot identify the bot from its token (run sopbot doctor)")?;
     let store = open_store(config).await?;
     let teams = TeamDirectory::new(client.clone(), config.gitea.membership_cache_ttl);
-    Ok(Connected {
-        evaluator: Evaluator {
-            config: std::sync::Arc::new(config.clone()),
-            client,
-            teams,
-            store,
-            bot_is_admin: bot.is_admin,
-        },
-        bot,
-    })
+    let config = std::sync::Arc::new(config.clone());
+    Ok(Ctx::new(
+        config,
+        client,
+        teams,
+        store,
+        bot.login,
+        bot.is_admin,
+    ))
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio::sync::{watch, Notify};
 use tracing::{info, warn, Instrument};
 
-use crate::bot::{engine::Engine, worker};
+use crate::bot::worker;
 use crate::config::{Config, ConfigError};
 use crate::metrics;
 use crate::poller::Poller;
@@ -66,7 +66,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let listener = startup::wait_for_gitea(&config, listener).await?;
     let ctx = super::connect(&config).await?;
-    match ctx.evaluator.client.server_kind().await {
+    match ctx.client.server_kind().await {
         Ok(kind) => info!(
             server = kind.name(),
             version = kind.version(),
@@ -74,7 +74,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         ),
         Err(e) => warn!(error = %e, "cannot read the server's version"),
     }
-    let store = ctx.evaluator.store.clone();
+    let store = ctx.store.clone();
     let requeued = store.reset_running().await?;
     if requeued > 0 {
         info!(
@@ -82,9 +82,9 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
             "events interrupted by the last stop will run again"
         );
     }
-    let config = ctx.evaluator.config.clone();
-    let client = ctx.evaluator.client.clone();
-    let bot = ctx.bot.login.clone();
+    let config = ctx.config.clone();
+    let client = ctx.client.clone();
+    let bot = ctx.bot.clone();
     let notify = Arc::new(Notify::new());
 
     let addr = listener.local_addr()?;
@@ -104,9 +104,8 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         .layer(axum::middleware::from_fn(peer_span));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let engine = Engine::new(ctx.evaluator, bot.clone());
     let workers = tokio::spawn(worker::run(
-        engine,
+        ctx,
         store.clone(),
         notify.clone(),
         args.workers,

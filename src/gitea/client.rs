@@ -184,7 +184,7 @@ impl Call {
 }
 
 /// A 2xx answer.
-struct Answer {
+struct Received {
     body: Vec<u8>,
     total_count: Option<u64>,
     /// The server's clock when it answered (the `Date` header, whole seconds).
@@ -758,7 +758,7 @@ impl GiteaClient {
     }
 
     /// Send `call`, retrying per the module's policy; a 2xx is `Ok`.
-    async fn send(&self, call: Call) -> Result<Answer, GiteaError> {
+    async fn send(&self, call: Call) -> Result<Received, GiteaError> {
         let endpoint = call.endpoint();
         let url = self.url(&call);
         let mut attempt = 0;
@@ -807,7 +807,7 @@ impl GiteaClient {
     }
 
     /// One HTTP exchange, body included.
-    async fn attempt(&self, call: &Call, url: Url) -> Result<(u16, Answer), Failure> {
+    async fn attempt(&self, call: &Call, url: Url) -> Result<(u16, Received), Failure> {
         let mut request = self.http.request(call.method.clone(), url);
         if let Some(body) = &call.body {
             request = request
@@ -839,7 +839,7 @@ impl GiteaClient {
                 .map(|d| d.with_timezone(&Utc));
             return Ok((
                 status.as_u16(),
-                Answer {
+                Received {
                     body,
                     total_count,
                     date,

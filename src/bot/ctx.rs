@@ -1,0 +1,53 @@
+//! The application context: what every handler and the CLI need to reach Gitea, the store and
+//! the configuration, built once at start-up.
+
+use std::sync::Arc;
+
+use crate::command::GateNames;
+use crate::config::Config;
+use crate::gitea::{GiteaClient, TeamDirectory};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+use super::publish::HeadLocks;
+
+/// The config, Gitea (client and team directory), the store, the bot's identity and the
+/// metrics. Evaluation ([`super::evaluate`]) and the handlers are methods and functions over it.
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub client: GiteaClient,
+    pub teams: TeamDirectory,
+    pub store: Store,
+    /// The bot's login: its own comments and statuses are not acted on.
+    pub bot: String,
+    /// Whether the bot is a site admin, so it sees other users' PENDING reviews.
+    pub bot_is_admin: bool,
+    pub metrics: &'static Metrics,
+    /// The gate names and aliases the command parser accepts (from the config).
+    pub gate_names: GateNames,
+    /// One evaluate-and-post at a time per head commit (see [`HeadLocks`]).
+    pub(crate) heads: HeadLocks,
+}
+
+impl Ctx {
+    pub fn new(
+        config: Arc<Config>,
+        client: GiteaClient,
+        teams: TeamDirectory,
+        store: Store,
+        bot_login: impl Into<String>,
+        bot_is_admin: bool,
+    ) -> Arc<Ctx> {
+        Arc::new(Ctx {
+            gate_names: config.gate_names(),
+            config,
+            client,
+            teams,
+            store,
+            bot: bot_login.into(),
+            bot_is_admin,
+            metrics: crate::metrics::get(),
+            heads: HeadLocks::default(),
+        })
+    }
+}
