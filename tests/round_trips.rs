@@ -107,11 +107,12 @@ async fn round_trips_per_command_comment() {
     cost(&emu, &ctx, &statements, "bob", "/refire").await;
 
     // (command, author, most store statements, most Gitea calls). Before handlers read only
-    // what their commands need: 9/8, 12/9, 12/9, 8/4, 0/0.
+    // what their commands need: 9/8, 12/9, 12/9, 8/4, 0/0. An evaluation then records the
+    // head (and looks up who shares it) in the store instead of listing every open PR: +2.
     let cases = [
-        ("/refire qa", "bob", 7, 8),
-        ("/sop-n/a security no security impact", "carol", 12, 9),
-        ("/sop-revoke security", "carol", 11, 9),
+        ("/refire qa", "bob", 9, 8),
+        ("/sop-n/a security no security impact", "carol", 14, 9),
+        ("/sop-revoke security", "carol", 13, 9),
         ("/sop-help", "bob", 6, 3),
         ("thanks, looks good", "bob", 0, 0),
     ];

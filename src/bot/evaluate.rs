@@ -62,22 +62,42 @@ impl Ctx {
     }
 
     /// The other open PRs whose head is `pr`'s head commit. Gitea keeps statuses per commit
-    /// (and repository), so the statuses there answer for every one of them. One listing of the
-    /// open PRs (one call for up to a page of them); a closed `pr` still has siblings.
+    /// (and repository), so the statuses there answer for every one of them. Listing every
+    /// open PR would cost a call per 50 of them on every evaluation; instead, two sources:
+    /// - the 50 open PRs updated most recently (one call): a PR opened or pushed to lately,
+    ///   even one whose webhook is lost or not yet handled, is there;
+    /// - the heads every evaluation records (`Store::note_head`): an older PR on this commit,
+    ///   read again from Gitea to confirm it is still open and still there.
+    ///
+    /// A closed `pr` still has siblings.
     pub async fn sharing_head(
         &self,
         repo: &RepoName,
         pr: &PullRequest,
     ) -> anyhow::Result<Vec<PullRequest>> {
-        let open = self
+        let recent = self
             .client
-            .open_pulls(repo)
+            .recently_updated_open_pulls(repo)
             .await
             .context("cannot list the open PRs that may share the head commit")?;
-        Ok(open
+        let mut siblings: Vec<PullRequest> = recent
             .into_iter()
             .filter(|p| p.number != pr.number && p.head.sha == pr.head.sha)
-            .collect())
+            .collect();
+        for n in self.store.prs_on_head(&repo.full(), &pr.head.sha).await? {
+            let Ok(n) = u64::try_from(n) else { continue };
+            if n == pr.number || siblings.iter().any(|s| s.number == n) {
+                continue;
+            }
+            let other =
+                self.client.pull(repo, n).await.with_context(|| {
+                    format!("cannot read #{n}, which may share the head commit")
+                })?;
+            if other.is_open() && other.head.sha == pr.head.sha {
+                siblings.push(other);
+            }
+        }
+        Ok(siblings)
     }
 
     /// Evaluates `gates` of `pr` and of every other open PR on its head commit: what the

@@ -199,7 +199,11 @@ async fn evaluate(
     for (i, eval) in published.evals.iter().enumerate() {
         // The poller's fingerprint stands for the PR it saw; siblings record their own.
         let fp = if i == 0 { fingerprint.clone() } else { None };
-        if let Some(fp) = fp.or_else(|| eval.reviews_fingerprint.clone()) {
+        // A closed PR's record was just forgotten (see `statuses_of_head`).
+        if let Some(fp) = fp
+            .or_else(|| eval.reviews_fingerprint.clone())
+            .filter(|_| eval.open)
+        {
             ctx.store
                 .record_evaluation(&NewEvaluation {
                     repo: repo.full(),
@@ -244,6 +248,19 @@ pub async fn statuses_of_head(
     ctx.heads
         .hold(key, async {
             let evals = ctx.evaluate_head(repo, pull, gates, fresh).await?;
+            // Recorded before posting, under the lock: an evaluation of another PR on this
+            // commit that comes next finds this one (`Ctx::sharing_head`).
+            for eval in &evals {
+                if eval.open {
+                    ctx.store
+                        .note_head(&repo.full(), eval.pr as i64, &eval.head_sha)
+                        .await?;
+                } else {
+                    ctx.store
+                        .forget_evaluation(&repo.full(), eval.pr as i64)
+                        .await?;
+                }
+            }
             let all: Vec<&PrEvaluation> = evals.iter().collect();
             let posted = statuses::post(&ctx.client, &ctx.config, repo, &all, &ctx.bot)
                 .await

@@ -185,6 +185,8 @@ impl Call {
 
 /// A 2xx answer.
 struct Received {
+    /// The HTTP status (a 2xx).
+    status: u16,
     body: Vec<u8>,
     total_count: Option<u64>,
     /// The server's clock when it answered (the `Date` header, whole seconds).
@@ -402,6 +404,21 @@ impl GiteaClient {
         Ok((pulls, date))
     }
 
+    /// The (up to) 50 open PRs updated most recently, one call: a PR opened or pushed to lately
+    /// is among them (both move `updated_at`, `docs/gitea-api.md`).
+    pub async fn recently_updated_open_pulls(
+        &self,
+        repo: &RepoName,
+    ) -> Result<Vec<PullRequest>, GiteaError> {
+        let segs = repo_segments(repo, &["pulls"]);
+        let call = Call::get("/repos/{o}/{r}/pulls", &segs)
+            .query("state", "open")
+            .query("sort", "recentupdate")
+            .query("page", "1")
+            .query("limit", PAGE_SIZE.to_string());
+        self.get_json(call).await
+    }
+
     /// Every review the token owner can see, oldest first (others' PENDING ones are hidden
     /// unless the bot is a site admin).
     pub async fn reviews(&self, repo: &RepoName, number: u64) -> Result<Vec<Review>, GiteaError> {
@@ -481,7 +498,9 @@ impl GiteaClient {
         let call = Call::get("/repos/{o}/{r}/issues/comments/{id}", &segs);
         let endpoint = call.endpoint();
         let answer = self.send(call).await?;
-        if answer.body.is_empty() {
+        // Only Gitea's 204 says "not a conversation comment"; any other empty answer is an
+        // error to retry, not a reason to ignore a command.
+        if answer.status == 204 {
             return Ok(None);
         }
         serde_json::from_slice(&answer.body)
@@ -840,6 +859,7 @@ impl GiteaClient {
             return Ok((
                 status.as_u16(),
                 Received {
+                    status: status.as_u16(),
                     body,
                     total_count,
                     date,

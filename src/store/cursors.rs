@@ -288,6 +288,48 @@ impl Store {
         Ok(row)
     }
 
+    /// Records that an open PR's head is `head_sha` (every evaluation does, under the commit's
+    /// lock, before it posts): the PRs that share a head commit are found here, without
+    /// listing every open PR. A PR seen for the first time gets an empty fingerprint, so the
+    /// poller still compares its reviews.
+    pub async fn note_head(&self, repo: &str, pr: i64, head_sha: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
+             VALUES (?1, ?2, ?3, '', ?4)
+             ON CONFLICT (repo, pr) DO UPDATE SET head_sha = excluded.head_sha",
+        )
+        .bind(repo)
+        .bind(pr)
+        .bind(head_sha)
+        .bind(ts(self.now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The PRs whose recorded head is `head_sha` (see [`Store::note_head`]).
+    pub async fn prs_on_head(&self, repo: &str, head_sha: &str) -> Result<Vec<i64>, StoreError> {
+        let prs = sqlx::query_scalar(
+            "SELECT pr FROM pr_evaluations WHERE repo = ? AND head_sha = ? ORDER BY pr",
+        )
+        .bind(repo)
+        .bind(head_sha)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(prs)
+    }
+
+    /// Forgets a closed PR's last evaluation: it shares no head any more, and a reopen (whose
+    /// webhook may be lost) makes the poller evaluate it afresh.
+    pub async fn forget_evaluation(&self, repo: &str, pr: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pr_evaluations WHERE repo = ? AND pr = ?")
+            .bind(repo)
+            .bind(pr)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The last status sopbot posted on `sha` for `context`, if any.
     pub async fn posted_status(
         &self,

@@ -170,10 +170,12 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
         outside_conversation(ctx, repo, pr, comment_id, author),
         pull
     );
+    // A PR that cannot be read is retried before a missing comment drops the commands: lost
+    // access (a disabled unit, a transfer) answers 404 for both.
+    let pull = pull?;
     if let Some(audit) = outside? {
         return Ok(audit);
     }
-    let pull = pull?;
     // The reaction only says "seen": it runs alongside the decision, not before it.
     let reaction = async {
         if let Err(e) = ctx.client.react(repo, comment_id, "eyes").await {
