@@ -11,6 +11,7 @@ mod glob;
 mod models;
 mod server_kind;
 mod teams;
+pub mod webhook;
 
 #[cfg(test)]
 mod testkit;
