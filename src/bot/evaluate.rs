@@ -10,16 +10,38 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
-use crate::config::{Config, Gate, TeamRef};
+use crate::config::{Config, EvaluationConfig, Gate};
 use crate::gate::{
     self, Answers, CommentFacts, Facts, GateSpec, GateState, Membership, Options, PrFacts,
     ReviewFacts, ReviewKind, Step, Verdict, WaiverFacts,
 };
-use crate::gitea::{
-    GiteaClient, PullRequest, Review, ReviewState, TeamDirectory, TeamError, TeamSpec,
-};
+use crate::gitea::{GiteaClient, PullRequest, Review, ReviewState, TeamDirectory, TeamError};
 use crate::store::Store;
-use crate::types::RepoName;
+use crate::types::{RepoName, TeamRef};
+
+/// The config's gate as the pure evaluation takes it: `gate/` knows no config type.
+impl From<&Gate> for GateSpec {
+    fn from(g: &Gate) -> Self {
+        GateSpec {
+            name: g.name.clone(),
+            team: g.team.clone(),
+            waivable_by: g.waivable_by.clone(),
+            require_official: g.require_official,
+        }
+    }
+}
+
+/// The config's `[evaluation]` table as the pure evaluation takes it.
+impl From<&EvaluationConfig> for Options {
+    fn from(c: &EvaluationConfig) -> Self {
+        Options {
+            strict_head_sha: c.strict_head_sha,
+            comment_approvals: c.comment_approvals,
+            comment_approval_prefixes: c.comment_approval_prefixes.clone(),
+            comment_approval_words: c.comment_approval_words.clone(),
+        }
+    }
+}
 
 /// What an evaluation needs: the config, Gitea (client and team directory) and the store.
 #[derive(Clone)]
@@ -272,11 +294,7 @@ impl Evaluator {
         login: &str,
         fresh: bool,
     ) -> Membership {
-        let spec = match team {
-            TeamRef::Name(n) => TeamSpec::Name(n.clone()),
-            TeamRef::Id(id) => TeamSpec::Id(*id),
-        };
-        match self.teams.resolve(&repo.owner, &spec).await {
+        match self.teams.resolve(&repo.owner, team).await {
             Ok(resolved) => self.teams.membership(&resolved, login, fresh).await,
             // The bot may not read the team (or, for names, list the org's teams): that is the
             // seed's 403, which an admin fixes by provisioning.
