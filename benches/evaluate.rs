@@ -11,11 +11,11 @@
 //! `cargo bench --bench evaluate -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use sopbot::config::TeamRef;
 use sopbot::gate::{
     evaluate_with, Facts, GateSpec, GateState, Membership, Options, PrFacts, ReviewFacts,
     ReviewKind, Verdict, WaiverFacts,
 };
+use sopbot::types::TeamRef;
 
 const HEAD: &str = "1111111111111111111111111111111111111111";
 const OLD: &str = "3333333333333333333333333333333333333333";

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::command::GateNames;
 use crate::secret::Secret;
-use crate::types::RepoName;
+use crate::types::{RepoName, TeamRef};
 
 pub mod env;
 
@@ -217,23 +217,6 @@ pub struct Gate {
     pub context: String,
     pub waivable_by: Vec<TeamRef>,
     pub require_official: bool,
-}
-
-/// A team as configured: by name in the repo owner's org, or by id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(untagged)]
-pub enum TeamRef {
-    Name(String),
-    Id(i64),
-}
-
-impl fmt::Display for TeamRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TeamRef::Name(n) => f.write_str(n),
-            TeamRef::Id(id) => write!(f, "team #{id}"),
-        }
-    }
 }
 
 impl fmt::Debug for GiteaConfig {

@@ -1,7 +1,7 @@
 //! The HTTP edge: `POST /webhook`, `GET /healthz`, `GET /readyz`.
 //!
 //! The webhook handler only verifies, decodes and stores: signature (HMAC-SHA256 of the raw
-//! body), [`decode`](crate::bot::event::decode) into an [`Event`], then the durable inbox. It
+//! body), [`decode`](crate::gitea::webhook::decode) into an [`Event`], then the durable inbox. It
 //! makes no Gitea call; workers drain the inbox (woken through [`AppState`]'s `Notify`). Gitea
 //! never retries a failed delivery and the poller catches up what was lost, so every answer
 //! is about *this* delivery:
@@ -33,13 +33,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::bot::event::{self, Decoded, Event};
+use crate::bot::event::Event;
+use crate::gitea::webhook::{self, Decoded};
 use crate::gitea::GiteaClient;
 use crate::secret::Secret;
 use crate::store::{Enqueued, EventSource, NewEvent, Store};
@@ -50,36 +49,6 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
 /// How long `/readyz` waits for each dependency.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Signature headers, in the order they are read, with the prefix their value carries. All
-/// that are present and non-empty must verify; Gitea sends the same HMAC in each.
-const SIGNATURE_HEADERS: [(&str, &str); 4] = [
-    ("x-gitea-signature", ""),
-    ("x-forgejo-signature", ""),
-    ("x-gogs-signature", ""),
-    ("x-hub-signature-256", "sha256="),
-];
-const DELIVERY_HEADERS: [&str; 4] = [
-    "x-gitea-delivery",
-    "x-forgejo-delivery",
-    "x-gogs-delivery",
-    "x-github-delivery",
-];
-const EVENT_TYPE_HEADERS: [&str; 4] = [
-    "x-gitea-event-type",
-    "x-forgejo-event-type",
-    "x-gogs-event-type",
-    "x-github-event-type",
-];
-const EVENT_HEADERS: [&str; 4] = [
-    "x-gitea-event",
-    "x-forgejo-event",
-    "x-gogs-event",
-    "x-github-event",
-];
-
-/// Header values longer than this are cut before they are logged or stored.
-const MAX_HEADER_ECHO: usize = 128;
 
 /// How deliveries are authenticated. Running without a secret must be asked for by name.
 #[derive(Debug, Clone)]
@@ -255,10 +224,8 @@ async fn webhook(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let delivery = first_header(&headers, &DELIVERY_HEADERS);
-    let event = first_header(&headers, &EVENT_TYPE_HEADERS)
-        .or_else(|| first_header(&headers, &EVENT_HEADERS))
-        .unwrap_or_default();
+    let delivery = webhook::delivery_id(&headers);
+    let event = webhook::event_name(&headers).unwrap_or_default();
     let span = tracing::info_span!(
         "webhook",
         delivery = delivery.as_deref().unwrap_or("-"),
@@ -293,7 +260,7 @@ async fn handle_delivery(
     };
 
     if let Some(secret) = &app.secret {
-        if let Err(problem) = verify_signature(secret, headers, &body) {
+        if let Err(problem) = webhook::verify_signature(secret, headers, &body) {
             tracing::warn!(problem = problem.as_str(), "refused: signature");
             let mut message = problem.as_str().to_string();
             if is_form(headers) {
@@ -303,16 +270,7 @@ async fn handle_delivery(
         }
     }
 
-    let decoded = match (
-        first_header(headers, &EVENT_TYPE_HEADERS),
-        first_header(headers, &EVENT_HEADERS),
-    ) {
-        (Some(event_type), _) => event::decode(&event_type, &body),
-        (None, Some(coarse)) => event::decode_coarse(&coarse, &body),
-        (None, None) => Ok(Decoded::Ignored(
-            "no X-Gitea-Event-Type or X-Gitea-Event header",
-        )),
-    };
+    let decoded = webhook::decode_delivery(headers, &body);
     let event = match decoded {
         Ok(Decoded::Event(event)) => event,
         Ok(Decoded::Ignored(why)) => return ignored(why),
@@ -391,166 +349,9 @@ fn ignored(why: &'static str) -> Response {
     reply(StatusCode::OK, format!("ignored: {why}"))
 }
 
-/// The first of `names` present with a readable value, cut to [`MAX_HEADER_ECHO`].
-fn first_header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|name| {
-        let value = headers.get(*name)?.to_str().ok()?.trim();
-        (!value.is_empty()).then(|| value.chars().take(MAX_HEADER_ECHO).collect())
-    })
-}
-
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-/// Why a signature was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SignatureProblem {
-    /// No signature header, or only the empty ones Gitea sends for a hook without a secret.
-    Missing,
-    /// A signature that is not hex or does not match the body.
-    Bad,
-}
-
-impl SignatureProblem {
-    fn as_str(self) -> &'static str {
-        match self {
-            SignatureProblem::Missing => "missing signature",
-            SignatureProblem::Bad => "bad signature",
-        }
-    }
-}
-
-/// Checks every non-empty signature header against the HMAC-SHA256 of `body`, in constant
-/// time; at least one must be there.
-fn verify_signature(
-    secret: &Secret,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), SignatureProblem> {
-    // Gitea sends the same HMAC in up to three headers: computed once, at the first.
-    let mut mac: Option<Hmac<Sha256>> = None;
-    let mut seen = false;
-    for (name, prefix) in SIGNATURE_HEADERS {
-        for value in headers.get_all(name) {
-            let value = value.to_str().map_err(|_| SignatureProblem::Bad)?.trim();
-            let hex_sig = match value.get(..prefix.len()) {
-                Some(p) if p.eq_ignore_ascii_case(prefix) => &value[prefix.len()..],
-                _ if value.is_empty() => "",
-                _ => return Err(SignatureProblem::Bad),
-            };
-            if hex_sig.is_empty() {
-                continue;
-            }
-            seen = true;
-            let sig = hex::decode(hex_sig).map_err(|_| SignatureProblem::Bad)?;
-            let mac = mac.get_or_insert_with(|| {
-                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
-                    .expect("HMAC accepts keys of any length");
-                mac.update(body);
-                mac
-            });
-            // In constant time.
-            mac.clone()
-                .verify_slice(&sig)
-                .map_err(|_| SignatureProblem::Bad)?;
-        }
-    }
-    if seen {
-        Ok(())
-    } else {
-        Err(SignatureProblem::Missing)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn sign(secret: &str, body: &[u8]) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn signatures() {
-        let secret = Secret::new("s3cret");
-        let body = br#"{"a":1}"#;
-        let good = sign("s3cret", body);
-        let check =
-            |pairs: &[(&'static str, &str)]| verify_signature(&secret, &headers(pairs), body);
-        assert_eq!(check(&[("X-Gitea-Signature", &good)]), Ok(()));
-        assert_eq!(check(&[("x-forgejo-signature", &good)]), Ok(()));
-        assert_eq!(
-            check(&[("X-Gitea-Signature", &good.to_uppercase())]),
-            Ok(())
-        );
-        let hub = format!("sha256={good}");
-        assert_eq!(check(&[("X-Hub-Signature-256", &hub)]), Ok(()));
-        // Gitea's placeholders for a hook without a secret.
-        assert_eq!(
-            check(&[
-                ("X-Gitea-Signature", ""),
-                ("X-Hub-Signature-256", "sha256=")
-            ]),
-            Err(SignatureProblem::Missing)
-        );
-        assert_eq!(check(&[]), Err(SignatureProblem::Missing));
-        assert_eq!(
-            check(&[("X-Hub-Signature-256", &good)]),
-            Err(SignatureProblem::Bad),
-            "the sha256= prefix is required"
-        );
-        assert_eq!(
-            check(&[("X-Gitea-Signature", "zz")]),
-            Err(SignatureProblem::Bad)
-        );
-        assert_eq!(
-            check(&[("X-Gitea-Signature", &good[..32])]),
-            Err(SignatureProblem::Bad)
-        );
-        assert_eq!(
-            check(&[("X-Gitea-Signature", &sign("other", body))]),
-            Err(SignatureProblem::Bad)
-        );
-        // One wrong header spoils a right one.
-        assert_eq!(
-            check(&[
-                ("X-Gitea-Signature", &good),
-                ("X-Hub-Signature-256", "sha256=00")
-            ]),
-            Err(SignatureProblem::Bad)
-        );
-    }
-
-    #[test]
-    fn header_values_are_trimmed_and_cut() {
-        let long = "d".repeat(500);
-        let h = headers(&[
-            ("X-GitHub-Delivery", &long),
-            ("x-gitea-event", " pull_request "),
-        ]);
-        assert_eq!(
-            first_header(&h, &DELIVERY_HEADERS).unwrap().len(),
-            MAX_HEADER_ECHO
-        );
-        assert_eq!(
-            first_header(&h, &EVENT_HEADERS).as_deref(),
-            Some("pull_request")
-        );
-        assert_eq!(first_header(&h, &EVENT_TYPE_HEADERS), None);
-    }
 }

@@ -1,4 +1,5 @@
-//! Small newtypes shared across the crate: a repository name and a pull-request reference.
+//! Small newtypes shared across the crate: a repository name, a team reference and a
+//! pull-request reference.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,6 +58,28 @@ impl TryFrom<String> for RepoName {
 impl From<RepoName> for String {
     fn from(r: RepoName) -> String {
         r.full()
+    }
+}
+
+/// A team as the config names it, in the repository owner's org. Shared by the config, the
+/// gate evaluation and the Gitea team directory that resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum TeamRef {
+    /// A team name in the org, matched exactly but case-insensitively (Gitea keeps names unique
+    /// by their lower-case form). `qa` never matches `qa-leads`.
+    Name(String),
+    /// A team id (`team_id = 20` in the config).
+    Id(i64),
+}
+
+impl fmt::Display for TeamRef {
+    /// `qa`, or `team #20`: how status descriptions and replies name it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TeamRef::Name(n) => f.write_str(n),
+            TeamRef::Id(id) => write!(f, "team #{id}"),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use gitea_emu::{Delivery, Emulator, World};
 use proptest::prelude::*;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{json, Value};
-use sopbot::bot::event::{decode, decode_coarse};
+use sopbot::gitea::webhook::{decode, decode_coarse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `server.max_body_bytes` in [`serve_config`].
@@ -615,7 +615,7 @@ proptest! {
         if truncate {
             body.truncate(cut.index(body.len() + 1));
         }
-        if let Ok(sopbot::bot::event::Decoded::Event(e)) = decode(event_type, &body) {
+        if let Ok(sopbot::gitea::webhook::Decoded::Event(e)) = decode(event_type, &body) {
             prop_assert!(!e.dedup_key().is_empty());
             let _ = e.to_json();
         }

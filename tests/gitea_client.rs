@@ -8,10 +8,10 @@ use gitea_emu::{Emulator, World};
 use sopbot::gate::Membership;
 use sopbot::gitea::{
     ClientOptions, GiteaClient, GiteaError, NewStatus, ResolvedTeam, ReviewState, StatusState,
-    TeamDirectory, TeamError, TeamSpec,
+    TeamDirectory, TeamError,
 };
 use sopbot::secret::Secret;
-use sopbot::types::RepoName;
+use sopbot::types::{RepoName, TeamRef};
 
 fn widgets() -> RepoName {
     "acme/widgets".parse().unwrap()
@@ -260,7 +260,7 @@ async fn team_names_resolve_exactly_and_membership_follows_gitea() {
     let qa_id = emu.with_world(|w| w.team_id("qa"));
 
     let qa = dir
-        .resolve("acme", &TeamSpec::Name("QA".into()))
+        .resolve("acme", &TeamRef::Name("QA".into()))
         .await
         .unwrap();
     assert_eq!(qa.id, qa_id);
@@ -277,7 +277,7 @@ async fn team_names_resolve_exactly_and_membership_follows_gitea() {
     );
 
     let err = dir
-        .resolve("acme", &TeamSpec::Name("ops".into()))
+        .resolve("acme", &TeamRef::Name("ops".into()))
         .await
         .unwrap_err();
     assert!(matches!(err, TeamError::TeamForbidden { .. }), "{err}");
@@ -296,7 +296,7 @@ async fn a_removal_is_seen_at_once_with_fresh() {
     let emu = Emulator::start(teams_world()).await;
     let dir = TeamDirectory::new(client(&emu), Duration::from_secs(600));
     let qa = dir
-        .resolve("acme", &TeamSpec::Name("qa".into()))
+        .resolve("acme", &TeamRef::Name("qa".into()))
         .await
         .unwrap();
     assert_eq!(dir.membership(&qa, "bob", false).await, Membership::Member);
@@ -323,7 +323,7 @@ async fn a_bot_outside_the_org_gets_errors_not_non_members() {
     let dir = TeamDirectory::new(client(&emu), Duration::from_secs(60));
 
     let err = dir
-        .resolve("acme", &TeamSpec::Name("qa".into()))
+        .resolve("acme", &TeamRef::Name("qa".into()))
         .await
         .unwrap_err();
     assert!(matches!(err, TeamError::CannotListTeams { .. }), "{err}");
@@ -332,7 +332,7 @@ async fn a_bot_outside_the_org_gets_errors_not_non_members() {
         .contains("the bot must be an org member to list teams"));
 
     let qa_id = emu.with_world(|w| w.team_id("qa"));
-    let err = dir.resolve("acme", &TeamSpec::Id(qa_id)).await.unwrap_err();
+    let err = dir.resolve("acme", &TeamRef::Id(qa_id)).await.unwrap_err();
     assert!(matches!(err, TeamError::TeamNotVisible { .. }), "{err}");
 
     let qa = ResolvedTeam {

@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sopbot::bot::event::{decode, decode_coarse, Decoded, Event};
+use sopbot::bot::event::Event;
+use sopbot::gitea::webhook::{decode, decode_coarse, Decoded};
 
 const EVENT_TYPES: [&str; 9] = [
     "pull_request_comment",

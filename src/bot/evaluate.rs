@@ -10,13 +10,37 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
-use crate::config::{Gate, TeamRef};
+use crate::config::{EvaluationConfig, Gate};
 use crate::gate::{
     self, Answers, CommentFacts, Facts, GateSpec, GateState, Membership, Options, PrFacts,
     ReviewFacts, ReviewKind, Step, Verdict, WaiverFacts,
 };
-use crate::gitea::{PullRequest, Review, ReviewState, TeamError, TeamSpec};
-use crate::types::RepoName;
+use crate::gitea::{PullRequest, Review, ReviewState, TeamError};
+use crate::types::{RepoName, TeamRef};
+
+/// The config's gate as the pure evaluation takes it: `gate/` knows no config type.
+impl From<&Gate> for GateSpec {
+    fn from(g: &Gate) -> Self {
+        GateSpec {
+            name: g.name.clone(),
+            team: g.team.clone(),
+            waivable_by: g.waivable_by.clone(),
+            require_official: g.require_official,
+        }
+    }
+}
+
+/// The config's `[evaluation]` table as the pure evaluation takes it.
+impl From<&EvaluationConfig> for Options {
+    fn from(c: &EvaluationConfig) -> Self {
+        Options {
+            strict_head_sha: c.strict_head_sha,
+            comment_approvals: c.comment_approvals,
+            comment_approval_prefixes: c.comment_approval_prefixes.clone(),
+            comment_approval_words: c.comment_approval_words.clone(),
+        }
+    }
+}
 
 use super::Ctx;
 
@@ -294,11 +318,7 @@ impl Ctx {
         login: &str,
         fresh: bool,
     ) -> Membership {
-        let spec = match team {
-            TeamRef::Name(n) => TeamSpec::Name(n.clone()),
-            TeamRef::Id(id) => TeamSpec::Id(*id),
-        };
-        match self.teams.resolve(&repo.owner, &spec).await {
+        match self.teams.resolve(&repo.owner, team).await {
             Ok(resolved) => self.teams.membership(&resolved, login, fresh).await,
             // The bot may not read the team (or, for names, list the org's teams): that is the
             // seed's 403, which an admin fixes by provisioning.

@@ -325,9 +325,9 @@ pub fn withdrawn(line: usize, gate: &str) -> String {
 mod tests {
     use super::*;
     use crate::command::{parse_comment, GateNames};
-    use crate::config::TeamRef;
     use crate::gate::{evaluate_with, Facts, GateSpec, Options, PrFacts, WaiverFacts};
     use crate::text::rendered;
+    use crate::types::TeamRef;
 
     const HOSTILE: &str =
         "![x](http://evil/x.png) @carol @acme/security <img src=x> | a | b | `code";

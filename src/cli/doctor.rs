@@ -1,13 +1,13 @@
 //! `sopbot doctor`: finds a misprovisioned bot before a PR does. One line per check, each
 //! failure with its fix; exit 1 if any check fails.
 
-use crate::config::{Config, TeamRef};
+use crate::config::Config;
 use crate::gitea::{
     scope_fix, GiteaClient, GiteaError, RequiredContexts, ServerKind, TeamDirectory, TeamError,
-    TeamSpec,
 };
 use crate::store::Store;
 use crate::text::visible;
+use crate::types::TeamRef;
 
 use super::Outcome;
 
@@ -265,11 +265,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
     }
     let directory = TeamDirectory::new(client.clone(), std::time::Duration::ZERO);
     for (org, team) in teams {
-        let spec = match &team {
-            TeamRef::Name(n) => TeamSpec::Name(n.clone()),
-            TeamRef::Id(id) => TeamSpec::Id(*id),
-        };
-        match directory.resolve(&org, &spec).await {
+        match directory.resolve(&org, &team).await {
             Ok(t) => r.ok(&format!(
                 "team {org}/{} (id {}) resolves and the bot can read its members",
                 t.name, t.id
@@ -305,12 +301,8 @@ async fn check_official(
     for repo in &config.repos {
         let rules = client.branch_protections(&repo.name).await.ok();
         for gate in config.gates().into_iter().filter(|g| g.require_official) {
-            let spec = match &gate.team {
-                TeamRef::Name(n) => TeamSpec::Name(n.clone()),
-                TeamRef::Id(id) => TeamSpec::Id(*id),
-            };
             // A team that does not resolve was reported above.
-            let Ok(resolved) = directory.resolve(&repo.name.owner, &spec).await else {
+            let Ok(resolved) = directory.resolve(&repo.name.owner, &gate.team).await else {
                 continue;
             };
             let Ok(team) = client.team(resolved.id).await else {

@@ -1,8 +1,8 @@
 //! Who may waive a gate and who may revoke a waiver: pure decisions over membership answers,
 //! probed lazily like the gate evaluation.
 
-use crate::config::TeamRef;
 use crate::text::{self, Md};
+use crate::types::TeamRef;
 
 use super::{Answers, GateSpec, Membership};
 

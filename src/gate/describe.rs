@@ -1,8 +1,8 @@
 //! The wording of status descriptions: short (≤ 140 characters), saying what to do next, and
 //! never carrying a secret. Kept in one place so the wording is reviewed in one file.
 
-use crate::config::TeamRef;
 use crate::text::{self, Md};
+use crate::types::TeamRef;
 
 use super::{Candidate, Membership, PrFacts, Skip, WaiverFacts};
 

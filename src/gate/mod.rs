@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::config::TeamRef;
+use crate::types::TeamRef;
 
 pub use authorise::{authorise_revoke, authorise_waiver, AuthStep, Authorisation};
 pub use describe::clip;
@@ -101,17 +101,6 @@ pub struct GateSpec {
     pub require_official: bool,
 }
 
-impl From<&crate::config::Gate> for GateSpec {
-    fn from(g: &crate::config::Gate) -> Self {
-        GateSpec {
-            name: g.name.clone(),
-            team: g.team.clone(),
-            waivable_by: g.waivable_by.clone(),
-            require_official: g.require_official,
-        }
-    }
-}
-
 /// The pull request, as far as the gates care.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrFacts {
@@ -192,7 +181,7 @@ impl Default for PrFacts {
     }
 }
 
-/// Evaluation options from the config.
+/// Evaluation options (the caller maps them from the config).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Count an approval only on the current head commit.
@@ -200,17 +189,6 @@ pub struct Options {
     pub comment_approvals: bool,
     pub comment_approval_prefixes: Vec<String>,
     pub comment_approval_words: Vec<String>,
-}
-
-impl From<&crate::config::EvaluationConfig> for Options {
-    fn from(c: &crate::config::EvaluationConfig) -> Self {
-        Options {
-            strict_head_sha: c.strict_head_sha,
-            comment_approvals: c.comment_approvals,
-            comment_approval_prefixes: c.comment_approval_prefixes.clone(),
-            comment_approval_words: c.comment_approval_words.clone(),
-        }
-    }
 }
 
 /// Membership answers gathered so far, keyed by team and login.

@@ -11,6 +11,7 @@ mod glob;
 mod models;
 mod server_kind;
 mod teams;
+pub mod webhook;
 
 #[cfg(test)]
 mod testkit;
@@ -24,4 +25,4 @@ pub use models::{
     Team, TimelineComment, User,
 };
 pub use server_kind::ServerKind;
-pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, TeamSpec, DEFAULT_VISIBILITY_TTL};
+pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, DEFAULT_VISIBILITY_TTL};

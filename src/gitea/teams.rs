@@ -14,25 +14,7 @@ use super::client::GiteaClient;
 use super::error::GiteaError;
 use super::models::Team;
 use crate::gate::Membership;
-
-/// A team as the config names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TeamSpec {
-    /// A team name in the org, matched exactly but case-insensitively (Gitea keeps names unique
-    /// by their lower-case form). `qa` never matches `qa-leads`.
-    Name(String),
-    /// A team id (`team_id = 20` in the config).
-    Id(i64),
-}
-
-impl fmt::Display for TeamSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TeamSpec::Name(name) => write!(f, "`{name}`"),
-            TeamSpec::Id(id) => write!(f, "id {id}"),
-        }
-    }
-}
+use crate::types::TeamRef;
 
 /// A team the bot has been shown to see (`GET /teams/{id}` answered 200).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,10 +36,10 @@ pub enum TeamError {
         scopes: Vec<String>,
         cause: GiteaError,
     },
-    #[error("team {team} is not a team of org `{org}` (its teams: {})", known_list(.known))]
+    #[error("team {} is not a team of org `{org}` (its teams: {})", quoted(.team), known_list(.known))]
     NotInOrg {
         org: String,
-        team: TeamSpec,
+        team: TeamRef,
         known: Vec<String>,
     },
     #[error(
@@ -73,7 +55,7 @@ pub enum TeamError {
     )]
     TeamForbidden {
         org: String,
-        team: TeamSpec,
+        team: TeamRef,
         id: i64,
         cause: GiteaError,
     },
@@ -84,30 +66,38 @@ pub enum TeamError {
     )]
     TeamNotVisible {
         org: String,
-        team: TeamSpec,
+        team: TeamRef,
         id: i64,
         cause: GiteaError,
     },
     #[error("team {} belongs to org `{actual}`, not to `{org}`", label(.team, *.id))]
     WrongOrg {
         org: String,
-        team: TeamSpec,
+        team: TeamRef,
         id: i64,
         actual: String,
     },
-    #[error("cannot check team {team} of org `{org}`: {cause}")]
+    #[error("cannot check team {} of org `{org}`: {cause}", quoted(.team))]
     Api {
         org: String,
-        team: TeamSpec,
+        team: TeamRef,
         cause: GiteaError,
     },
 }
 
-/// `` `qa` (id 20) `` for a name, `id 20` for an id.
-fn label(team: &TeamSpec, id: i64) -> String {
+/// `` `qa` `` for a name, `id 20` for an id: how errors about resolving a team name it.
+fn quoted(team: &TeamRef) -> String {
     match team {
-        TeamSpec::Name(_) => format!("{team} (id {id})"),
-        TeamSpec::Id(_) => team.to_string(),
+        TeamRef::Name(name) => format!("`{name}`"),
+        TeamRef::Id(id) => format!("id {id}"),
+    }
+}
+
+/// `` `qa` (id 20) `` for a name, `id 20` for an id.
+fn label(team: &TeamRef, id: i64) -> String {
+    match team {
+        TeamRef::Name(_) => format!("{} (id {id})", quoted(team)),
+        TeamRef::Id(_) => quoted(team),
     }
 }
 
@@ -215,13 +205,13 @@ impl TeamDirectory {
     /// Find the team in `org` and check the bot can read it: `GET /orgs/{org}/teams` (paged;
     /// never the search endpoint, which only lists the bot's own teams) for a name, then
     /// `GET /teams/{id}`.
-    pub async fn resolve(&self, org: &str, team: &TeamSpec) -> Result<ResolvedTeam, TeamError> {
+    pub async fn resolve(&self, org: &str, team: &TeamRef) -> Result<ResolvedTeam, TeamError> {
         let id = match team {
-            TeamSpec::Id(id) => *id,
-            TeamSpec::Name(name) => self.id_for_name(org, name, team).await?,
+            TeamRef::Id(id) => *id,
+            TeamRef::Name(name) => self.id_for_name(org, name, team).await?,
         };
         let confirmed = self.confirm(id, false).await;
-        if let (Err(GiteaError::NotFound { .. }), TeamSpec::Name(name)) = (&confirmed, team) {
+        if let (Err(GiteaError::NotFound { .. }), TeamRef::Name(name)) = (&confirmed, team) {
             // A deleted (maybe recreated) team: list the org again next time.
             let key = (org.to_lowercase(), name.to_lowercase());
             self.lock().names.remove(&key);
@@ -262,7 +252,7 @@ impl TeamDirectory {
         })
     }
 
-    async fn id_for_name(&self, org: &str, name: &str, team: &TeamSpec) -> Result<i64, TeamError> {
+    async fn id_for_name(&self, org: &str, name: &str, team: &TeamRef) -> Result<i64, TeamError> {
         let key = (org.to_lowercase(), name.to_lowercase());
         if let Some(hit) = self.lock().names.get(&key) {
             if self.live(hit.at, self.visibility_ttl) {
@@ -484,8 +474,8 @@ mod tests {
         }
     }
 
-    fn name(n: &str) -> TeamSpec {
-        TeamSpec::Name(n.into())
+    fn name(n: &str) -> TeamRef {
+        TeamRef::Name(n.into())
     }
 
     #[tokio::test]
@@ -567,19 +557,19 @@ mod tests {
             "{err}"
         );
 
-        let err = dir.resolve("acme", &TeamSpec::Id(22)).await.unwrap_err();
+        let err = dir.resolve("acme", &TeamRef::Id(22)).await.unwrap_err();
         assert!(
             matches!(err, TeamError::TeamNotVisible { id: 22, .. }),
             "{err:?}"
         );
 
-        let err = dir.resolve("acme", &TeamSpec::Id(40)).await.unwrap_err();
+        let err = dir.resolve("acme", &TeamRef::Id(40)).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "team id 40 belongs to org `elsewhere`, not to `acme`"
         );
 
-        assert_eq!(dir.resolve("acme", &TeamSpec::Id(20)).await.unwrap(), qa());
+        assert_eq!(dir.resolve("acme", &TeamRef::Id(20)).await.unwrap(), qa());
     }
 
     #[tokio::test]
