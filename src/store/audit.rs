@@ -10,7 +10,7 @@ use super::{ts, Store, StoreError};
 
 /// The `action` values sopbot writes, in one place so that readers of the log can rely on them.
 pub mod actions {
-    /// A waiver was recorded (written by [`crate::store::Store::insert_waiver`]).
+    /// A waiver was recorded (written by [`crate::store::Store::record_comment_outcome`]).
     pub const WAIVER_CREATED: &str = "waiver.created";
     /// A waiver was revoked by a person (written by [`crate::store::Store::revoke_waiver`]).
     pub const WAIVER_REVOKED: &str = "waiver.revoked";

@@ -3,9 +3,7 @@
 //! - `poll_cursors`: where the poller's comment listing resumes, per repository;
 //! - `pr_evaluations`: what an open PR looked like when last evaluated, so the poller
 //!   re-evaluates only PRs whose head or reviews changed (Gitea sends no webhook when a review
-//!   is dismissed);
-//! - `posted_statuses`: the last status posted per commit and context, so an unchanged status is
-//!   not posted again.
+//!   is dismissed).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -46,15 +44,6 @@ pub struct ReplyRow {
     pub handled_at: DateTime<Utc>,
 }
 
-/// A comment to mark handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewReply {
-    pub repo: String,
-    pub comment_id: i64,
-    pub reply_comment_id: Option<i64>,
-    pub body_sha256: String,
-}
-
 /// The poller's position in one repository's comments.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
 pub struct CursorRow {
@@ -88,75 +77,7 @@ pub struct NewEvaluation {
     pub reviews_fingerprint: String,
 }
 
-/// The last status sopbot posted on a commit for one context.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
-pub struct PostedStatusRow {
-    pub repo: String,
-    pub sha: String,
-    pub context: String,
-    /// `success`, `failure`, `error`, `pending`.
-    pub state: String,
-    pub description: String,
-    pub posted_at: DateTime<Utc>,
-}
-
-/// A status just posted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPostedStatus {
-    pub repo: String,
-    pub sha: String,
-    pub context: String,
-    pub state: String,
-    pub description: String,
-}
-
 impl Store {
-    /// The record of a handled comment, if it was handled.
-    pub async fn reply_for(
-        &self,
-        repo: &str,
-        comment_id: i64,
-    ) -> Result<Option<ReplyRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, comment_id, reply_comment_id, body_sha256, handled_at
-             FROM comment_replies WHERE repo = ? AND comment_id = ?",
-        )
-        .bind(repo)
-        .bind(comment_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row)
-    }
-
-    /// Marks a comment handled. First write wins: if it was already recorded, nothing changes
-    /// and the stored record comes back as [`Recorded::Existing`] — the caller must not answer
-    /// again. Recording before posting the reply (then [`Store::set_reply_comment_id`]) gives
-    /// at-most-once replies even when two paths race.
-    pub async fn record_reply(&self, new: &NewReply) -> Result<Recorded<ReplyRow>, StoreError> {
-        let inserted: Option<ReplyRow> = sqlx::query_as(
-            "INSERT INTO comment_replies (repo, comment_id, reply_comment_id, body_sha256,
-                                          handled_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (repo, comment_id) DO NOTHING
-             RETURNING repo, comment_id, reply_comment_id, body_sha256, handled_at",
-        )
-        .bind(&new.repo)
-        .bind(new.comment_id)
-        .bind(new.reply_comment_id)
-        .bind(&new.body_sha256)
-        .bind(ts(self.now()))
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = inserted {
-            return Ok(Recorded::New(row));
-        }
-        let existing = self
-            .reply_for(&new.repo, new.comment_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(Recorded::Existing(existing))
-    }
-
     /// Notes the id of the reply posted for a handled comment. [`StoreError::NotFound`] if the
     /// comment was never recorded.
     pub async fn set_reply_comment_id(
@@ -282,50 +203,6 @@ impl Store {
         .bind(new.pr)
         .bind(&new.head_sha)
         .bind(&new.reviews_fingerprint)
-        .bind(ts(self.now()))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row)
-    }
-
-    /// The last status sopbot posted on `sha` for `context`, if any.
-    pub async fn posted_status(
-        &self,
-        repo: &str,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<PostedStatusRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, sha, context, state, description, posted_at
-             FROM posted_statuses WHERE repo = ? AND sha = ? AND context = ?",
-        )
-        .bind(repo)
-        .bind(sha)
-        .bind(context)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row)
-    }
-
-    /// Remembers a status just posted (replacing the previous one of that commit and context).
-    pub async fn record_posted_status(
-        &self,
-        new: &NewPostedStatus,
-    ) -> Result<PostedStatusRow, StoreError> {
-        let row = sqlx::query_as(
-            "INSERT INTO posted_statuses (repo, sha, context, state, description, posted_at)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (repo, sha, context) DO UPDATE SET
-                 state = excluded.state,
-                 description = excluded.description,
-                 posted_at = excluded.posted_at
-             RETURNING repo, sha, context, state, description, posted_at",
-        )
-        .bind(&new.repo)
-        .bind(&new.sha)
-        .bind(&new.context)
-        .bind(&new.state)
-        .bind(&new.description)
         .bind(ts(self.now()))
         .fetch_one(&self.pool)
         .await?;

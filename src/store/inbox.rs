@@ -290,15 +290,6 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// One event by id.
-    pub async fn get_event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
-        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM inbox WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row)
-    }
-
     /// Takes the oldest claimable event and marks it `running` (counting the attempt), or
     /// `None` when nothing is claimable now. See the module header for the ordering guarantee:
     /// it is one atomic statement, so no two workers ever hold events of the same PR.

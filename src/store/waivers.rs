@@ -68,19 +68,6 @@ const COLUMNS: &str = "id, repo, pr, gate, declared_by, reason, comment_id, head
                        revoked_at, revoked_by, revoke_reason";
 
 impl Store {
-    /// Records a waiver and its `waiver.created` audit row (actor: the declarer) in one
-    /// transaction. Refuses with [`StoreError::ActiveWaiverExists`] when the gate of that PR is
-    /// already waived, and with [`StoreError::EmptyReason`] without a reason.
-    pub async fn insert_waiver(&self, new: &NewWaiver) -> Result<WaiverRow, StoreError> {
-        let now = self.now();
-        // IMMEDIATE takes the write lock up front: the check and the insert cannot interleave
-        // with another writer, and a busy database waits instead of failing mid-transaction.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = insert_waiver_in(&mut tx, now, new).await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
     /// One waiver by id, active or not (`sopbot waivers show`).
     pub async fn get_waiver(&self, id: i64) -> Result<Option<WaiverRow>, StoreError> {
         let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
@@ -195,7 +182,10 @@ impl Store {
     }
 }
 
-/// [`Store::insert_waiver`] inside a caller's transaction.
+/// Records a waiver and its `waiver.created` audit row (actor: the declarer) inside the
+/// caller's transaction (a comment's outcome). Refuses with [`StoreError::ActiveWaiverExists`]
+/// when the gate of that PR is already waived, and with [`StoreError::EmptyReason`] without a
+/// reason.
 pub(crate) async fn insert_waiver_in(
     tx: &mut SqliteConnection,
     now: DateTime<Utc>,
