@@ -86,14 +86,16 @@ impl Store {
         comment_id: i64,
         reply_comment_id: i64,
     ) -> Result<ReplyRow, StoreError> {
-        let row = sqlx::query_as(
-            "UPDATE comment_replies SET reply_comment_id = ?
-             WHERE repo = ? AND comment_id = ?
-             RETURNING repo, comment_id, reply_comment_id, body_sha256, handled_at",
+        let row = sqlx::query_as!(
+            ReplyRow,
+            r#"UPDATE comment_replies SET reply_comment_id = ?
+               WHERE repo = ? AND comment_id = ?
+               RETURNING repo, comment_id, reply_comment_id, body_sha256,
+                         handled_at AS "handled_at: DateTime<Utc>""#,
+            reply_comment_id,
+            repo,
+            comment_id
         )
-        .bind(reply_comment_id)
-        .bind(repo)
-        .bind(comment_id)
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or(StoreError::NotFound)
@@ -101,11 +103,15 @@ impl Store {
 
     /// The poller's cursor for a repository; `None` before its first round.
     pub async fn cursor(&self, repo: &str) -> Result<Option<CursorRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, comments_since, updated_at, pulls_since, swept_at
-             FROM poll_cursors WHERE repo = ?",
+        let row = sqlx::query_as!(
+            CursorRow,
+            r#"SELECT repo, comments_since AS "comments_since: DateTime<Utc>",
+                      updated_at AS "updated_at: DateTime<Utc>",
+                      pulls_since AS "pulls_since: DateTime<Utc>",
+                      swept_at AS "swept_at: DateTime<Utc>"
+               FROM poll_cursors WHERE repo = ?"#,
+            repo
         )
-        .bind(repo)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
@@ -117,15 +123,20 @@ impl Store {
         repo: &str,
         since: DateTime<Utc>,
     ) -> Result<CursorRow, StoreError> {
-        let row = sqlx::query_as(
-            "INSERT INTO poll_cursors (repo, comments_since, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT (repo) DO UPDATE SET
-                 comments_since = excluded.comments_since, updated_at = excluded.updated_at
-             RETURNING repo, comments_since, updated_at, pulls_since, swept_at",
+        let (since, now) = (ts(since), ts(self.now()));
+        let row = sqlx::query_as!(
+            CursorRow,
+            r#"INSERT INTO poll_cursors (repo, comments_since, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (repo) DO UPDATE SET
+                   comments_since = excluded.comments_since, updated_at = excluded.updated_at
+               RETURNING repo, comments_since AS "comments_since: DateTime<Utc>",
+                         updated_at AS "updated_at: DateTime<Utc>",
+                         pulls_since AS "pulls_since: DateTime<Utc>",
+                         swept_at AS "swept_at: DateTime<Utc>""#,
+            repo,
+            since,
+            now
         )
-        .bind(repo)
-        .bind(ts(since))
-        .bind(ts(self.now()))
         .fetch_one(&self.pool)
         .await?;
         Ok(row)
@@ -138,15 +149,16 @@ impl Store {
         repo: &str,
         since: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let (since, now) = (ts(since), ts(self.now()));
+        sqlx::query!(
             "INSERT INTO poll_cursors (repo, comments_since, updated_at, pulls_since)
              VALUES (?1, ?2, ?3, ?2)
              ON CONFLICT (repo) DO UPDATE SET
                  pulls_since = excluded.pulls_since, updated_at = excluded.updated_at",
+            repo,
+            since,
+            now
         )
-        .bind(repo)
-        .bind(ts(since))
-        .bind(ts(self.now()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -154,15 +166,16 @@ impl Store {
 
     /// Records that a full sweep of the repository finished at `at`.
     pub async fn set_swept_at(&self, repo: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
+        let (at, now) = (ts(at), ts(self.now()));
+        sqlx::query!(
             "INSERT INTO poll_cursors (repo, comments_since, updated_at, swept_at)
              VALUES (?1, ?2, ?3, ?2)
              ON CONFLICT (repo) DO UPDATE SET
                  swept_at = excluded.swept_at, updated_at = excluded.updated_at",
+            repo,
+            at,
+            now
         )
-        .bind(repo)
-        .bind(ts(at))
-        .bind(ts(self.now()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -174,12 +187,14 @@ impl Store {
         repo: &str,
         pr: i64,
     ) -> Result<Option<EvaluationRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, pr, head_sha, reviews_fingerprint, evaluated_at
-             FROM pr_evaluations WHERE repo = ? AND pr = ?",
+        let row = sqlx::query_as!(
+            EvaluationRow,
+            r#"SELECT repo, pr, head_sha, reviews_fingerprint,
+                      evaluated_at AS "evaluated_at: DateTime<Utc>"
+               FROM pr_evaluations WHERE repo = ? AND pr = ?"#,
+            repo,
+            pr
         )
-        .bind(repo)
-        .bind(pr)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
@@ -190,20 +205,23 @@ impl Store {
         &self,
         new: &NewEvaluation,
     ) -> Result<EvaluationRow, StoreError> {
-        let row = sqlx::query_as(
-            "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (repo, pr) DO UPDATE SET
-                 head_sha = excluded.head_sha,
-                 reviews_fingerprint = excluded.reviews_fingerprint,
-                 evaluated_at = excluded.evaluated_at
-             RETURNING repo, pr, head_sha, reviews_fingerprint, evaluated_at",
+        let now = ts(self.now());
+        let row = sqlx::query_as!(
+            EvaluationRow,
+            r#"INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (repo, pr) DO UPDATE SET
+                   head_sha = excluded.head_sha,
+                   reviews_fingerprint = excluded.reviews_fingerprint,
+                   evaluated_at = excluded.evaluated_at
+               RETURNING repo, pr, head_sha, reviews_fingerprint,
+                         evaluated_at AS "evaluated_at: DateTime<Utc>""#,
+            new.repo,
+            new.pr,
+            new.head_sha,
+            new.reviews_fingerprint,
+            now
         )
-        .bind(&new.repo)
-        .bind(new.pr)
-        .bind(&new.head_sha)
-        .bind(&new.reviews_fingerprint)
-        .bind(ts(self.now()))
         .fetch_one(&self.pool)
         .await?;
         Ok(row)
