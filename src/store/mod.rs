@@ -11,6 +11,8 @@ mod audit;
 mod cursors;
 mod health;
 mod inbox;
+#[cfg(test)]
+mod migration_tests;
 mod outcomes;
 mod waivers;
 
