@@ -234,18 +234,14 @@ async fn the_sweep_lists_open_prs_in_pages_and_queues_each_once() {
 async fn a_pr_list_lagging_behind_a_push_causes_one_reevaluation_at_the_new_head_and_no_loop() {
     let emu = Emulator::start(world_with_open_prs(3).with_list_head_lag()).await;
     let dir = tempfile::tempdir().unwrap();
-    let (poller, store) = poller(&emu, dir.path(), "10m").await;
+    let (poller, _) = poller(&emu, dir.path(), "10m").await;
     poller.poll_once().await;
     // A push whose webhook was lost; the PR listing still says the old head.
     let new = emu.with_world(|w| w.push("widgets", 7));
     let found = poller.poll_once().await;
     assert_eq!(found.reevaluations, 1, "{found:?}");
     // The event names the head of the PR itself, not the listing's.
-    let last = store
-        .get_event(store_last_event_id(&dir).await)
-        .await
-        .unwrap()
-        .unwrap();
+    let last = last_event(&dir).await;
     assert!(last.payload.contains(&new), "{}", last.payload);
     // While the listing lags, and after it catches up, nothing more is queued.
     for _ in 0..2 {
@@ -255,8 +251,13 @@ async fn a_pr_list_lagging_behind_a_push_causes_one_reevaluation_at_the_new_head
     assert_eq!(poller.poll_once().await.reevaluations, 0);
 }
 
-/// The newest inbox row's id, read from the database file.
-async fn store_last_event_id(dir: &tempfile::TempDir) -> i64 {
+/// The newest inbox event (its PR and payload), read from the database file.
+struct LastEvent {
+    pr: Option<i64>,
+    payload: String,
+}
+
+async fn last_event(dir: &tempfile::TempDir) -> LastEvent {
     use sqlx::sqlite::SqliteConnectOptions;
     use sqlx::{ConnectOptions, Connection};
     let mut conn = SqliteConnectOptions::new()
@@ -264,19 +265,20 @@ async fn store_last_event_id(dir: &tempfile::TempDir) -> i64 {
         .connect()
         .await
         .unwrap();
-    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM inbox")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let (pr, payload): (Option<i64>, String) =
+        sqlx::query_as("SELECT pr, payload FROM inbox ORDER BY id DESC LIMIT 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     conn.close().await.unwrap();
-    id
+    LastEvent { pr, payload }
 }
 
 #[tokio::test]
 async fn a_pr_that_cannot_be_read_does_not_hide_the_others_and_is_read_again_next_pass() {
     let emu = Emulator::start(world_with_open_prs(3)).await;
     let dir = tempfile::tempdir().unwrap();
-    let (poller, store) = poller(&emu, dir.path(), "10m").await;
+    let (poller, _) = poller(&emu, dir.path(), "10m").await;
     poller.poll_once().await;
     // Two PRs change (no webhook); reading #7 keeps failing.
     // The example's PR is #7; the extra ones follow it.
@@ -288,21 +290,13 @@ async fn a_pr_that_cannot_be_read_does_not_hide_the_others_and_is_read_again_nex
     emu.fail_path("/api/v1/repos/acme/widgets/pulls/7", 100, 500);
     let found = poller.poll_once().await;
     assert_eq!(found.reevaluations, 1, "{found:?}");
-    let last = store
-        .get_event(store_last_event_id(&dir).await)
-        .await
-        .unwrap()
-        .unwrap();
+    let last = last_event(&dir).await;
     assert_eq!(last.pr, Some(other as i64));
     // Gitea answers again: the next pass lists #7 once more (the cursor waited for it).
     emu.faults().clear();
     let found = poller.poll_once().await;
     assert_eq!(found.reevaluations, 1, "{found:?}");
-    let last = store
-        .get_event(store_last_event_id(&dir).await)
-        .await
-        .unwrap()
-        .unwrap();
+    let last = last_event(&dir).await;
     assert_eq!(last.pr, Some(7));
 }
 

@@ -221,8 +221,9 @@ async fn waived_gate_passes_and_names_the_waiver() {
         .await
         .unwrap();
     let head = c.emu.with_world(|w| w.head_sha("widgets", 7));
-    store
-        .insert_waiver(&sopbot::store::NewWaiver {
+    common::waive(
+        &store,
+        &sopbot::store::NewWaiver {
             repo: "acme/widgets".into(),
             pr: 7,
             gate: "security".into(),
@@ -230,9 +231,10 @@ async fn waived_gate_passes_and_names_the_waiver() {
             reason: "no security surface".into(),
             comment_id: None,
             head_sha: head,
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     store.close().await;
     let (_, v) = check(&c).await;
     let sec = gate(&v, "security");

@@ -5,6 +5,8 @@ use predicates::prelude::*;
 use serde_json::Value;
 use sopbot::store::{NewWaiver, Store};
 
+mod common;
+
 fn sopbot() -> Command {
     let mut c = Command::cargo_bin("sopbot").unwrap();
     c.env_remove("SOPBOT_CONFIG")
@@ -130,8 +132,9 @@ async fn waivers_list_show_revoke_and_audit_round_trip() {
         .await
         .unwrap();
     for (pr, gate) in [(7, "security"), (8, "qa")] {
-        store
-            .insert_waiver(&NewWaiver {
+        common::waive(
+            &store,
+            &NewWaiver {
                 repo: "acme/widgets".into(),
                 pr,
                 gate: gate.into(),
@@ -139,9 +142,10 @@ async fn waivers_list_show_revoke_and_audit_round_trip() {
                 reason: "docs only".into(),
                 comment_id: Some(1042),
                 head_sha: "f1d3a681d0dcc99cfa5b1d60880defabacd5d09d".into(),
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await
+        .unwrap();
     }
     store.close().await;
     let cfg = config.to_str().unwrap();
@@ -275,8 +279,9 @@ async fn control_characters_in_stored_text_are_shown_escaped_and_json_is_exact()
         .await
         .unwrap();
     let reason = "docs\u{1b}[2J\u{1b}]0;o\u{7} only\0 \u{202e}x\u{2066}";
-    store
-        .insert_waiver(&NewWaiver {
+    common::waive(
+        &store,
+        &NewWaiver {
             repo: "acme/widgets".into(),
             pr: 7,
             gate: "security".into(),
@@ -284,9 +289,10 @@ async fn control_characters_in_stored_text_are_shown_escaped_and_json_is_exact()
             reason: reason.into(),
             comment_id: Some(1042),
             head_sha: "f1d3a681d0dcc99cfa5b1d60880defabacd5d09d".into(),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     store
         .record_audit(&sopbot::store::NewAudit {
             actor: "carol".into(),

@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use sopbot::store::{
-    actions, AuditFilter, Enqueued, EventSource, EventState, NewAudit, NewEvaluation, NewEvent,
-    NewPostedStatus, NewReply, NewWaiver, Recorded, Store, StoreError, WaiverFilter, MAX_ATTEMPTS,
+    actions, AuditFilter, CommentOutcome, Enqueued, EventSource, EventState, NewAudit,
+    NewEvaluation, NewEvent, NewWaiver, Store, StoreError, WaiverFilter, MAX_ATTEMPTS,
 };
 use tempfile::TempDir;
+
+mod common;
+use common::waive;
 
 /// A clock the test moves by hand.
 #[derive(Clone)]
@@ -81,6 +84,12 @@ fn event(key: &str, pr: i64) -> NewEvent {
     }
 }
 
+/// One event by id, as the operator's listing shows it.
+async fn event_row(store: &Store, id: i64) -> sopbot::store::EventRow {
+    let all = store.list_events(None, i64::MAX).await.unwrap();
+    all.into_iter().find(|e| e.id == id).expect("stored event")
+}
+
 async fn pragma(store: &Store, name: &str) -> String {
     let value: (String,) = sqlx::query_as(&format!("PRAGMA {name}"))
         .fetch_one(store.pool())
@@ -105,13 +114,15 @@ async fn open_creates_the_file_and_applies_the_schema() {
         "comment_replies",
         "inbox",
         "poll_cursors",
-        "posted_statuses",
         "pr_evaluations",
         "waivers",
     ] {
         assert!(tables.iter().any(|t| t == table), "missing {table}");
     }
-    f.store.ping().await.unwrap();
+    assert!(
+        !tables.iter().any(|t| t == "posted_statuses"),
+        "dropped by 0006"
+    );
 }
 
 #[tokio::test]
@@ -138,17 +149,14 @@ async fn journal_is_wal_and_foreign_keys_are_enforced() {
 #[tokio::test]
 async fn reopening_keeps_earlier_data_and_migrates_again_cleanly() {
     let f = fixture().await;
-    let w = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let w = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     f.store.enqueue(&event("k1", 7)).await.unwrap();
     f.store.close().await;
 
     let reopened = Store::open(&f.path).await.unwrap();
     assert_eq!(reopened.get_waiver(w.id).await.unwrap(), Some(w.clone()));
     assert_eq!(reopened.pending_count().await.unwrap(), 1);
-    let next = reopened
-        .insert_waiver(&waiver(7, "security"))
-        .await
-        .unwrap();
+    let next = waive(&reopened, &waiver(7, "security")).await.unwrap();
     assert!(next.id > w.id);
 }
 
@@ -187,7 +195,7 @@ async fn a_missing_parent_directory_is_an_error_naming_the_path() {
 #[tokio::test]
 async fn waiver_round_trips_through_insert_show_and_list() {
     let f = fixture().await;
-    let w = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let w = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     assert_eq!(w.repo, "acme/widgets");
     assert_eq!(w.pr, 7);
     assert_eq!(w.gate, "qa");
@@ -232,7 +240,7 @@ async fn waiver_round_trips_through_insert_show_and_list() {
 #[tokio::test]
 async fn revocation_records_who_why_and_when() {
     let f = fixture().await;
-    let w = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let w = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     f.clock.advance(Duration::minutes(5));
     let r = f
         .store
@@ -264,7 +272,7 @@ async fn revocation_records_who_why_and_when() {
 #[tokio::test]
 async fn revoking_twice_is_refused_naming_the_first_revocation() {
     let f = fixture().await;
-    let w = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let w = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     let first = f.store.revoke_waiver(w.id, "carol", "oops").await.unwrap();
     let err = f
         .store
@@ -295,10 +303,10 @@ async fn waivers_and_revocations_need_a_reason() {
     let mut w = waiver(7, "qa");
     w.reason = "   ".into();
     assert!(matches!(
-        f.store.insert_waiver(&w).await,
+        waive(&f.store, &w).await,
         Err(StoreError::EmptyReason)
     ));
-    let ok = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let ok = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     assert!(matches!(
         f.store.revoke_waiver(ok.id, "carol", "").await,
         Err(StoreError::EmptyReason)
@@ -315,21 +323,21 @@ async fn waivers_and_revocations_need_a_reason() {
 #[tokio::test]
 async fn a_second_active_waiver_on_the_same_gate_is_refused_until_revoked() {
     let f = fixture().await;
-    let first = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
-    let err = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap_err();
+    let first = waive(&f.store, &waiver(7, "qa")).await.unwrap();
+    let err = waive(&f.store, &waiver(7, "qa")).await.unwrap_err();
     assert!(
         matches!(err, StoreError::ActiveWaiverExists { id } if id == first.id),
         "{err:?}"
     );
     // Other gates and other PRs are independent.
-    f.store.insert_waiver(&waiver(7, "security")).await.unwrap();
-    f.store.insert_waiver(&waiver(8, "qa")).await.unwrap();
+    waive(&f.store, &waiver(7, "security")).await.unwrap();
+    waive(&f.store, &waiver(8, "qa")).await.unwrap();
 
     f.store
         .revoke_waiver(first.id, "carol", "wrong gate")
         .await
         .unwrap();
-    let again = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let again = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     assert!(again.id > first.id);
     let audit = f.store.list_audit(&AuditFilter::default()).await.unwrap();
     assert_eq!(
@@ -345,7 +353,7 @@ async fn a_second_active_waiver_on_the_same_gate_is_refused_until_revoked() {
 #[tokio::test]
 async fn the_database_refuses_to_delete_waivers_or_audit_rows() {
     let f = fixture().await;
-    let w = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let w = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     for sql in ["DELETE FROM waivers", "DELETE FROM audit"] {
         let err = sqlx::query(sql).execute(f.store.pool()).await.unwrap_err();
         assert!(
@@ -366,7 +374,7 @@ async fn the_database_refuses_to_delete_waivers_or_audit_rows() {
 #[tokio::test]
 async fn the_database_allows_only_revoking_a_waiver_once() {
     let f = fixture().await;
-    let w = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
+    let w = waive(&f.store, &waiver(7, "qa")).await.unwrap();
     let pool = f.store.pool();
     for sql in [
         "UPDATE waivers SET reason = 'changed'",
@@ -393,9 +401,9 @@ async fn the_database_allows_only_revoking_a_waiver_once() {
 #[tokio::test]
 async fn every_waiver_state_change_leaves_an_audit_row() {
     let f = fixture().await;
-    let a = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
-    let b = f.store.insert_waiver(&waiver(7, "security")).await.unwrap();
-    let c = f.store.insert_waiver(&waiver(9, "qa")).await.unwrap();
+    let a = waive(&f.store, &waiver(7, "qa")).await.unwrap();
+    let b = waive(&f.store, &waiver(7, "security")).await.unwrap();
+    let c = waive(&f.store, &waiver(9, "qa")).await.unwrap();
     f.store.revoke_waiver(a.id, "carol", "oops").await.unwrap();
     f.clock.advance(Duration::hours(1));
     let expired = f
@@ -439,11 +447,11 @@ async fn every_waiver_state_change_leaves_an_audit_row() {
 #[tokio::test]
 async fn waiver_list_filters_by_repo_and_pr() {
     let f = fixture().await;
-    let a = f.store.insert_waiver(&waiver(7, "qa")).await.unwrap();
-    let b = f.store.insert_waiver(&waiver(8, "qa")).await.unwrap();
+    let a = waive(&f.store, &waiver(7, "qa")).await.unwrap();
+    let b = waive(&f.store, &waiver(8, "qa")).await.unwrap();
     let mut other = waiver(7, "qa");
     other.repo = "acme/gadgets".into();
-    let c = f.store.insert_waiver(&other).await.unwrap();
+    let c = waive(&f.store, &other).await.unwrap();
     f.store.revoke_waiver(b.id, "carol", "no").await.unwrap();
 
     let list = |repo: Option<&str>, pr: Option<i64>, include_revoked: bool| {
@@ -534,7 +542,7 @@ async fn an_event_seen_twice_is_stored_once() {
         Enqueued::Duplicate(id)
     );
     assert_eq!(f.store.pending_count().await.unwrap(), 1);
-    let row = f.store.get_event(id).await.unwrap().unwrap();
+    let row = event_row(&f.store, id).await;
     assert_eq!(row.source, EventSource::Webhook);
     assert_eq!(row.state, EventState::Pending);
     assert_eq!(row.received_at, f.clock.now());
@@ -569,7 +577,7 @@ async fn events_of_one_pr_are_claimed_in_order_one_at_a_time() {
     f.store.mark_done(a1).await.unwrap();
     let third = f.store.claim_next().await.unwrap().unwrap();
     assert_eq!(third.id, a2);
-    let done = f.store.get_event(a1).await.unwrap().unwrap();
+    let done = event_row(&f.store, a1).await;
     assert_eq!(done.state, EventState::Done);
     assert_eq!(done.done_at, Some(f.clock.now()));
     assert!(matches!(
@@ -695,7 +703,7 @@ async fn an_event_fails_for_good_without_retry_or_after_too_many_attempts() {
         };
         assert_eq!(row.state, expected);
     }
-    let gone = f.store.get_event(a1).await.unwrap().unwrap();
+    let gone = event_row(&f.store, a1).await;
     assert_eq!(gone.done_at, Some(f.clock.now()));
     assert_eq!(gone.not_before, None);
     // A failed event no longer holds its PR back.
@@ -733,41 +741,43 @@ async fn an_event_payload_must_be_json() {
     ));
 }
 
-// --- replies, cursors, evaluations, statuses -----------------------------------------------
+// --- replies, cursors, evaluations -----------------------------------------------
 
 #[tokio::test]
-async fn a_comment_is_recorded_as_handled_once() {
+async fn a_handled_comment_notes_its_reply_once_posted() {
     let f = fixture().await;
-    assert_eq!(f.store.reply_for("acme/widgets", 55).await.unwrap(), None);
-    let new = NewReply {
+    assert_eq!(
+        f.store.handled_comment("acme/widgets", 55).await.unwrap(),
+        None
+    );
+    let outcome = CommentOutcome {
         repo: "acme/widgets".into(),
+        pr: Some(7),
         comment_id: 55,
-        reply_comment_id: None,
         body_sha256: "aa".into(),
+        outcome: r#"{"lines":[]}"#.into(),
+        ..Default::default()
     };
-    let first = f.store.record_reply(&new).await.unwrap();
-    assert!(first.is_new());
-    let again = f
+    assert!(f
         .store
-        .record_reply(&NewReply {
-            body_sha256: "bb".into(),
-            ..new.clone()
-        })
+        .record_comment_outcome(&outcome)
         .await
-        .unwrap();
-    let Recorded::Existing(existing) = again else {
-        panic!("{again:?}")
-    };
-    assert_eq!(existing.body_sha256, "aa");
+        .unwrap()
+        .is_new());
     let with_reply = f
         .store
         .set_reply_comment_id("acme/widgets", 55, 56)
         .await
         .unwrap();
     assert_eq!(with_reply.reply_comment_id, Some(56));
+    let handled = f.store.handled_comment("acme/widgets", 55).await.unwrap();
+    assert_eq!(handled.map(|h| h.reply), Some(with_reply));
     assert_eq!(
-        f.store.reply_for("acme/widgets", 55).await.unwrap(),
-        Some(with_reply)
+        f.store
+            .newest_handled_comment("acme/widgets", 7)
+            .await
+            .unwrap(),
+        Some(55)
     );
     assert!(matches!(
         f.store.set_reply_comment_id("acme/widgets", 99, 1).await,
@@ -776,7 +786,7 @@ async fn a_comment_is_recorded_as_handled_once() {
 }
 
 #[tokio::test]
-async fn cursors_evaluations_and_statuses_keep_the_latest_value() {
+async fn cursors_and_evaluations_keep_the_latest_value() {
     let f = fixture().await;
     let s = &f.store;
     assert_eq!(s.cursor("acme/widgets").await.unwrap(), None);
@@ -799,31 +809,6 @@ async fn cursors_evaluations_and_statuses_keep_the_latest_value() {
     let e = s.record_evaluation(&eval).await.unwrap();
     assert_eq!(e.reviews_fingerprint, "r2");
     assert_eq!(s.last_evaluation("acme/widgets", 7).await.unwrap(), Some(e));
-
-    let mut status = NewPostedStatus {
-        repo: "acme/widgets".into(),
-        sha: "abc".into(),
-        context: "qa-review / approved".into(),
-        state: "failure".into(),
-        description: "awaiting a qa approval".into(),
-    };
-    assert_eq!(
-        s.posted_status("acme/widgets", "abc", "qa-review / approved")
-            .await
-            .unwrap(),
-        None
-    );
-    s.record_posted_status(&status).await.unwrap();
-    status.state = "success".into();
-    status.description = "approved by @bob".into();
-    let p = s.record_posted_status(&status).await.unwrap();
-    assert_eq!(
-        s.posted_status("acme/widgets", "abc", "qa-review / approved")
-            .await
-            .unwrap(),
-        Some(p.clone())
-    );
-    assert_eq!((p.state.as_str(), p.posted_at), ("success", f.clock.now()));
 }
 
 #[tokio::test]

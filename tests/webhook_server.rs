@@ -148,14 +148,8 @@ impl Bot {
     }
 
     async fn rows(&self) -> Vec<EventRow> {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM inbox ORDER BY id")
-            .fetch_all(self.store.pool())
-            .await
-            .unwrap();
-        let mut rows = Vec::new();
-        for id in ids {
-            rows.push(self.store.get_event(id).await.unwrap().unwrap());
-        }
+        let mut rows = self.store.list_events(None, i64::MAX).await.unwrap();
+        rows.reverse();
         rows
     }
 

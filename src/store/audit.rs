@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::{ts, Store, StoreError};
 
 /// The `action` values sopbot writes, in one place so that readers of the log can rely on them.
 pub mod actions {
-    /// A waiver was recorded (written by [`crate::store::Store::insert_waiver`]).
+    /// A waiver was recorded (written by [`crate::store::Store::record_comment_outcome`]).
     pub const WAIVER_CREATED: &str = "waiver.created";
     /// A waiver was revoked by a person (written by [`crate::store::Store::revoke_waiver`]).
     pub const WAIVER_REVOKED: &str = "waiver.revoked";
@@ -67,27 +67,28 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
 }
 
-const COLUMNS: &str = "id, at, actor, action, repo, pr, gate, waiver_id, detail";
-
 /// Appends inside the caller's transaction, so a state change and its audit row commit together.
 pub(crate) async fn insert_audit(
     conn: &mut SqliteConnection,
     at: DateTime<Utc>,
     new: &NewAudit,
 ) -> Result<AuditRow, StoreError> {
-    let row = sqlx::query_as(&format!(
-        "INSERT INTO audit (at, actor, action, repo, pr, gate, waiver_id, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING {COLUMNS}"
-    ))
-    .bind(ts(at))
-    .bind(&new.actor)
-    .bind(&new.action)
-    .bind(&new.repo)
-    .bind(new.pr)
-    .bind(&new.gate)
-    .bind(new.waiver_id)
-    .bind(&new.detail)
+    let at = ts(at);
+    let row = sqlx::query_as!(
+        AuditRow,
+        r#"INSERT INTO audit (at, actor, action, repo, pr, gate, waiver_id, detail)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           RETURNING id, at AS "at: DateTime<Utc>", actor, action, repo, pr, gate, waiver_id,
+                     detail"#,
+        at,
+        new.actor,
+        new.action,
+        new.repo,
+        new.pr,
+        new.gate,
+        new.waiver_id,
+        new.detail
+    )
     .fetch_one(conn)
     .await?;
     Ok(row)
@@ -102,18 +103,21 @@ impl Store {
 
     /// Entries matching `filter`, oldest first.
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit WHERE 1"));
-        if let Some(repo) = &filter.repo {
-            q.push(" AND repo = ").push_bind(repo.clone());
-        }
-        if let Some(pr) = filter.pr {
-            q.push(" AND pr = ").push_bind(pr);
-        }
-        q.push(" ORDER BY id DESC");
-        if let Some(limit) = filter.limit {
-            q.push(" LIMIT ").push_bind(limit.max(0));
-        }
-        let mut rows: Vec<AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        // A negative LIMIT is no limit in SQLite.
+        let limit = filter.limit.map_or(-1, |l| l.max(0));
+        let mut rows = sqlx::query_as!(
+            AuditRow,
+            r#"SELECT id, at AS "at: DateTime<Utc>", actor, action, repo, pr, gate, waiver_id,
+                      detail
+               FROM audit
+               WHERE (?1 IS NULL OR repo = ?1) AND (?2 IS NULL OR pr = ?2)
+               ORDER BY id DESC LIMIT ?3"#,
+            filter.repo,
+            filter.pr,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.reverse();
         Ok(rows)
     }

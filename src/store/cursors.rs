@@ -3,9 +3,7 @@
 //! - `poll_cursors`: where the poller's comment listing resumes, per repository;
 //! - `pr_evaluations`: what an open PR looked like when last evaluated, so the poller
 //!   re-evaluates only PRs whose head or reviews changed (Gitea sends no webhook when a review
-//!   is dismissed);
-//! - `posted_statuses`: the last status posted per commit and context, so an unchanged status is
-//!   not posted again.
+//!   is dismissed).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -46,15 +44,6 @@ pub struct ReplyRow {
     pub handled_at: DateTime<Utc>,
 }
 
-/// A comment to mark handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewReply {
-    pub repo: String,
-    pub comment_id: i64,
-    pub reply_comment_id: Option<i64>,
-    pub body_sha256: String,
-}
-
 /// The poller's position in one repository's comments.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
 pub struct CursorRow {
@@ -88,75 +77,7 @@ pub struct NewEvaluation {
     pub reviews_fingerprint: String,
 }
 
-/// The last status sopbot posted on a commit for one context.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
-pub struct PostedStatusRow {
-    pub repo: String,
-    pub sha: String,
-    pub context: String,
-    /// `success`, `failure`, `error`, `pending`.
-    pub state: String,
-    pub description: String,
-    pub posted_at: DateTime<Utc>,
-}
-
-/// A status just posted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPostedStatus {
-    pub repo: String,
-    pub sha: String,
-    pub context: String,
-    pub state: String,
-    pub description: String,
-}
-
 impl Store {
-    /// The record of a handled comment, if it was handled.
-    pub async fn reply_for(
-        &self,
-        repo: &str,
-        comment_id: i64,
-    ) -> Result<Option<ReplyRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, comment_id, reply_comment_id, body_sha256, handled_at
-             FROM comment_replies WHERE repo = ? AND comment_id = ?",
-        )
-        .bind(repo)
-        .bind(comment_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row)
-    }
-
-    /// Marks a comment handled. First write wins: if it was already recorded, nothing changes
-    /// and the stored record comes back as [`Recorded::Existing`] — the caller must not answer
-    /// again. Recording before posting the reply (then [`Store::set_reply_comment_id`]) gives
-    /// at-most-once replies even when two paths race.
-    pub async fn record_reply(&self, new: &NewReply) -> Result<Recorded<ReplyRow>, StoreError> {
-        let inserted: Option<ReplyRow> = sqlx::query_as(
-            "INSERT INTO comment_replies (repo, comment_id, reply_comment_id, body_sha256,
-                                          handled_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (repo, comment_id) DO NOTHING
-             RETURNING repo, comment_id, reply_comment_id, body_sha256, handled_at",
-        )
-        .bind(&new.repo)
-        .bind(new.comment_id)
-        .bind(new.reply_comment_id)
-        .bind(&new.body_sha256)
-        .bind(ts(self.now()))
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = inserted {
-            return Ok(Recorded::New(row));
-        }
-        let existing = self
-            .reply_for(&new.repo, new.comment_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(Recorded::Existing(existing))
-    }
-
     /// Notes the id of the reply posted for a handled comment. [`StoreError::NotFound`] if the
     /// comment was never recorded.
     pub async fn set_reply_comment_id(
@@ -165,14 +86,16 @@ impl Store {
         comment_id: i64,
         reply_comment_id: i64,
     ) -> Result<ReplyRow, StoreError> {
-        let row = sqlx::query_as(
-            "UPDATE comment_replies SET reply_comment_id = ?
-             WHERE repo = ? AND comment_id = ?
-             RETURNING repo, comment_id, reply_comment_id, body_sha256, handled_at",
+        let row = sqlx::query_as!(
+            ReplyRow,
+            r#"UPDATE comment_replies SET reply_comment_id = ?
+               WHERE repo = ? AND comment_id = ?
+               RETURNING repo, comment_id, reply_comment_id, body_sha256,
+                         handled_at AS "handled_at: DateTime<Utc>""#,
+            reply_comment_id,
+            repo,
+            comment_id
         )
-        .bind(reply_comment_id)
-        .bind(repo)
-        .bind(comment_id)
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or(StoreError::NotFound)
@@ -180,11 +103,15 @@ impl Store {
 
     /// The poller's cursor for a repository; `None` before its first round.
     pub async fn cursor(&self, repo: &str) -> Result<Option<CursorRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, comments_since, updated_at, pulls_since, swept_at
-             FROM poll_cursors WHERE repo = ?",
+        let row = sqlx::query_as!(
+            CursorRow,
+            r#"SELECT repo, comments_since AS "comments_since: DateTime<Utc>",
+                      updated_at AS "updated_at: DateTime<Utc>",
+                      pulls_since AS "pulls_since: DateTime<Utc>",
+                      swept_at AS "swept_at: DateTime<Utc>"
+               FROM poll_cursors WHERE repo = ?"#,
+            repo
         )
-        .bind(repo)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
@@ -196,15 +123,20 @@ impl Store {
         repo: &str,
         since: DateTime<Utc>,
     ) -> Result<CursorRow, StoreError> {
-        let row = sqlx::query_as(
-            "INSERT INTO poll_cursors (repo, comments_since, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT (repo) DO UPDATE SET
-                 comments_since = excluded.comments_since, updated_at = excluded.updated_at
-             RETURNING repo, comments_since, updated_at, pulls_since, swept_at",
+        let (since, now) = (ts(since), ts(self.now()));
+        let row = sqlx::query_as!(
+            CursorRow,
+            r#"INSERT INTO poll_cursors (repo, comments_since, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (repo) DO UPDATE SET
+                   comments_since = excluded.comments_since, updated_at = excluded.updated_at
+               RETURNING repo, comments_since AS "comments_since: DateTime<Utc>",
+                         updated_at AS "updated_at: DateTime<Utc>",
+                         pulls_since AS "pulls_since: DateTime<Utc>",
+                         swept_at AS "swept_at: DateTime<Utc>""#,
+            repo,
+            since,
+            now
         )
-        .bind(repo)
-        .bind(ts(since))
-        .bind(ts(self.now()))
         .fetch_one(&self.pool)
         .await?;
         Ok(row)
@@ -217,15 +149,16 @@ impl Store {
         repo: &str,
         since: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let (since, now) = (ts(since), ts(self.now()));
+        sqlx::query!(
             "INSERT INTO poll_cursors (repo, comments_since, updated_at, pulls_since)
              VALUES (?1, ?2, ?3, ?2)
              ON CONFLICT (repo) DO UPDATE SET
                  pulls_since = excluded.pulls_since, updated_at = excluded.updated_at",
+            repo,
+            since,
+            now
         )
-        .bind(repo)
-        .bind(ts(since))
-        .bind(ts(self.now()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -233,15 +166,16 @@ impl Store {
 
     /// Records that a full sweep of the repository finished at `at`.
     pub async fn set_swept_at(&self, repo: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
+        let (at, now) = (ts(at), ts(self.now()));
+        sqlx::query!(
             "INSERT INTO poll_cursors (repo, comments_since, updated_at, swept_at)
              VALUES (?1, ?2, ?3, ?2)
              ON CONFLICT (repo) DO UPDATE SET
                  swept_at = excluded.swept_at, updated_at = excluded.updated_at",
+            repo,
+            at,
+            now
         )
-        .bind(repo)
-        .bind(ts(at))
-        .bind(ts(self.now()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -253,12 +187,14 @@ impl Store {
         repo: &str,
         pr: i64,
     ) -> Result<Option<EvaluationRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, pr, head_sha, reviews_fingerprint, evaluated_at
-             FROM pr_evaluations WHERE repo = ? AND pr = ?",
+        let row = sqlx::query_as!(
+            EvaluationRow,
+            r#"SELECT repo, pr, head_sha, reviews_fingerprint,
+                      evaluated_at AS "evaluated_at: DateTime<Utc>"
+               FROM pr_evaluations WHERE repo = ? AND pr = ?"#,
+            repo,
+            pr
         )
-        .bind(repo)
-        .bind(pr)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
@@ -269,20 +205,23 @@ impl Store {
         &self,
         new: &NewEvaluation,
     ) -> Result<EvaluationRow, StoreError> {
-        let row = sqlx::query_as(
-            "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (repo, pr) DO UPDATE SET
-                 head_sha = excluded.head_sha,
-                 reviews_fingerprint = excluded.reviews_fingerprint,
-                 evaluated_at = excluded.evaluated_at
-             RETURNING repo, pr, head_sha, reviews_fingerprint, evaluated_at",
+        let now = ts(self.now());
+        let row = sqlx::query_as!(
+            EvaluationRow,
+            r#"INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (repo, pr) DO UPDATE SET
+                   head_sha = excluded.head_sha,
+                   reviews_fingerprint = excluded.reviews_fingerprint,
+                   evaluated_at = excluded.evaluated_at
+               RETURNING repo, pr, head_sha, reviews_fingerprint,
+                         evaluated_at AS "evaluated_at: DateTime<Utc>""#,
+            new.repo,
+            new.pr,
+            new.head_sha,
+            new.reviews_fingerprint,
+            now
         )
-        .bind(&new.repo)
-        .bind(new.pr)
-        .bind(&new.head_sha)
-        .bind(&new.reviews_fingerprint)
-        .bind(ts(self.now()))
         .fetch_one(&self.pool)
         .await?;
         Ok(row)
@@ -293,15 +232,16 @@ impl Store {
     /// listing every open PR. A PR seen for the first time gets an empty fingerprint, so the
     /// poller still compares its reviews.
     pub async fn note_head(&self, repo: &str, pr: i64, head_sha: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        let now = ts(self.now());
+        sqlx::query!(
             "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
              VALUES (?1, ?2, ?3, '', ?4)
              ON CONFLICT (repo, pr) DO UPDATE SET head_sha = excluded.head_sha",
+            repo,
+            pr,
+            head_sha,
+            now
         )
-        .bind(repo)
-        .bind(pr)
-        .bind(head_sha)
-        .bind(ts(self.now()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -309,11 +249,11 @@ impl Store {
 
     /// The PRs whose recorded head is `head_sha` (see [`Store::note_head`]).
     pub async fn prs_on_head(&self, repo: &str, head_sha: &str) -> Result<Vec<i64>, StoreError> {
-        let prs = sqlx::query_scalar(
+        let prs = sqlx::query_scalar!(
             "SELECT pr FROM pr_evaluations WHERE repo = ? AND head_sha = ? ORDER BY pr",
+            repo,
+            head_sha
         )
-        .bind(repo)
-        .bind(head_sha)
         .fetch_all(&self.pool)
         .await?;
         Ok(prs)
@@ -322,55 +262,13 @@ impl Store {
     /// Forgets a closed PR's last evaluation: it shares no head any more, and a reopen (whose
     /// webhook may be lost) makes the poller evaluate it afresh.
     pub async fn forget_evaluation(&self, repo: &str, pr: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pr_evaluations WHERE repo = ? AND pr = ?")
-            .bind(repo)
-            .bind(pr)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM pr_evaluations WHERE repo = ? AND pr = ?",
+            repo,
+            pr
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
-    }
-
-    /// The last status sopbot posted on `sha` for `context`, if any.
-    pub async fn posted_status(
-        &self,
-        repo: &str,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<PostedStatusRow>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT repo, sha, context, state, description, posted_at
-             FROM posted_statuses WHERE repo = ? AND sha = ? AND context = ?",
-        )
-        .bind(repo)
-        .bind(sha)
-        .bind(context)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row)
-    }
-
-    /// Remembers a status just posted (replacing the previous one of that commit and context).
-    pub async fn record_posted_status(
-        &self,
-        new: &NewPostedStatus,
-    ) -> Result<PostedStatusRow, StoreError> {
-        let row = sqlx::query_as(
-            "INSERT INTO posted_statuses (repo, sha, context, state, description, posted_at)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (repo, sha, context) DO UPDATE SET
-                 state = excluded.state,
-                 description = excluded.description,
-                 posted_at = excluded.posted_at
-             RETURNING repo, sha, context, state, description, posted_at",
-        )
-        .bind(&new.repo)
-        .bind(&new.sha)
-        .bind(&new.context)
-        .bind(&new.state)
-        .bind(&new.description)
-        .bind(ts(self.now()))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row)
     }
 }

@@ -162,8 +162,8 @@ impl Store {
                 .begin_with("BEGIN IMMEDIATE")
                 .await
                 .map_err(failed)?;
-            sqlx::query("UPDATE write_probe SET at = ? WHERE id = 1")
-                .bind(super::ts(self.now()))
+            let now = super::ts(self.now());
+            sqlx::query!("UPDATE write_probe SET at = ? WHERE id = 1", now)
                 .execute(&mut *tx)
                 .await
                 .map_err(failed)?;

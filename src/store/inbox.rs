@@ -127,9 +127,6 @@ impl Enqueued {
     }
 }
 
-const COLUMNS: &str = "id, dedup_key, source, kind, repo, pr, delivery_id, payload, received_at, \
-                       state, attempts, not_before, last_error, done_at";
-
 /// An event waiting for the inbox writer, with its arrival time and where to answer.
 pub(super) struct Pending {
     new: NewEvent,
@@ -200,33 +197,35 @@ async fn insert(
     new: &NewEvent,
     received_at: &str,
 ) -> Result<Enqueued, StoreError> {
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO inbox (dedup_key, source, kind, repo, pr, delivery_id, payload,
+    let inserted = sqlx::query_scalar!(
+        r#"INSERT INTO inbox (dedup_key, source, kind, repo, pr, delivery_id, payload,
                             received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (dedup_key) DO UPDATE
              SET state = 'pending', attempts = 0, not_before = NULL, last_error = NULL,
                  done_at = NULL
              WHERE inbox.state = 'failed'
-         RETURNING id",
+         RETURNING id AS "id!""#,
+        new.dedup_key,
+        new.source,
+        new.kind,
+        new.repo,
+        new.pr,
+        new.delivery_id,
+        new.payload,
+        received_at
     )
-    .bind(&new.dedup_key)
-    .bind(new.source)
-    .bind(&new.kind)
-    .bind(&new.repo)
-    .bind(new.pr)
-    .bind(&new.delivery_id)
-    .bind(&new.payload)
-    .bind(received_at)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = inserted {
         return Ok(Enqueued::New(id));
     }
-    let id = sqlx::query_scalar("SELECT id FROM inbox WHERE dedup_key = ?")
-        .bind(&new.dedup_key)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id = sqlx::query_scalar!(
+        r#"SELECT id AS "id!" FROM inbox WHERE dedup_key = ?"#,
+        new.dedup_key
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(Enqueued::Duplicate(id))
 }
 
@@ -278,25 +277,16 @@ impl Store {
         except: Option<&str>,
     ) -> Result<bool, StoreError> {
         let end = format!("{};", prefix.trim_end_matches(':'));
-        let found: Option<i64> = sqlx::query_scalar(
+        let found = sqlx::query_scalar!(
             "SELECT id FROM inbox WHERE dedup_key >= ? AND dedup_key < ?
                AND dedup_key IS NOT ? LIMIT 1",
+            prefix,
+            end,
+            except
         )
-        .bind(prefix)
-        .bind(&end)
-        .bind(except)
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
-    }
-
-    /// One event by id.
-    pub async fn get_event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
-        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM inbox WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row)
     }
 
     /// Takes the oldest claimable event and marks it `running` (counting the attempt), or
@@ -311,8 +301,10 @@ impl Store {
     pub async fn claim_next(&self) -> Result<Option<EventRow>, StoreError> {
         self.check_file()?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query_as(&format!(
-            "UPDATE inbox SET state = 'running', attempts = attempts + 1
+        let now = ts(self.now());
+        let row = sqlx::query_as!(
+            EventRow,
+            r#"UPDATE inbox SET state = 'running', attempts = attempts + 1
              WHERE id = (
                  SELECT i.id FROM inbox AS i
                  WHERE i.state = 'pending'
@@ -323,9 +315,13 @@ impl Store {
                          AND (o.state = 'running' OR (o.state = 'pending' AND o.id < i.id)))
                  ORDER BY i.id
                  LIMIT 1)
-             RETURNING {COLUMNS}"
-        ))
-        .bind(ts(self.now()))
+             RETURNING id, dedup_key, source AS "source: EventSource", kind, repo, pr, delivery_id,
+                       payload, received_at AS "received_at: DateTime<Utc>",
+                       state AS "state: EventState", attempts,
+                       not_before AS "not_before: DateTime<Utc>", last_error,
+                       done_at AS "done_at: DateTime<Utc>""#,
+            now
+        )
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -335,12 +331,13 @@ impl Store {
     /// Marks a claimed event handled. [`StoreError::NotFound`] if no running event has this id.
     pub async fn mark_done(&self, id: i64) -> Result<(), StoreError> {
         self.check_file()?;
-        let done = sqlx::query(
+        let now = ts(self.now());
+        let done = sqlx::query!(
             "UPDATE inbox SET state = 'done', done_at = ?, not_before = NULL
              WHERE id = ? AND state = 'running'",
+            now,
+            id
         )
-        .bind(ts(self.now()))
-        .bind(id)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
@@ -362,21 +359,27 @@ impl Store {
     ) -> Result<EventRow, StoreError> {
         self.check_file()?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<EventRow> = sqlx::query_as(&format!(
-            "UPDATE inbox SET
+        let (retry_at, now) = (retry_at.map(ts), ts(self.now()));
+        let row = sqlx::query_as!(
+            EventRow,
+            r#"UPDATE inbox SET
                  state = CASE WHEN ?1 IS NOT NULL AND attempts < ?2 THEN 'pending'
                               ELSE 'failed' END,
                  not_before = CASE WHEN attempts < ?2 THEN ?1 END,
                  done_at = CASE WHEN ?1 IS NOT NULL AND attempts < ?2 THEN NULL ELSE ?3 END,
                  last_error = ?4
              WHERE id = ?5 AND state = 'running'
-             RETURNING {COLUMNS}"
-        ))
-        .bind(retry_at.map(ts))
-        .bind(MAX_ATTEMPTS)
-        .bind(ts(self.now()))
-        .bind(error)
-        .bind(id)
+             RETURNING id, dedup_key, source AS "source: EventSource", kind, repo, pr, delivery_id,
+                       payload, received_at AS "received_at: DateTime<Utc>",
+                       state AS "state: EventState", attempts,
+                       not_before AS "not_before: DateTime<Utc>", last_error,
+                       done_at AS "done_at: DateTime<Utc>""#,
+            retry_at,
+            MAX_ATTEMPTS,
+            now,
+            error,
+            id
+        )
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -386,7 +389,7 @@ impl Store {
     /// At start-up, before any worker runs: events left `running` by a process that died go
     /// back to `pending` (their attempt still counts). Returns how many.
     pub async fn reset_running(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE inbox SET state = 'pending' WHERE state = 'running'")
+        let done = sqlx::query!("UPDATE inbox SET state = 'pending' WHERE state = 'running'")
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
@@ -395,19 +398,19 @@ impl Store {
     /// Events waiting to be handled, including those waiting for a retry (a metric).
     /// Whether the PR has an event not yet handled (pending or running): the sweep adds none.
     pub async fn has_unfinished_event(&self, repo: &str, pr: i64) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
+        let n = sqlx::query_scalar!(
             "SELECT COUNT(*) FROM inbox
              WHERE repo = ? AND pr = ? AND state IN ('pending', 'running')",
+            repo,
+            pr
         )
-        .bind(repo)
-        .bind(pr)
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
     }
 
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
-        let n = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE state = 'pending'")
+        let n = sqlx::query_scalar!("SELECT COUNT(*) FROM inbox WHERE state = 'pending'")
             .fetch_one(&self.pool)
             .await?;
         Ok(n)
@@ -416,10 +419,12 @@ impl Store {
     /// How long the oldest pending event has waited since it arrived (a metric: a growing value
     /// means workers are stuck or too slow); `None` when nothing is pending.
     pub async fn oldest_pending_age(&self) -> Result<Option<chrono::Duration>, StoreError> {
-        let oldest: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT MIN(received_at) FROM inbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
+        let oldest = sqlx::query_scalar!(
+            r#"SELECT MIN(received_at) AS "oldest?: DateTime<Utc>" FROM inbox
+               WHERE state = 'pending'"#
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(oldest.map(|t| self.now() - t))
     }
 }

@@ -1,6 +1,6 @@
 //! The store: one SQLite file, reached through sqlx, holding what must survive a restart —
 //! waivers and their audit trail, the durable inbox of events, and the small records that make
-//! the bot idempotent (comment replies, poll cursors, PR evaluations, posted statuses).
+//! the bot idempotent (comment replies, poll cursors, PR evaluations).
 //!
 //! Callers never write SQL: each table has typed functions on [`Store`] returning `*Row`
 //! structs, one file per table. Times are `DateTime<Utc>`, stored as fixed-width RFC 3339 TEXT
@@ -11,6 +11,8 @@ mod audit;
 mod cursors;
 mod health;
 mod inbox;
+#[cfg(test)]
+mod migration_tests;
 mod outcomes;
 mod waivers;
 
@@ -29,10 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, SqliteConnection, SqlitePool, TransactionManager};
 
 pub use audit::{actions, AuditFilter, AuditRow, NewAudit};
-pub use cursors::{
-    CursorRow, EvaluationRow, NewEvaluation, NewPostedStatus, NewReply, PostedStatusRow, Recorded,
-    ReplyRow,
-};
+pub use cursors::{CursorRow, EvaluationRow, NewEvaluation, Recorded, ReplyRow};
 pub use health::Unwritable;
 pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};
 pub use outcomes::{CommentOutcome, Effect, HandledComment, Revocation};
@@ -193,12 +192,6 @@ impl Store {
     /// refuses. Application code uses the typed functions.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Checks that the database answers (`/readyz`, `sopbot doctor`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     /// Waits for every connection to close; the file is then consistent on disk.

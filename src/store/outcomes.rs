@@ -7,6 +7,7 @@ use super::audit::{insert_audit, NewAudit};
 use super::cursors::{Recorded, ReplyRow};
 use super::waivers::{insert_waiver_in, revoke_waiver_in, NewWaiver};
 use super::{ts, Store, StoreError};
+use chrono::{DateTime, Utc};
 
 /// A waiver to end because of a comment (`/sop-revoke`, a deleted comment).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +99,18 @@ impl Store {
         for a in &o.audits {
             insert_audit(&mut tx, now, a).await?;
         }
-        sqlx::query(
+        let handled_at = ts(now);
+        sqlx::query!(
             "INSERT INTO comment_replies (repo, comment_id, reply_comment_id, body_sha256,
                                           handled_at, outcome, pr)
              VALUES (?, ?, NULL, ?, ?, ?, ?)",
+            o.repo,
+            o.comment_id,
+            o.body_sha256,
+            handled_at,
+            o.outcome,
+            o.pr
         )
-        .bind(&o.repo)
-        .bind(o.comment_id)
-        .bind(&o.body_sha256)
-        .bind(ts(now))
-        .bind(&o.outcome)
-        .bind(o.pr)
         .execute(&mut *tx)
         .await?;
         let stored = handled_in(&mut tx, &o.repo, o.comment_id)
@@ -125,11 +127,12 @@ impl Store {
         repo: &str,
         pr: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let newest: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(comment_id) FROM comment_replies WHERE repo = ? AND pr = ?",
+        let newest = sqlx::query_scalar!(
+            r#"SELECT MAX(comment_id) AS "newest?: i64" FROM comment_replies
+               WHERE repo = ? AND pr = ?"#,
+            repo,
+            pr
         )
-        .bind(repo)
-        .bind(pr)
         .fetch_one(&self.pool)
         .await?;
         Ok(newest)
@@ -151,28 +154,25 @@ async fn handled_in(
     repo: &str,
     comment_id: i64,
 ) -> Result<Option<HandledComment>, StoreError> {
-    let row: Option<(String, i64, Option<i64>, String, String, String)> = sqlx::query_as(
-        "SELECT repo, comment_id, reply_comment_id, body_sha256, handled_at, outcome
-         FROM comment_replies WHERE repo = ? AND comment_id = ?",
+    let row = sqlx::query!(
+        r#"SELECT repo, comment_id, reply_comment_id, body_sha256,
+                  handled_at AS "handled_at: DateTime<Utc>", outcome
+           FROM comment_replies WHERE repo = ? AND comment_id = ?"#,
+        repo,
+        comment_id
     )
-    .bind(repo)
-    .bind(comment_id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(
-        |(repo, comment_id, reply_comment_id, body_sha256, handled_at, outcome)| HandledComment {
-            reply: ReplyRow {
-                repo,
-                comment_id,
-                reply_comment_id,
-                body_sha256,
-                handled_at: chrono::DateTime::parse_from_rfc3339(&handled_at)
-                    .map(|t| t.with_timezone(&chrono::Utc))
-                    .unwrap_or_default(),
-            },
-            outcome,
+    Ok(row.map(|r| HandledComment {
+        reply: ReplyRow {
+            repo: r.repo,
+            comment_id: r.comment_id,
+            reply_comment_id: r.reply_comment_id,
+            body_sha256: r.body_sha256,
+            handled_at: r.handled_at,
         },
-    ))
+        outcome: r.outcome,
+    }))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::audit::{actions, insert_audit, NewAudit};
 use super::{reason, ts, Store, StoreError};
@@ -64,56 +64,57 @@ pub struct WaiverFilter {
     pub include_revoked: bool,
 }
 
-const COLUMNS: &str = "id, repo, pr, gate, declared_by, reason, comment_id, head_sha, created_at, \
-                       revoked_at, revoked_by, revoke_reason";
-
 impl Store {
-    /// Records a waiver and its `waiver.created` audit row (actor: the declarer) in one
-    /// transaction. Refuses with [`StoreError::ActiveWaiverExists`] when the gate of that PR is
-    /// already waived, and with [`StoreError::EmptyReason`] without a reason.
-    pub async fn insert_waiver(&self, new: &NewWaiver) -> Result<WaiverRow, StoreError> {
-        let now = self.now();
-        // IMMEDIATE takes the write lock up front: the check and the insert cannot interleave
-        // with another writer, and a busy database waits instead of failing mid-transaction.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = insert_waiver_in(&mut tx, now, new).await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
     /// One waiver by id, active or not (`sopbot waivers show`).
     pub async fn get_waiver(&self, id: i64) -> Result<Option<WaiverRow>, StoreError> {
-        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query_as!(
+            WaiverRow,
+            r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                      created_at AS "created_at: DateTime<Utc>",
+                      revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason
+               FROM waivers WHERE id = ?"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row)
     }
 
     /// Waivers matching `filter`, oldest first (`sopbot waivers list`).
     pub async fn list_waivers(&self, filter: &WaiverFilter) -> Result<Vec<WaiverRow>, StoreError> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM waivers WHERE 1"));
-        if let Some(repo) = &filter.repo {
-            q.push(" AND repo = ").push_bind(repo.clone());
-        }
-        if let Some(pr) = filter.pr {
-            q.push(" AND pr = ").push_bind(pr);
-        }
-        if !filter.include_revoked {
-            q.push(" AND revoked_at IS NULL");
-        }
-        q.push(" ORDER BY id");
-        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+        let rows = sqlx::query_as!(
+            WaiverRow,
+            r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                      created_at AS "created_at: DateTime<Utc>",
+                      revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason
+               FROM waivers
+               WHERE (?1 IS NULL OR repo = ?1) AND (?2 IS NULL OR pr = ?2)
+                 AND (?3 OR revoked_at IS NULL)
+               ORDER BY id"#,
+            filter.repo,
+            filter.pr,
+            filter.include_revoked
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     /// The active waivers of one PR, the input of the gate evaluation.
     pub async fn active_waivers(&self, repo: &str, pr: i64) -> Result<Vec<WaiverRow>, StoreError> {
-        self.list_waivers(&WaiverFilter {
-            repo: Some(repo.to_string()),
-            pr: Some(pr),
-            include_revoked: false,
-        })
-        .await
+        // Its own statement (not `list_waivers`): the hot path keeps the `waivers_by_pr` index.
+        let rows = sqlx::query_as!(
+            WaiverRow,
+            r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                      created_at AS "created_at: DateTime<Utc>",
+                      revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason
+               FROM waivers WHERE repo = ? AND pr = ? AND revoked_at IS NULL ORDER BY id"#,
+            repo,
+            pr
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     /// The active waivers declared by one comment: when that comment is deleted, they are
@@ -123,12 +124,16 @@ impl Store {
         repo: &str,
         comment_id: i64,
     ) -> Result<Vec<WaiverRow>, StoreError> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM waivers
-             WHERE repo = ? AND comment_id = ? AND revoked_at IS NULL ORDER BY id"
-        ))
-        .bind(repo)
-        .bind(comment_id)
+        let rows = sqlx::query_as!(
+            WaiverRow,
+            r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                      created_at AS "created_at: DateTime<Utc>",
+                      revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason
+               FROM waivers
+               WHERE repo = ? AND comment_id = ? AND revoked_at IS NULL ORDER BY id"#,
+            repo,
+            comment_id
+        )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
@@ -162,15 +167,20 @@ impl Store {
         let why = reason(why)?;
         let now = self.now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut rows: Vec<WaiverRow> = sqlx::query_as(&format!(
-            "UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
-             WHERE repo = ? AND pr = ? AND revoked_at IS NULL RETURNING {COLUMNS}"
-        ))
-        .bind(ts(now))
-        .bind(by)
-        .bind(why)
-        .bind(repo)
-        .bind(pr)
+        let revoked_at = ts(now);
+        let mut rows = sqlx::query_as!(
+            WaiverRow,
+            r#"UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+               WHERE repo = ? AND pr = ? AND revoked_at IS NULL
+               RETURNING id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                         created_at AS "created_at: DateTime<Utc>",
+                         revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason"#,
+            revoked_at,
+            by,
+            why,
+            repo,
+            pr
+        )
         .fetch_all(&mut *tx)
         .await?;
         rows.sort_by_key(|w| w.id);
@@ -195,39 +205,45 @@ impl Store {
     }
 }
 
-/// [`Store::insert_waiver`] inside a caller's transaction.
+/// Records a waiver and its `waiver.created` audit row (actor: the declarer) inside the
+/// caller's transaction (a comment's outcome). Refuses with [`StoreError::ActiveWaiverExists`]
+/// when the gate of that PR is already waived, and with [`StoreError::EmptyReason`] without a
+/// reason.
 pub(crate) async fn insert_waiver_in(
     tx: &mut SqliteConnection,
     now: DateTime<Utc>,
     new: &NewWaiver,
 ) -> Result<WaiverRow, StoreError> {
     let why = reason(&new.reason)?;
-    let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM waivers
-             WHERE repo = ? AND pr = ? AND gate = ? AND revoked_at IS NULL",
+    let existing = sqlx::query_scalar!(
+        r#"SELECT id AS "id!" FROM waivers WHERE repo = ? AND pr = ? AND gate = ? AND revoked_at IS NULL"#,
+        new.repo,
+        new.pr,
+        new.gate
     )
-    .bind(&new.repo)
-    .bind(new.pr)
-    .bind(&new.gate)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = existing {
         return Err(StoreError::ActiveWaiverExists { id });
     }
-    let row: WaiverRow = sqlx::query_as(&format!(
-        "INSERT INTO waivers (repo, pr, gate, declared_by, reason, comment_id, head_sha,
-                                  created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             RETURNING {COLUMNS}"
-    ))
-    .bind(&new.repo)
-    .bind(new.pr)
-    .bind(&new.gate)
-    .bind(&new.declared_by)
-    .bind(why)
-    .bind(new.comment_id)
-    .bind(&new.head_sha)
-    .bind(ts(now))
+    let created_at = ts(now);
+    let row = sqlx::query_as!(
+        WaiverRow,
+        r#"INSERT INTO waivers (repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                               created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           RETURNING id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                     created_at AS "created_at: DateTime<Utc>",
+                     revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason"#,
+        new.repo,
+        new.pr,
+        new.gate,
+        new.declared_by,
+        why,
+        new.comment_id,
+        new.head_sha,
+        created_at
+    )
     .fetch_one(&mut *tx)
     .await?;
     let detail = serde_json::json!({
@@ -261,22 +277,33 @@ pub(crate) async fn revoke_waiver_in(
     reason_text: &str,
 ) -> Result<WaiverRow, StoreError> {
     let why = reason(reason_text)?;
-    let current: WaiverRow = sqlx::query_as(&format!("SELECT {COLUMNS} FROM waivers WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let current = sqlx::query_as!(
+        WaiverRow,
+        r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                  created_at AS "created_at: DateTime<Utc>",
+                  revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason
+           FROM waivers WHERE id = ?"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     if let (Some(at), Some(by)) = (current.revoked_at, current.revoked_by) {
         return Err(StoreError::AlreadyRevoked { id, at, by });
     }
-    let row: WaiverRow = sqlx::query_as(&format!(
-        "UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
-             WHERE id = ? RETURNING {COLUMNS}"
-    ))
-    .bind(ts(now))
-    .bind(by)
-    .bind(why)
-    .bind(id)
+    let revoked_at = ts(now);
+    let row = sqlx::query_as!(
+        WaiverRow,
+        r#"UPDATE waivers SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+           WHERE id = ?
+           RETURNING id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                     created_at AS "created_at: DateTime<Utc>",
+                     revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason"#,
+        revoked_at,
+        by,
+        why,
+        id
+    )
     .fetch_one(&mut *tx)
     .await?;
     insert_audit(

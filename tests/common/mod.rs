@@ -85,3 +85,34 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Records a waiver the way the bot does: as the effect of a handled comment (a fresh one per
+/// call, so that each call records). Returns the waiver as stored.
+pub async fn waive(
+    store: &sopbot::store::Store,
+    waiver: &sopbot::store::NewWaiver,
+) -> Result<sopbot::store::WaiverRow, sopbot::store::StoreError> {
+    use sopbot::store::{CommentOutcome, Effect, WaiverFilter};
+    static NEXT_COMMENT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(900_000);
+    let comment_id = NEXT_COMMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    store
+        .record_comment_outcome(&CommentOutcome {
+            repo: waiver.repo.clone(),
+            pr: Some(waiver.pr),
+            comment_id,
+            body_sha256: String::new(),
+            effects: vec![Effect::Waive(waiver.clone())],
+            audits: vec![],
+            outcome: "{}".into(),
+        })
+        .await?;
+    let all = WaiverFilter {
+        include_revoked: true,
+        ..Default::default()
+    };
+    Ok(store
+        .list_waivers(&all)
+        .await?
+        .pop()
+        .expect("the waiver just recorded"))
+}
