@@ -10,7 +10,7 @@
 //! [`Case::finish`], which fails if the bot posted a reply the test did not look at, or more
 //! than one reply to a comment.
 
-mod common;
+use crate::support as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

@@ -7,6 +7,7 @@ use std::process::Output;
 
 use gitea_emu::Emulator;
 
+pub mod reliability;
 pub mod serve;
 
 /// The config every test starts from: the emulator, a database in `dir`, acme/widgets with
