@@ -265,13 +265,14 @@ fn client_options(config: &Config) -> Result<ClientOptions, crate::config::Confi
     })
 }
 
-/// Gitea, the store and the bot's identity, ready to evaluate.
-struct Connected {
-    evaluator: Evaluator,
-    bot: User,
+/// Gitea, the store and the bot's identity, ready to evaluate (public for the in-process
+/// bot of the integration tests, tests/it/support/inproc.rs).
+pub struct Connected {
+    pub evaluator: Evaluator,
+    pub bot: User,
 }
 
-async fn connect(config: &Config) -> anyhow::Result<Connected> {
+pub async fn connect(config: &Config) -> anyhow::Result<Connected> {
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,

@@ -1,338 +1,39 @@
-//! End to end: the real `sopbot serve` process, the Gitea emulator behind it, and signed webhook
-//! deliveries over HTTP, as Gitea would send them. Each test is a small conversation on alice's
-//! PR #7 (bob is in qa, carol in security, dave in no team) and checks what people see: the
-//! statuses on the PR's head commit, the bot's 👀 and its reply comments, and the waiver and
-//! audit rows through `sopbot waivers list --json` and `sopbot audit --json`.
-//!
-//! Every wait polls for the expected outcome with a deadline; "nothing happened" is proven with
-//! a barrier: a later command on the same PR, whose reply means every earlier event of the PR
-//! was handled (the inbox runs one PR's events in arrival order). A test ends with
-//! [`Case::finish`], which fails if the bot posted a reply the test did not look at, or more
-//! than one reply to a comment.
+//! End to end: the real webhook router, inbox, workers and engine, the Gitea emulator behind
+//! them, and signed webhook deliveries over HTTP, as Gitea would send them. Each test is a
+//! small conversation on alice's PR #7 (bob is in qa, carol in security, dave in no team),
+//! driven and checked through a [`Tester`] (tests/it/support/tester.rs): the statuses on the
+//! PR's head commit, the bot's 👀 and its reply comments, and the waiver and audit rows through
+//! `sopbot waivers list --json` and `sopbot audit --json`. The bot runs in-process, except where
+//! the process itself is the subject (SIGKILL, SIGTERM, its log): there it is `sopbot serve`.
 
 use crate::support as common;
+use crate::support::tester::{world, Tester, PR, REPO, WAIT};
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-use common::serve::{serve_config, tail, wait_for, Bot};
-use common::{sopbot, stderr, stdout, write_config};
-use gitea_emu::{Comment, Delivery, Emulator, Flavor, Status, World};
+use common::serve::wait_for;
+use common::{sopbot, stderr};
+
+use gitea_emu::{Delivery, Flavor};
 use serde_json::Value;
 
-const REPO: &str = "widgets";
-const PR: u64 = 7;
 const QA: &str = "qa-review / approved";
 const SECURITY: &str = "security-review / approved";
 const NA: &str = "sop-checklist / na-declarations (pull_request)";
-/// Upper bound for anything the bot does in answer to one event.
-const WAIT: Duration = Duration::from_secs(10);
 const COMMENTS_PATH: &str = "/api/v1/repos/acme/widgets/issues/7/comments";
-
-/// The example world (alice's PR #7; bob in qa, carol in security, sopbot in both) plus dave,
-/// who is in no team, and the `managers` team the config lets waive every gate.
-fn world() -> World {
-    World::example()
-        .with_user("dave")
-        .with_team("managers", &["mia", "sopbot"])
-}
-
-/// One test's world: a temp dir with the config, database and the bot's log, the emulator, and
-/// the running bot.
-struct Case {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    emu: Emulator,
-    bot: Bot,
-    /// Command comments whose reply the test has looked at.
-    answered: Mutex<BTreeSet<i64>>,
-}
-
-impl Case {
-    /// The example world; the poller off.
-    async fn start() -> Case {
-        Case::start_with(world(), 0).await
-    }
-
-    /// The example world as `flavor` serves it; the poller off.
-    async fn start_as(flavor: Flavor) -> Case {
-        Case::start_with(world().with_flavor(flavor), 0).await
-    }
-
-    /// The example world; the poller every second.
-    async fn start_polling() -> Case {
-        Case::start_with(world(), 1).await
-    }
-
-    /// The example world; the poller every second, sweeping every second.
-    async fn start_sweeping() -> Case {
-        Case::start_config(world(), 1, |text| {
-            text.replace(
-                "interval_secs = 1\n",
-                "interval_secs = 1\nsweep_interval = \"1s\"\n",
-            )
-        })
-        .await
-    }
-
-    async fn start_with(world: World, poll_secs: u64) -> Case {
-        Case::start_config(world, poll_secs, |text| text).await
-    }
-
-    async fn start_config(
-        world: World,
-        poll_secs: u64,
-        edit: impl FnOnce(String) -> String,
-    ) -> Case {
-        let emu = Emulator::start(world).await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &edit(serve_config(&emu, poll_secs, "")));
-        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
-        assert_eq!(bot.login, "sopbot");
-        Case {
-            dir,
-            config,
-            emu,
-            bot,
-            answered: Mutex::new(BTreeSet::new()),
-        }
-    }
-
-    /// Starts a new bot process on the same config and database (kill the old one first).
-    async fn restart(&mut self) {
-        self.bot.kill();
-        self.bot = Bot::start(&self.config, &self.dir.path().join("bot.log")).await;
-    }
-
-    fn log(&self) -> String {
-        tail(&self.dir.path().join("bot.log"))
-    }
-
-    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        self.emu.with_world(f)
-    }
-
-    // ----- what people do ------------------------------------------------------------------
-
-    /// `user` comments on the PR in Gitea; no webhook is delivered.
-    fn comment(&self, user: &str, body: &str) -> i64 {
-        self.world(|w| w.comment(REPO, PR, user, body))
-    }
-
-    /// `user` comments on the PR, and Gitea delivers the `created` webhook (accepted: 202).
-    async fn say(&self, user: &str, body: &str) -> i64 {
-        let id = self.comment(user, body);
-        self.deliver(&self.comment_hook(id, "created")).await;
-        id
-    }
-
-    fn comment_hook(&self, id: i64, action: &str) -> Delivery {
-        self.world(|w| w.webhook_for_comment(REPO, PR, id, action))
-    }
-
-    /// Delivers a webhook that must be accepted (202); returns the answer's body.
-    async fn deliver(&self, d: &Delivery) -> String {
-        self.bot.deliver_ok(d).await
-    }
-
-    /// `reviewer` submits an approving review, and Gitea delivers its webhook.
-    async fn approve(&self, reviewer: &str) {
-        let hook = self.world(|w| {
-            w.review(REPO, PR, reviewer, "APPROVED", "lgtm");
-            w.webhook_for_review(REPO, PR, reviewer, "approved")
-        });
-        self.deliver(&hook).await;
-    }
-
-    /// A `/sop-help` by dave, answered: every event of the PR delivered before it is handled.
-    async fn barrier(&self) {
-        let id = self.say("dave", "/sop-help").await;
-        self.reply(id).await;
-    }
-
-    // ----- what people see -----------------------------------------------------------------
-
-    fn head(&self) -> String {
-        self.world(|w| w.head_sha(REPO, PR))
-    }
-
-    /// The bot's replies to comment `id` (found by their hidden marker).
-    fn replies(&self, id: i64) -> Vec<Comment> {
-        let marker = format!("<!-- sopbot:reply-to:{id} -->");
-        self.world(|w| w.comments(REPO, PR))
-            .into_iter()
-            .filter(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
-            .collect()
-    }
-
-    /// Waits for the bot's reply to comment `id` and returns its body.
-    async fn reply(&self, id: i64) -> String {
-        let body = wait_for(
-            &format!("the reply to comment {id}"),
-            WAIT,
-            || self.log(),
-            || self.replies(id).first().map(|c| c.body.clone()),
-        )
-        .await;
-        self.answered.lock().unwrap().insert(id);
-        body
-    }
-
-    /// Whether the bot reacted 👀 to comment `id`.
-    fn eyes(&self, id: i64) -> usize {
-        self.world(|w| w.reactions(id))
-            .iter()
-            .filter(|r| r.user == "sopbot" && r.content == "eyes")
-            .count()
-    }
-
-    /// Waits until the latest `context` status on `sha` is the bot's, in `state`, with a
-    /// description containing `words`.
-    async fn expect_status_on(&self, sha: &str, context: &str, state: &str, words: &str) -> Status {
-        wait_for(
-            &format!("{context} = {state} ({words:?}) by sopbot on {sha}"),
-            WAIT,
-            || {
-                let now = self.world(|w| w.latest_statuses(REPO, sha));
-                format!("statuses now: {now:#?}\n{}", self.log())
-            },
-            || {
-                self.world(|w| w.status(REPO, sha, context)).filter(|s| {
-                    s.creator == "sopbot" && s.state == state && s.description.contains(words)
-                })
-            },
-        )
-        .await
-    }
-
-    /// [`Case::expect_status_on`] the current head.
-    async fn expect_status(&self, context: &str, state: &str, words: &str) -> Status {
-        self.expect_status_on(&self.head(), context, state, words)
-            .await
-    }
-
-    /// `sopbot ARGS… --json`, parsed.
-    async fn cli_json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all: Vec<&str> = args.to_vec();
-        all.push("--json");
-        let out = sopbot(&self.config, &all).await;
-        assert!(
-            out.status.success(),
-            "sopbot {args:?} failed: {}",
-            stderr(&out)
-        );
-        serde_json::from_str(&stdout(&out)).unwrap()
-    }
-
-    /// `sopbot waivers list --json` (with `--all` when `all`).
-    async fn waivers(&self, all: bool) -> Vec<Value> {
-        if all {
-            self.cli_json(&["waivers", "list", "--all"]).await
-        } else {
-            self.cli_json(&["waivers", "list"]).await
-        }
-    }
-
-    /// `sopbot audit --json`.
-    async fn audit(&self) -> Vec<Value> {
-        self.cli_json(&["audit"]).await
-    }
-
-    /// The audit rows with this action.
-    async fn audit_of(&self, action: &str) -> Vec<Value> {
-        self.audit()
-            .await
-            .into_iter()
-            .filter(|a| a["action"] == action)
-            .collect()
-    }
-
-    /// Polls an async check (a CLI call, say) every 50 ms until it gives a value.
-    async fn eventually<T, Fut: Future<Output = Option<T>>>(
-        &self,
-        what: &str,
-        mut f: impl FnMut() -> Fut,
-    ) -> T {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits for a complete poller pass that started after this call: its comment listing,
-    /// then its listing of updated PRs (which comes after the comments found were stored).
-    async fn poller_pass(&self) {
-        let from = self.emu.calls().len();
-        wait_for(
-            "a poller pass",
-            WAIT,
-            || self.log(),
-            || {
-                let calls = self.emu.calls();
-                let listed = calls[from..].iter().position(|c| {
-                    c.method == "GET" && c.path == "/api/v1/repos/acme/widgets/issues/comments"
-                })?;
-                calls[from + listed..]
-                    .iter()
-                    .any(|c| c.method == "GET" && c.path == "/api/v1/repos/acme/widgets/issues")
-                    .then_some(())
-            },
-        )
-        .await;
-    }
-
-    /// Every reply the bot posted was looked at by the test, and no comment got two.
-    fn finish(&self) {
-        let mut count: BTreeMap<i64, usize> = BTreeMap::new();
-        for c in self.world(|w| w.comments(REPO, PR)) {
-            if c.user.as_deref() != Some("sopbot") {
-                continue;
-            }
-            if let Some(id) = c
-                .body
-                .strip_prefix("<!-- sopbot:reply-to:")
-                .and_then(|r| r.split_once(" -->"))
-                .and_then(|(id, _)| id.parse::<i64>().ok())
-            {
-                *count.entry(id).or_default() += 1;
-            }
-        }
-        let answered = self.answered.lock().unwrap().clone();
-        for (id, n) in &count {
-            assert_eq!(*n, 1, "comment {id} got {n} replies");
-            assert!(
-                answered.contains(id),
-                "the bot replied to comment {id} and the test never checked it"
-            );
-        }
-        for id in &answered {
-            assert!(count.contains_key(id), "comment {id} lost its reply");
-        }
-    }
-}
 
 // ----- /refire and reviews ------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refire_before_an_approval_fails_and_after_bob_approves_succeeds_naming_him() {
-    refire_qa_before_and_after_bobs_approval(Case::start().await).await
+    refire_qa_before_and_after_bobs_approval(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn refire_qa_before_and_after_bobs_approval(c: Case) {
-    let first = c.say("alice", "/refire qa").await;
-    let reply = c.reply(first).await;
+async fn refire_qa_before_and_after_bobs_approval(c: Tester) {
+    let first = c.comment("alice", "/refire qa").await;
+    let reply = c.expect_reply(first).await;
     assert!(reply.contains("@alice"), "{reply}");
     assert!(
         reply.contains("- line 1, `/refire`: re-checked `qa` with a fresh membership look-up"),
@@ -355,8 +56,8 @@ async fn refire_qa_before_and_after_bobs_approval(c: Case) {
     assert_eq!(c.eyes(first), 1, "👀 on the command comment");
 
     c.approve("bob").await;
-    let second = c.say("alice", "/refire qa").await;
-    let reply = c.reply(second).await;
+    let second = c.comment("alice", "/refire qa").await;
+    let reply = c.expect_reply(second).await;
     assert!(
         reply.contains("| qa | ✅ success | approved by @bob (team qa) |"),
         "{reply}"
@@ -369,7 +70,7 @@ async fn refire_qa_before_and_after_bobs_approval(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approving_review_reevaluates_without_any_command() {
-    let c = Case::start().await;
+    let c = Tester::start().await;
     let opened = c.world(|w| w.webhook_for_pr(REPO, PR, "opened"));
     c.deliver(&opened).await;
     c.expect_status(QA, "failure", "awaiting").await;
@@ -408,11 +109,11 @@ async fn an_approving_review_reevaluates_without_any_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_moves_the_statuses_to_the_new_head() {
-    push_moves_the_statuses(Case::start().await).await
+    push_moves_the_statuses(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn push_moves_the_statuses(c: Case) {
+async fn push_moves_the_statuses(c: Tester) {
     let old = c.head();
     c.approve("bob").await;
     c.expect_status_on(&old, QA, "success", "approved by @bob")
@@ -443,7 +144,7 @@ async fn push_moves_the_statuses(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dismissed_approval_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.approve("bob").await;
     c.expect_status(QA, "success", "approved by @bob").await;
     // Gitea sends no webhook for a dismissal.
@@ -470,9 +171,11 @@ async fn a_hostile_waiver_reason_is_echoed_inert() {
     use pulldown_cmark::{Event, Options, Parser, Tag};
     const REASON: &str =
         "![x](http://evil/x.png) @carol @acme/security <img src=x> | a | b | `code";
-    let c = Case::start().await;
-    let id = c.say("carol", &format!("/sop-n/a security {REASON}")).await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c
+        .comment("carol", &format!("/sop-n/a security {REASON}"))
+        .await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains(&format!(
             "- line 1, `/sop-n/a`: waived `security`: ``{REASON}``"
@@ -527,14 +230,14 @@ async fn a_hostile_waiver_reason_is_echoed_inert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_security_member_waives_the_security_gate() {
-    security_member_waives(Case::start().await).await
+    security_member_waives(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn security_member_waives(c: Case) {
+async fn security_member_waives(c: Tester) {
     let head = c.head();
-    let id = c.say("carol", "/sop-n/a security docs only").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("carol", "/sop-n/a security docs only").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("- line 1, `/sop-n/a`: waived `security`: `docs only`"),
         "{reply}"
@@ -581,9 +284,9 @@ async fn security_member_waives(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn author_cannot_waive_own_pr() {
-    let c = Case::start().await;
-    let id = c.say("alice", "/sop-n/a security trust me").await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c.comment("alice", "/sop-n/a security trust me").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("- line 1, `/sop-n/a`: **not waived** `security`"),
         "{reply}"
@@ -604,9 +307,9 @@ async fn author_cannot_waive_own_pr() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_member_cannot_waive() {
-    let c = Case::start().await;
-    let id = c.say("dave", "/sop-n/a security docs only").await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c.comment("dave", "/sop-n/a security docs only").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("- line 1, `/sop-n/a`: **not waived** `security`"),
         "{reply}"
@@ -621,18 +324,18 @@ async fn a_non_member_cannot_waive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_declarer_revokes_a_waiver_and_the_gate_fails_again() {
-    declarer_revokes(Case::start().await).await
+    declarer_revokes(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn declarer_revokes(c: Case) {
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+async fn declarer_revokes(c: Tester) {
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
 
-    let revoke = c.say("carol", "/sop-revoke security").await;
-    let reply = c.reply(revoke).await;
+    let revoke = c.comment("carol", "/sop-revoke security").await;
+    let reply = c.expect_reply(revoke).await;
     assert!(
         reply.contains(
             "- line 1, `/sop-revoke`: revoked waiver #1 of `security` (declared by @carol)"
@@ -656,9 +359,9 @@ async fn declarer_revokes(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_revoking_from_the_cli_makes_the_running_bot_reevaluate() {
-    let c = Case::start().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
 
@@ -684,9 +387,9 @@ async fn an_admin_revoking_from_the_cli_makes_the_running_bot_reevaluate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_pr_expires_its_waivers_without_deleting_them() {
-    let c = Case::start().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     assert_eq!(c.waivers(false).await.len(), 1);
 
     let hook = c.world(|w| {
@@ -710,9 +413,9 @@ async fn closing_the_pr_expires_its_waivers_without_deleting_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_comment_that_carried_a_waiver_revokes_it() {
-    let c = Case::start().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
 
@@ -730,8 +433,8 @@ async fn deleting_the_comment_that_carried_a_waiver_revokes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_comment_does_not_become_a_waiver() {
-    let c = Case::start().await;
-    let id = c.say("carol", "thanks, looking").await;
+    let c = Tester::start().await;
+    let id = c.comment("carol", "thanks, looking").await;
     c.world(|w| w.edit_comment(REPO, id, "/sop-n/a security sneaky"));
     c.deliver(&c.comment_hook(id, "edited")).await;
     c.barrier().await;
@@ -745,13 +448,13 @@ async fn an_edited_comment_does_not_become_a_waiver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
-    let c = Case::start_polling().await;
-    let id = c.comment("bob", "/refire qa\n/sop-help");
+    let c = Tester::start_polling().await;
+    let id = c.comment_unsent("bob", "/refire qa\n/sop-help");
     let hook = c.comment_hook(id, "created");
     // The poller may have found the comment first: then the delivery is the duplicate.
     let first = c.deliver(&hook).await;
     assert!(first == "queued" || first == "duplicate", "{first}");
-    let reply = c.reply(id).await;
+    let reply = c.expect_reply(id).await;
     // Both commands, one reply.
     assert!(reply.contains("- line 1, `/refire`"), "{reply}");
     assert!(reply.contains("- line 2, `/sop-help`"), "{reply}");
@@ -774,10 +477,10 @@ async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_comment_never_delivered_is_handled_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     // No webhook configured: Gitea delivers nothing.
-    let id = c.comment("bob", "/refire qa");
-    let reply = c.reply(id).await;
+    let id = c.comment_unsent("bob", "/refire qa");
+    let reply = c.expect_reply(id).await;
     assert!(reply.contains("| qa | ❌ failure |"), "{reply}");
     assert_eq!(c.eyes(id), 1);
     c.expect_status(QA, "failure", "awaiting").await;
@@ -790,9 +493,9 @@ async fn a_comment_never_delivered_is_handled_by_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_never_reacts_to_its_own_comments() {
-    let c = Case::start_polling().await;
-    let id = c.say("bob", "/refire qa").await;
-    c.reply(id).await;
+    let c = Tester::start_polling().await;
+    let id = c.comment("bob", "/refire qa").await;
+    c.expect_reply(id).await;
     let reply_id = c.replies(id)[0].id;
     let (status, body) = c.bot.deliver(&c.comment_hook(reply_id, "created")).await;
     assert_eq!(
@@ -800,7 +503,7 @@ async fn the_bot_never_reacts_to_its_own_comments() {
         (200, "ignored: comment by the bot itself")
     );
     // Even a command in the bot's own words is not one: not by webhook, not by the poller.
-    let own = c.comment("sopbot", "/sop-n/a security the bot said so");
+    let own = c.comment_unsent("sopbot", "/sop-n/a security the bot said so");
     let (status, _) = c.bot.deliver(&c.comment_hook(own, "created")).await;
     assert_eq!(status, 200);
     c.poller_pass().await;
@@ -818,7 +521,7 @@ async fn the_bot_never_reacts_to_its_own_comments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_posted_success_whose_webhook_was_lost_is_overturned_by_the_sweep() {
     // A status moves no PR's `updated_at`: without its `status` webhook, the sweep finds it.
-    let c = Case::start_sweeping().await;
+    let c = Tester::start_sweeping().await;
     // The poller's first sweep evaluates the PR.
     c.expect_status(QA, "failure", "awaiting").await;
     let head = c.head();
@@ -852,11 +555,11 @@ async fn a_hand_posted_success_whose_webhook_was_lost_is_overturned_by_the_sweep
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_posted_success_is_overturned_by_the_next_evaluation() {
-    let c = Case::start().await;
+    let c = Tester::start().await;
     let head = c.head();
     c.world(|w| w.post_status(REPO, &head, "alice", "success", SECURITY, "lgtm", ""));
-    let id = c.say("bob", "/refire security").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("bob", "/refire security").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("@alice posted `success` on `security-review / approved` by hand. Only sopbot decides this status: its verdict (`failure`) has been posted on top"),
         "{reply}"
@@ -872,7 +575,7 @@ async fn a_hand_posted_success_is_overturned_by_the_next_evaluation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_nothing() {
-    let mut c = Case::start().await;
+    let mut c = Tester::setup().process().start().await;
     c.world(|w| w.review(REPO, PR, "bob", "APPROVED", "lgtm"));
     // Slow Gitea: every event spends a second or more in flight.
     c.emu.set_latency(Duration::from_millis(100));
@@ -884,7 +587,7 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
     ];
     let mut ids = Vec::new();
     for (user, body) in commands {
-        ids.push(c.say(user, body).await);
+        ids.push(c.comment(user, body).await);
     }
     // Kill 1: the second comment has its 👀 and no reply yet — its event is half done.
     wait_for(
@@ -920,7 +623,7 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
     c.emu.clear_faults();
     c.restart().await;
     for id in &ids {
-        let reply = c.reply(*id).await;
+        let reply = c.expect_reply(*id).await;
         assert!(reply.contains("Gates on `"), "a complete reply: {reply}");
     }
     let db = sopbot::store::Store::open(&c.dir.path().join("sopbot.db"))
@@ -939,9 +642,9 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
         assert_eq!(c.replies(*id).len(), 1, "one reply to comment {id}");
         assert_eq!(c.eyes(*id), 1, "one 👀 on comment {id}");
     }
-    let reply = c.reply(ids[1]).await;
+    let reply = c.expect_reply(ids[1]).await;
     assert!(reply.contains("waived `security`: `docs only`"), "{reply}");
-    let reply = c.reply(ids[2]).await;
+    let reply = c.expect_reply(ids[2]).await;
     assert!(reply.contains("**not waived** `qa`"), "{reply}");
 
     let audit = c.audit().await;
@@ -974,8 +677,8 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_webhooks_are_refused_and_change_nothing() {
-    let c = Case::start().await;
-    let id = c.comment("carol", "/sop-n/a security docs only");
+    let c = Tester::start().await;
+    let id = c.comment_unsent("carol", "/sop-n/a security docs only");
     let hook = c.comment_hook(id, "created");
 
     // Unsigned, as from a hook without a secret.
@@ -1015,7 +718,7 @@ async fn bad_webhooks_are_refused_and_change_nothing() {
     assert!(c.waivers(true).await.is_empty());
     // The same comment, properly signed, is new to the bot.
     assert_eq!(c.deliver(&hook).await, "queued");
-    c.reply(id).await;
+    c.expect_reply(id).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
     assert_eq!(c.waivers(false).await.len(), 1);
@@ -1024,9 +727,9 @@ async fn bad_webhooks_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_bot_cleanly() {
-    let mut c = Case::start().await;
-    let id = c.say("bob", "/refire qa").await;
-    c.reply(id).await;
+    let mut c = Tester::setup().process().start().await;
+    let id = c.comment("bob", "/refire qa").await;
+    c.expect_reply(id).await;
     let status = c.bot.terminate(WAIT).await;
     assert_eq!(status.code(), Some(0), "{}", c.log());
     c.finish();
@@ -1036,7 +739,7 @@ async fn sigterm_stops_the_bot_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_whose_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.approve("bob").await;
     c.expect_status(QA, "success", "approved by @bob").await;
     let new = c.world(|w| w.push(REPO, PR));
@@ -1051,7 +754,7 @@ async fn a_push_whose_webhook_was_lost_is_caught_by_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_whose_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.expect_status(QA, "failure", "awaiting").await;
     // A review moves the PR's `updated_at`: the fast pass lists it.
     c.world(|w| w.review(REPO, PR, "bob", "APPROVED", "lgtm"));
@@ -1061,7 +764,7 @@ async fn an_approval_whose_webhook_was_lost_is_caught_by_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_re_requested_while_its_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.approve("bob").await;
     c.expect_status(QA, "success", "approved by @bob").await;
     // Re-requesting bob's review clears `official` on his approval (Gitea's AddReviewRequest):
@@ -1073,9 +776,9 @@ async fn a_review_re_requested_while_its_webhook_was_lost_is_caught_by_the_polle
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pr_closed_while_its_webhook_was_lost_still_expires_its_waivers() {
-    let c = Case::start_polling().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start_polling().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     assert_eq!(c.waivers(false).await.len(), 1);
     c.world(|w| w.close_pr(REPO, PR, true));
     c.eventually("the waiver of the merged PR to expire", || async {
@@ -1094,9 +797,9 @@ async fn a_pr_closed_while_its_webhook_was_lost_still_expires_its_waivers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_comment_deleted_while_its_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start_polling().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
     c.world(|w| w.delete_comment(REPO, waive));
@@ -1115,9 +818,9 @@ async fn a_waiver_comment_deleted_while_its_webhook_was_lost_is_caught_by_the_po
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_without_a_reason_gets_usage_help_and_changes_nothing() {
-    let c = Case::start().await;
-    let id = c.say("carol", "/sop-n/a security").await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c.comment("carol", "/sop-n/a security").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("- line 1: missing reason: say why the gate does not apply; usage: /sop-n/a [GATE...] REASON"),
         "{reply}"
@@ -1129,10 +832,10 @@ async fn a_waiver_without_a_reason_gets_usage_help_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refire_explains_an_approval_by_someone_outside_the_team() {
-    let c = Case::start().await;
+    let c = Tester::start().await;
     c.approve("dave").await;
-    let id = c.say("alice", "/refire qa").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("alice", "/refire qa").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@dave is not in it) |"),
         "{reply}"
@@ -1151,10 +854,10 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
     let mut w = world();
     let security = w.team_id("security");
     w.remove_team_member(security, "sopbot");
-    let c = Case::start_with(w, 0).await;
+    let c = Tester::setup_in(w).start().await;
     c.world(|w| w.review(REPO, PR, "carol", "APPROVED", "ok"));
-    let id = c.say("alice", "/refire security").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("alice", "/refire security").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("the bot's token got **403** reading the team of @carol's approval. An admin must add the bot account to that team"),
         "{reply}"
@@ -1164,8 +867,8 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
 
     // An admin provisions the bot, and someone asks again: every /refire looks afresh.
     c.world(|w| w.add_team_member(security, "sopbot"));
-    let again = c.say("alice", "/refire security").await;
-    let reply = c.reply(again).await;
+    let again = c.comment("alice", "/refire security").await;
+    let reply = c.expect_reply(again).await;
     assert!(
         reply.contains("| security | ✅ success | approved by @carol (team security) |"),
         "{reply}"
@@ -1181,8 +884,12 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
 mod forgejo {
     use super::*;
 
-    async fn start() -> Case {
-        let c = Case::start_as(Flavor::Forgejo).await;
+    async fn start() -> Tester {
+        // The bot's log names the server it found: the real process.
+        let c = Tester::setup_in(world().with_flavor(Flavor::Forgejo))
+            .process()
+            .start()
+            .await;
         assert_eq!(c.world(|w| w.flavor()), Flavor::Forgejo);
         c
     }
@@ -1217,7 +924,7 @@ mod forgejo {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_x_forgejo_signature_is_checked() {
         let c = start().await;
-        let id = c.comment("carol", "/sop-n/a security docs only");
+        let id = c.comment_unsent("carol", "/sop-n/a security docs only");
         let hook = c.comment_hook(id, "created");
         let good = hook.signed_headers(common::serve::SECRET);
         assert!(good.iter().any(|(k, _)| k == "X-Forgejo-Signature"));
@@ -1241,7 +948,7 @@ mod forgejo {
             .collect();
         assert_eq!(only_forgejo.len(), 5);
         assert_eq!(c.bot.post(&only_forgejo, hook.body.clone()).await.0, 202);
-        c.reply(id).await;
+        c.expect_reply(id).await;
         c.expect_status(SECURITY, "success", "waived by @carol")
             .await;
         c.finish();

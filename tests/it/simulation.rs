@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::serve::{Bot, SECRET};
+use common::ConfigToml;
 use gitea_emu::{Delivery, Emulator};
 use oracle::Violation;
 use script::{Kind, Options, Script, PROTECTED, REPO};
@@ -133,47 +134,18 @@ struct Stats {
 }
 
 fn config(emu: &Emulator, dir: &Path, handle_edits: bool) -> String {
-    format!(
-        r#"[gitea]
-url = "{url}"
-token = "{token}"
-timeout = "1s"
-retries = 2
-# Every evaluation asks Gitea: a team removal (no webhook) is seen at the next sweep.
-membership_cache_ttl = 0
-
-[server]
-listen = "127.0.0.1:0"
-webhook_secret = "{SECRET}"
-
-[database]
-path = "{db}"
-
-[poller]
-interval_secs = 1
-sweep_interval = "2s"
-
-[[repo]]
-name = "acme/widgets"
-branches = ["main", "release"]
-
-[gate.qa]
-team = "qa"
-context = "qa-review / approved"
-waivable_by = ["qa", "managers"]
-
-[gate.security]
-team = "security"
-context = "security-review / approved"
-waivable_by = ["security", "managers"]
-
-[evaluation]
-handle_edited_comments = {handle_edits}
-"#,
-        url = emu.base_url(),
-        token = emu.token(),
-        db = dir.join("sopbot.db").display(),
-    )
+    ConfigToml::new(emu)
+        .timeout("1s", 2)
+        // Every evaluation asks Gitea: a team removal (no webhook) is seen at the next sweep.
+        .gitea("membership_cache_ttl = 0\n")
+        .server(&format!("webhook_secret = \"{SECRET}\"\n"))
+        .db(&dir.join("sopbot.db").display().to_string())
+        .poll(1, "sweep_interval = \"2s\"\n")
+        .branches(&["main", "release"])
+        .extra(&format!(
+            "\n[evaluation]\nhandle_edited_comments = {handle_edits}\n"
+        ))
+        .render()
 }
 
 impl Rig {
@@ -530,10 +502,7 @@ fn report(
         } else {
             ""
         };
-        out += &format!(
-            "    #{n} {}{closed}\n",
-            script::describe_pr(w, n)
-        );
+        out += &format!("    #{n} {}{closed}\n", script::describe_pr(w, n));
     }
     out += "  script (steps touching those PRs, and the faults):\n";
     for (step, pr, what) in &s.log {
