@@ -30,23 +30,21 @@ async fn refire_before_an_approval_fails_and_after_bob_approves_succeeds_naming_
     refire_qa_before_and_after_bobs_approval(Tester::start().await).await
 }
 
-/// Also run against Forgejo ([`forgejo`]).
+/// Also run against Forgejo ([`forgejo`]), at the same time: its snapshots allow duplicates.
 async fn refire_qa_before_and_after_bobs_approval(c: Tester) {
     let first = c.comment("alice", "/refire qa").await;
-    let reply = c.expect_reply(first).await;
-    assert!(reply.contains("@alice"), "{reply}");
-    assert!(
-        reply.contains("- line 1, `/refire`: re-checked `qa` with a fresh membership look-up"),
-        "{reply}"
-    );
-    assert!(
-        reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa |"),
-        "{reply}"
-    );
-    assert!(
-        !reply.contains("| security |"),
-        "only qa was asked: {reply}"
-    );
+    let reply = c.expect_reply_text(first).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @alice
+
+        - line 1, `/refire`: re-checked `qa` with a fresh membership look-up (results below)
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | qa | ❌ failure | awaiting an approval from a member of team qa |
+        "#));
     c.expect_status(
         QA,
         "failure",
@@ -57,11 +55,18 @@ async fn refire_qa_before_and_after_bobs_approval(c: Tester) {
 
     c.approve("bob").await;
     let second = c.comment("alice", "/refire qa").await;
-    let reply = c.expect_reply(second).await;
-    assert!(
-        reply.contains("| qa | ✅ success | approved by @bob (team qa) |"),
-        "{reply}"
-    );
+    let reply = c.expect_reply_text(second).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @alice
+
+        - line 1, `/refire`: re-checked `qa` with a fresh membership look-up (results below)
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | qa | ✅ success | approved by @bob (team qa) |
+        "#));
     c.expect_status(QA, "success", "approved by @bob (team qa)")
         .await;
     assert_eq!(c.eyes(second), 1);
@@ -237,15 +242,18 @@ async fn a_security_member_waives_the_security_gate() {
 async fn security_member_waives(c: Tester) {
     let head = c.head();
     let id = c.comment("carol", "/sop-n/a security docs only").await;
-    let reply = c.expect_reply(id).await;
-    assert!(
-        reply.contains("- line 1, `/sop-n/a`: waived `security`: `docs only`"),
-        "{reply}"
-    );
-    assert!(
-        reply.contains("| security | ✅ success | waived by @carol: `docs only` |"),
-        "{reply}"
-    );
+    let reply = c.expect_reply_text(id).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @carol
+
+        - line 1, `/sop-n/a`: waived `security`: `docs only`
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | security | ✅ success | waived by @carol: `docs only` |
+        "#));
     assert_eq!(c.eyes(id), 1);
     c.expect_status(SECURITY, "success", "waived by @carol: docs only")
         .await;
@@ -286,12 +294,18 @@ async fn security_member_waives(c: Tester) {
 async fn author_cannot_waive_own_pr() {
     let c = Tester::start().await;
     let id = c.comment("alice", "/sop-n/a security trust me").await;
-    let reply = c.expect_reply(id).await;
-    assert!(
-        reply.contains("- line 1, `/sop-n/a`: **not waived** `security`"),
-        "{reply}"
-    );
-    assert!(reply.contains("author"), "says why: {reply}");
+    let reply = c.expect_reply_text(id).await;
+    insta::assert_snapshot!(reply, @r#"
+        @alice
+
+        - line 1, `/sop-n/a`: **not waived** `security`: @alice wrote this PR, and the author can never waive a gate on their own PR
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | security | ❌ failure | awaiting an approval from a member of team security |
+        "#);
     c.expect_status(SECURITY, "failure", "awaiting").await;
     c.expect_status(NA, "success", "no gates waived").await;
     assert!(c.waivers(true).await.is_empty());
@@ -335,14 +349,18 @@ async fn declarer_revokes(c: Tester) {
         .await;
 
     let revoke = c.comment("carol", "/sop-revoke security").await;
-    let reply = c.expect_reply(revoke).await;
-    assert!(
-        reply.contains(
-            "- line 1, `/sop-revoke`: revoked waiver #1 of `security` (declared by @carol)"
-        ),
-        "{reply}"
-    );
-    assert!(reply.contains("| security | ❌ failure |"), "{reply}");
+    let reply = c.expect_reply_text(revoke).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @carol
+
+        - line 1, `/sop-revoke`: revoked waiver #1 of `security` (declared by @carol)
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | security | ❌ failure | awaiting an approval from a member of team security |
+        "#));
     c.expect_status(SECURITY, "failure", "awaiting").await;
     c.expect_status(NA, "success", "no gates waived").await;
 
@@ -454,14 +472,535 @@ async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
     // The poller may have found the comment first: then the delivery is the duplicate.
     let first = c.deliver(&hook).await;
     assert!(first == "queued" || first == "duplicate", "{first}");
-    let reply = c.expect_reply(id).await;
-    // Both commands, one reply.
-    assert!(reply.contains("- line 1, `/refire`"), "{reply}");
-    assert!(reply.contains("- line 2, `/sop-help`"), "{reply}");
-    assert!(
-        reply.contains("<summary>sopbot commands</summary>"),
-        "{reply}"
-    );
+    let reply = c.expect_reply_text(id).await;
+    insta::assert_snapshot!(reply, @r#"
+        @bob
+
+        - line 1, `/refire`: re-checked `qa` with a fresh membership look-up (results below)
+        - line 2, `/sop-help`: the command reference is below
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | qa | ❌ failure | awaiting an approval from a member of team qa |
+
+        <details><summary>sopbot commands</summary>
+
+        # /sop-n/a
+
+        Declares that a gate does not apply to this pull request: a *waiver*. The gate then passes, and
+        the waiver is recorded (who, why, which comment, which head commit) until it is revoked.
+
+        ## Syntax
+
+        ```
+        /sop-n/a [GATE...] [SEPARATOR] REASON
+        ```
+
+        - **GATE**: a configured gate, by its name or an alias. With the default configuration:
+          `qa` (alias `qa-review`) and `security` (alias `security-review`). Every gate also answers to
+          `NAME-review`. Case, `_`, spaces and repeated `-` do not matter, and trailing `.` `!` `,` `;`
+          `:` `?` are dropped: `QA`, `Security_Review.` and `security review` all work. Several gates are
+          separated by commas and/or spaces; a gate named twice counts once.
+        - **SEPARATOR** (optional): `—` (em dash), `–` (en dash), `:`, or a free-standing `-` or `--`,
+          with or without spaces around it (`qa-review—docs only`). A colon stuck to the command word
+          (`/sop-n/a: qa docs`) is punctuation, not the separator: `qa` is still read as a gate.
+        - **REASON** (required): the rest of the line. Without a reason the command is refused. Gates are
+          read up to the first word that is not a gate, so when the reason itself starts with a gate's
+          name, put a separator before it: `/sop-n/a qa: security is not affected`.
+        - **No gate named**: the waiver covers *every gate you may waive*; the reply says which.
+
+        A typo in a gate name must not silently turn into "every gate": when the first word of the reason
+        looks like a gate name or alias, the command is refused with a suggestion. "Looks like" is
+        decided after folding full-width and look-alike characters (`ｑａ`, a Cyrillic `qа`) to the
+        letters they look like: the word is then the name itself, or one edit from it (a letter added,
+        dropped or changed, or two neighbours swapped; two edits for names of 8 characters or more), and
+        for names of 3 characters or fewer the edit must keep the first letter or be a swap. So `qs`, `q`
+        and `aq` look like `qa`, and `secuirty` like `security`, while ordinary words such as `a`, `docs`,
+        `n/a` or `typo` start a reason. The word is also checked with its wrapping stripped (quotes,
+        backticks, brackets and other punctuation around it, a possessive `'s`) and split at `/`, `+`,
+        `&` and `|`: `` `qa` ``, `(qa)`, `qa/security` and `QA's` are refused, while `n/a` (`n` and `a`)
+        and `CI/CD` are not. To start a reason with such a word on purpose, put a separator before it
+        (`/sop-n/a — securely …`, `/sop-n/a: "qa" was not touched`).
+
+        A control character in the line (NUL, ESC, …; a tab is fine) makes the command malformed: it is
+        refused and nothing is recorded.
+
+        ## Who may use it
+
+        A member of one of the gate's `waivable_by` teams (see the `[gate.NAME]` configuration) who is not
+        the author of the pull request. Authors can never waive gates on their own pull requests, even as
+        members of a waiving team. With no gate named, the waiver covers exactly the gates for which this
+        holds.
+
+        ## What sopbot answers
+
+        - **Accepted**: sopbot records the waiver, sets the gate's status to success with a description
+          such as `waived by @alice: docs-only change`, updates the N/A status
+          (`sop-checklist / na-declarations (pull_request)`) that lists the waived gates, and replies
+          naming the gates it waived.
+        - **Refused**: a reply that says why (not in a waiving team, author of the pull request, unknown
+          gate, missing reason) with the usage line. Nothing is recorded.
+        - A waiver stays active until `/sop-revoke`, until the comment that declared it is deleted, or
+          until the pull request is closed or merged.
+
+        ## Examples
+
+        Waive one gate:
+
+        ```example
+        /sop-n/a qa-review docs-only change
+        ```
+        ```json
+        [{"line": 1, "command": "sop-n/a", "gates": ["qa"], "reason": "docs-only change"}]
+        ```
+
+        Waive two gates, any spelling, with a separator:
+
+        ```example
+        /sop-n/a QA, Security_Review — only the README changed
+        ```
+        ```json
+        [{"line": 1, "command": "sop-n/a", "gates": ["qa", "security"], "reason": "only the README changed"}]
+        ```
+
+        A colon stuck to the command word is punctuation; the next colon separates the reason:
+
+        ```example
+        /sop-n/a: QA: docs only
+        ```
+        ```json
+        [{"line": 1, "command": "sop-n/a", "gates": ["qa"], "reason": "docs only"}]
+        ```
+
+        No gate named: every gate you may waive.
+
+        ```example
+        This PR only touches comments.
+        /sop-n/a — comment-only change
+        ```
+        ```json
+        [{"line": 2, "command": "sop-n/a", "gates": [], "reason": "comment-only change"}]
+        ```
+
+        A separator keeps a reason that starts with a gate's name out of the gate list:
+
+        ```example
+        /sop-n/a qa security is not affected
+        /sop-n/a qa: security is not affected
+        ```
+        ```json
+        [
+          {"line": 1, "command": "sop-n/a", "gates": ["qa", "security"], "reason": "is not affected"},
+          {"line": 2, "command": "sop-n/a", "gates": ["qa"], "reason": "security is not affected"}
+        ]
+        ```
+
+        A reason is required:
+
+        ```example
+        /sop-n/a security —
+        ```
+        ```json
+        [{"line": 1, "error": "missing reason: say why the gate does not apply; usage: /sop-n/a [GATE...] REASON"}]
+        ```
+
+        A misspelt gate is refused rather than read as the start of the reason:
+
+        ```example
+        /sop-n/a secuirty not applicable
+        ```
+        ```json
+        [{"line": 1, "error": "unknown gate `secuirty` (a reason that starts with this word needs `:` before it); did you mean `security`?"}]
+        ```
+
+        A short gate name is guarded too: a word one edit from `qa` that keeps its first letter, or swaps
+        its letters, is refused; the word `a` is not:
+
+        ```example
+        /sop-n/a qs docs only
+        /sop-n/a aq docs only
+        /sop-n/a a typo fix
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `qs` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `aq` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 3, "command": "sop-n/a", "gates": [], "reason": "a typo fix"}
+        ]
+        ```
+
+        A gate spelt with look-alike characters (here a Cyrillic `а`) or full-width letters is refused,
+        never read as a reason:
+
+        ```example
+        /sop-n/a qа docs only
+        /sop-n/a ｑａ docs only
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `qа`: it is spelt with look-alike or full-width characters; did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `ｑａ`: it is spelt with look-alike or full-width characters; did you mean `qa`?"}
+        ]
+        ```
+
+        A gate name in quotes, backticks or brackets, with a possessive `'s`, or joined to another by
+        `/`, `+` or `&` is refused too, rather than read as the start of a reason; ordinary words such as
+        `n/a` or `CI/CD` still start one:
+
+        ```example
+        /sop-n/a `qa` docs only
+        /sop-n/a (qa) docs only
+        /sop-n/a "qa" docs
+        /sop-n/a qa/security docs
+        /sop-n/a QA's tests are irrelevant
+        /sop-n/a CI/CD only
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `` `qa` ``: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `(qa)`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 3, "error": "unknown gate `\"qa\"`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 4, "error": "unknown gate `qa/security`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa, security`?"},
+          {"line": 5, "error": "unknown gate `QA's`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 6, "command": "sop-n/a", "gates": [], "reason": "CI/CD only"}
+        ]
+        ```
+
+        A misspelt command:
+
+        ```example
+        /sop-na qa docs only
+        ```
+        ```json
+        [{"line": 1, "error": "unknown command `/sop-na`; did you mean `/sop-n/a`?"}]
+        ```
+
+        # /sop-revoke
+
+        Revokes the active waivers on this pull request for the gates named. The gates are then evaluated
+        again on their reviews.
+
+        ## Syntax
+
+        ```
+        /sop-revoke GATE...
+        ```
+
+        - **GATE**: one or more configured gates, spelt as for `/sop-n/a` (`qa`, `qa-review`,
+          `Security_Review`, `security review`, …), separated by commas and/or spaces. At least one gate
+          is required, and every word must name a gate.
+
+        ## Who may use it
+
+        The person who declared the waiver, or a member of one of the gate's `waivable_by` teams.
+
+        ## What sopbot answers
+
+        - **Accepted**: sopbot marks the waivers revoked (who, when), re-evaluates the gates and posts
+          their statuses (success only if a team member approved), updates the N/A status, and replies
+          naming the gates whose waivers it revoked. A gate with no active waiver is named as such.
+        - **Refused**: a reply that says why (not allowed to revoke, unknown gate, no gate named) with the
+          usage line. Nothing changes.
+
+        ## Examples
+
+        Revoke one waiver:
+
+        ```example
+        /sop-revoke qa-review
+        ```
+        ```json
+        [{"line": 1, "command": "sop-revoke", "gates": ["qa"]}]
+        ```
+
+        Several gates; a name may be typed as two words:
+
+        ```example
+        /sop-revoke security review, qa
+        ```
+        ```json
+        [{"line": 1, "command": "sop-revoke", "gates": ["security", "qa"]}]
+        ```
+
+        A gate is required:
+
+        ```example
+        /sop-revoke
+        ```
+        ```json
+        [{"line": 1, "error": "missing gate: name the waived gate to revoke (known gates: qa, security); usage: /sop-revoke GATE..."}]
+        ```
+
+        Every word must be a gate:
+
+        ```example
+        /sop-revoke qa-reveiw
+        /sop-revoke qa because it was the wrong PR
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `qa-reveiw`; did you mean `qa-review`?"},
+          {"line": 2, "error": "unknown gate `because`; known gates: qa, security"}
+        ]
+        ```
+
+        # /refire
+
+        Re-runs the check of one or more gates now, without waiting for a new push or review: useful
+        after a team membership changed, or when a status looks stale.
+
+        ## Syntax
+
+        ```
+        /refire [GATE...|all]
+        ```
+
+        - **GATE**: configured gates, spelt as for `/sop-n/a` (`qa`, `qa-review`, `Security_Review`,
+          `security review`, …), separated by commas and/or spaces.
+        - No gate, or `all`: every configured gate, in configuration order.
+        - Every word must name a gate or be `all`.
+
+        ## Who may use it
+
+        Anyone who can comment on the pull request. This is safe: the check only reads reviews and team
+        memberships, so who asks for it cannot change its result.
+
+        ## What sopbot answers
+
+        sopbot evaluates each gate with its own token, posts the gate statuses on the pull request's head
+        commit, and replies with the outcome per gate: approved (by whom), waived (by whom, why), still
+        waiting (for which team), or an error when sopbot's token cannot read a team's members (the reply
+        names the team, for an admin to fix). An unknown gate gets a reply with the usage line and
+        nothing is checked.
+
+        ## Examples
+
+        Every gate:
+
+        ```example
+        /refire
+        ```
+        ```json
+        [{"line": 1, "command": "refire", "gates": ["qa", "security"]}]
+        ```
+
+        One gate, any spelling:
+
+        ```example
+        /Refire Security_Review!
+        ```
+        ```json
+        [{"line": 1, "command": "refire", "gates": ["security"]}]
+        ```
+
+        A command counts only at the start of a line:
+
+        ```example
+        To re-run the checks, comment /refire on a line of its own.
+        ```
+        ```json
+        []
+        ```
+
+        A misspelt gate:
+
+        ```example
+        /refire secuirty
+        ```
+        ```json
+        [{"line": 1, "error": "unknown gate `secuirty`; did you mean `security`?"}]
+        ```
+
+        A gate spelt with full-width or look-alike letters (here a Cyrillic `ѕ`) is refused:
+
+        ```example
+        /refire ｑａ
+        /refire ѕecurity
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `ｑａ`: it is spelt with look-alike or full-width characters; did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `ѕecurity`: it is spelt with look-alike or full-width characters; did you mean `security`?"}
+        ]
+        ```
+
+        A misspelt command:
+
+        ```example
+        /refier qa
+        ```
+        ```json
+        [{"line": 1, "error": "unknown command `/refier`; did you mean `/refire`?"}]
+        ```
+
+        # /sop-help
+
+        Shows this reference.
+
+        ## Syntax
+
+        ```
+        /sop-help
+        ```
+
+        Anything after `/sop-help` on the line is ignored.
+
+        ## Who may use it
+
+        Anyone who can comment on the pull request.
+
+        ## What sopbot answers
+
+        A reply with the reference of every command: this page and the pages of `/sop-n/a`,
+        `/sop-revoke` and `/refire`.
+
+        ## How sopbot reads commands
+
+        - A command counts only at the start of a line that Gitea shows as ordinary text (a paragraph
+          line). `to /refire you need…` in the middle of a sentence is not a command, and neither is a
+          list item's own line (`- /refire`). Up to 3 spaces before the command are fine; 4 or more (or a
+          tab) make an indented code block after a blank line or at the start of the comment, but are
+          fine on a line that directly continues a paragraph line.
+        - A comment may hold several commands, one per line, among ordinary text. At most 10 are run; an
+          11th command line gets an error and it and the lines after it are not run.
+        - Command words and gate names ignore case, `_`, spaces and repeated `-`, and trailing `.` `!`
+          `,` `;` `:` `?`: `/SOP_N/A`, `/Refire!` and `/sop-help.` all work.
+        - A `/sop-…` word that is not a command, or a word one or two letters away from a command
+          (`/refier`), is answered with an error and a suggestion. Any other `/word` (`/usr/bin`, `/cc`)
+          is ordinary text.
+        - Lines sopbot never reads as commands, because Gitea shows them as code, HTML or quotes rather
+          than as a command you typed: code blocks (fenced with ```` ``` ```` or `~~~` at any depth, also
+          inside list items and quotes, and indented ones), inline code spans, HTML blocks (`<pre>`,
+          `<div>`, `<details>` up to the first blank line, …) and inline HTML (a tag opened inside a
+          paragraph, such as `x <pre>`, hides the lines up to its closing tag or the paragraph's end),
+          math blocks (`$$` … `$$`, `\[` … `\]`), images' text, struck-out
+          text (`~~…~~`), quoted lines (starting with `>`; a line typed without `>` is not quoted, even
+          right under a quote), and HTML comments (`<!-- … -->`). sopbot finds these regions with a
+          CommonMark parser, as Gitea's renderer does.
+        - Only the first 64 KiB of a comment are read.
+        - Comments written by sopbot itself are never read.
+
+        ## Examples
+
+        ```example
+        /sop-help
+        ```
+        ```json
+        [{"line": 1, "command": "sop-help", "gates": []}]
+        ```
+
+        Quotes, code blocks and HTML comments are not read; text after `/sop-help` is ignored:
+
+        ~~~~example
+        > /refire
+        Quoting a command does not run it, and neither does a code block:
+        ```
+        /sop-n/a qa example only
+        ```
+        <!-- /refire security -->
+        /sop-help what can I do here?
+        ~~~~
+        ```json
+        [{"line": 7, "command": "sop-help", "gates": []}]
+        ```
+
+        Other `/words` are ordinary text:
+
+        ```example
+        /cc @bob: the build log is under /var/log/ci
+        /refire qa
+        ```
+        ```json
+        [{"line": 2, "command": "refire", "gates": ["qa"]}]
+        ```
+
+        Leading spaces: up to 3 are fine, and so are more on a line that continues a paragraph line; an
+        indented line after a blank line is an indented code block:
+
+        ```example
+           /refire qa
+        Please re-run:
+              /refire security
+        An example of a waiver:
+
+            /sop-n/a docs only
+        ```
+        ```json
+        [
+          {"line": 1, "command": "refire", "gates": ["qa"]},
+          {"line": 3, "command": "refire", "gates": ["security"]}
+        ]
+        ```
+
+        A fence inside a list item is still a code block; a list item's own line is not a command:
+
+        ~~~~example
+        - To waive a gate, comment:
+          ```
+          /sop-n/a qa docs only
+          ```
+        - /refire
+        ~~~~
+        ```json
+        []
+        ```
+
+        HTML blocks are not read: `<pre>`, `<div>`, and `<details>` up to its first blank line:
+
+        ```example
+        <pre>
+        /sop-n/a docs only
+        </pre>
+        <details>
+        /sop-n/a security not affected
+        </details>
+        ```
+        ```json
+        []
+        ```
+
+        Inline HTML opened inside a paragraph hides what follows up to its closing tag or the end of the
+        paragraph (any tag but a void or self-closing one such as `<br>`), and math blocks (`$$` … `$$`,
+        `\[` … `\]`), which Gitea shows as code, are not read either:
+
+        ```example
+        x <pre>
+        /sop-n/a qa docs
+        </pre>
+        see <details>
+        /sop-n/a security docs
+
+        $$
+        /refire qa
+        $$
+        \[
+        /sop-revoke qa
+        \]
+        /sop-help
+        ```
+        ```json
+        [{"line": 13, "command": "sop-help", "gates": []}]
+        ```
+
+        After a blank line, the content of `<details>` is Markdown again, shown as text when opened, so
+        a command there counts:
+
+        ```example
+        <details>
+        <summary>Why no review</summary>
+
+        /sop-n/a qa: docs only
+
+        </details>
+        ```
+        ```json
+        [{"line": 4, "command": "sop-n/a", "gates": ["qa"], "reason": "docs only"}]
+        ```
+
+        </details>
+        "#);
 
     // Replayed from Gitea's UI: same body, new delivery id.
     let mut replay = hook.clone();
