@@ -123,7 +123,9 @@ async fn push_moves_the_statuses(c: Tester) {
     c.approve("bob").await;
     c.expect_status_on(&old, QA, "success", "approved by @bob")
         .await;
-    // The N/A status is posted last: the evaluation is complete.
+    // All three statuses are there (they are posted concurrently): the evaluation is complete.
+    c.expect_status_on(&old, SECURITY, "failure", "awaiting")
+        .await;
     c.expect_status_on(&old, NA, "success", "no gates waived")
         .await;
     let before = c.world(|w| w.statuses(REPO, &old));
