@@ -3,6 +3,9 @@
 //! in-process by the engine, as a worker would, on a PR whose team and membership answers are
 //! cached by an earlier comment. The bounds are today's counts: a change that adds a round trip
 //! fails here and says which.
+//!
+//! Its own test binary, outside tests/it/: it installs a process-wide tracing subscriber to
+//! count SQL statements, which in the shared binary would count other tests' statements too.
 
 use std::sync::{Arc, Mutex};
 

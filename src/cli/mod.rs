@@ -265,8 +265,9 @@ fn client_options(config: &Config) -> Result<ClientOptions, crate::config::Confi
     })
 }
 
-/// Gitea, the store and the bot's identity, ready to evaluate.
-async fn connect(config: &Config) -> anyhow::Result<std::sync::Arc<Ctx>> {
+/// Gitea, the store and the bot's identity, ready to evaluate (public for the in-process bot
+/// of the integration tests, tests/it/support/inproc.rs).
+pub async fn connect(config: &Config) -> anyhow::Result<std::sync::Arc<Ctx>> {
     let client = GiteaClient::new(
         config.gitea_url()?,
         config.gitea_token()?,

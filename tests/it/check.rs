@@ -1,7 +1,7 @@
 //! `sopbot check` against the Gitea emulator: the real binary, real HTTP, a real SQLite file.
 //! Each test sets up a world, runs `check --json` and asserts the state a user would see.
 
-mod common;
+use crate::support as common;
 
 use common::{config_text, sopbot, stderr, stdout, write_config};
 use gitea_emu::{Emulator, World};

@@ -7,7 +7,13 @@ use std::process::Output;
 
 use gitea_emu::Emulator;
 
+pub mod config;
+pub mod inproc;
+pub mod reliability;
 pub mod serve;
+pub mod tester;
+
+pub use config::ConfigToml;
 
 /// The config every test starts from: the emulator, a database in `dir`, acme/widgets with
 /// `main` protected, the qa and security gates waivable by their team or `managers`.
@@ -17,40 +23,11 @@ pub fn config_text(emu: &Emulator, extra: &str) -> String {
 
 /// [`config_text`] with more lines in `[server]` and the poller every `poll_secs` (0: off).
 pub fn config_text_with(emu: &Emulator, server: &str, poll_secs: u64, extra: &str) -> String {
-    format!(
-        r#"[gitea]
-url = "{url}"
-token = "{token}"
-timeout = "2s"
-retries = 3
-
-[server]
-listen = "127.0.0.1:0"
-{server}
-[database]
-path = "sopbot.db"
-
-[poller]
-interval_secs = {poll_secs}
-
-[[repo]]
-name = "acme/widgets"
-branches = ["main"]
-
-[gate.qa]
-team = "qa"
-context = "qa-review / approved"
-waivable_by = ["qa", "managers"]
-
-[gate.security]
-team = "security"
-context = "security-review / approved"
-waivable_by = ["security", "managers"]
-{extra}
-"#,
-        url = emu.base_url(),
-        token = emu.token(),
-    )
+    ConfigToml::new(emu)
+        .server(server)
+        .poll(poll_secs, "")
+        .extra(extra)
+        .render()
 }
 
 /// Writes `sopbot.toml` into `dir` and returns its path.

@@ -1,6 +1,6 @@
 //! `GET /metrics` after real events: the bot process, the emulator behind it, signed webhooks in.
 
-mod common;
+use crate::support as common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,7 @@
 //! `sopbot inbox list|retry|prune` on a real database: failed events are listed and can be
 //! queued again; pruning deletes only handled events.
 
-mod common;
+use crate::support as common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

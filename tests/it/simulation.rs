@@ -4,13 +4,13 @@
 //! changes, edits, deletions, closes and reopens), random webhook faults (dropped, duplicated,
 //! delayed so reordered), Gitea faults (5xx, 429, stalls, dropped connections) and SIGKILLs of
 //! the real `sopbot serve`. Once the world is quiet and a whole poll pass found nothing new, the
-//! checker ([`simulation::oracle`]) holds the bot to the emulator's ground truth.
+//! checker ([`oracle`]) holds the bot to the emulator's ground truth.
 //!
 //! ```sh
-//! cargo test --test simulation -- --nocapture                     # the CI seeds
-//! SOPBOT_SIM_SEEDS=1000 cargo test --release --test simulation -- --nocapture
-//! SOPBOT_SIM_SEED=17 cargo test --test simulation -- --nocapture  # replay one seed
-//! SOPBOT_SIM_DISABLE=shared-head,edit cargo test --test simulation # without those kinds
+//! cargo test --test it simulation:: -- --nocapture                      # the CI seeds
+//! SOPBOT_SIM_SEEDS=1000 cargo test --release --test it simulation:: -- --nocapture
+//! SOPBOT_SIM_SEED=17 cargo test --test it simulation:: -- --nocapture   # replay one seed
+//! SOPBOT_SIM_DISABLE=shared-head,edit cargo test --test it simulation:: # without those kinds
 //! ```
 //! Other knobs: `SOPBOT_SIM_FIRST` (first seed of a range), `SOPBOT_SIM_ACTIONS` (per seed),
 //! `SOPBOT_SIM_JOBS` (seeds at once), `SOPBOT_SIM_LIVENESS=0` (skip the converse check).
@@ -18,11 +18,9 @@
 //! interrupts, when a retry lands) is the machine's, so a timing-dependent failure may need a
 //! few runs of its seed.
 
-mod common;
-mod simulation {
-    pub mod oracle;
-    pub mod script;
-}
+use crate::support as common;
+mod oracle;
+mod script;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -30,9 +28,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::serve::{Bot, SECRET};
+use common::ConfigToml;
 use gitea_emu::{Delivery, Emulator};
-use simulation::oracle::{self, Violation};
-use simulation::script::{Kind, Options, Script, PROTECTED, REPO};
+use oracle::Violation;
+use script::{Kind, Options, Script, PROTECTED, REPO};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
@@ -98,7 +97,7 @@ fn repro(seed: u64, p: &Plan) -> String {
     if !p.liveness {
         cmd += " SOPBOT_SIM_LIVENESS=0";
     }
-    cmd + " cargo test --test simulation -- --nocapture"
+    cmd + " cargo test --test it simulation:: -- --nocapture"
 }
 
 /// What one seed did, and what it broke.
@@ -135,47 +134,18 @@ struct Stats {
 }
 
 fn config(emu: &Emulator, dir: &Path, handle_edits: bool) -> String {
-    format!(
-        r#"[gitea]
-url = "{url}"
-token = "{token}"
-timeout = "1s"
-retries = 2
-# Every evaluation asks Gitea: a team removal (no webhook) is seen at the next sweep.
-membership_cache_ttl = 0
-
-[server]
-listen = "127.0.0.1:0"
-webhook_secret = "{SECRET}"
-
-[database]
-path = "{db}"
-
-[poller]
-interval_secs = 1
-sweep_interval = "2s"
-
-[[repo]]
-name = "acme/widgets"
-branches = ["main", "release"]
-
-[gate.qa]
-team = "qa"
-context = "qa-review / approved"
-waivable_by = ["qa", "managers"]
-
-[gate.security]
-team = "security"
-context = "security-review / approved"
-waivable_by = ["security", "managers"]
-
-[evaluation]
-handle_edited_comments = {handle_edits}
-"#,
-        url = emu.base_url(),
-        token = emu.token(),
-        db = dir.join("sopbot.db").display(),
-    )
+    ConfigToml::new(emu)
+        .timeout("1s", 2)
+        // Every evaluation asks Gitea: a team removal (no webhook) is seen at the next sweep.
+        .gitea("membership_cache_ttl = 0\n")
+        .server(&format!("webhook_secret = \"{SECRET}\"\n"))
+        .db(&dir.join("sopbot.db").display().to_string())
+        .poll(1, "sweep_interval = \"2s\"\n")
+        .branches(&["main", "release"])
+        .extra(&format!(
+            "\n[evaluation]\nhandle_edited_comments = {handle_edits}\n"
+        ))
+        .render()
 }
 
 impl Rig {
@@ -532,10 +502,7 @@ fn report(
         } else {
             ""
         };
-        out += &format!(
-            "    #{n} {}{closed}\n",
-            simulation::script::describe_pr(w, n)
-        );
+        out += &format!("    #{n} {}{closed}\n", script::describe_pr(w, n));
     }
     out += "  script (steps touching those PRs, and the faults):\n";
     for (step, pr, what) in &s.log {
@@ -604,7 +571,7 @@ async fn simulation_seeds_hold_every_invariant() {
 /// is blind).
 #[test]
 fn the_checker_flags_what_breaks_an_invariant() {
-    use simulation::oracle::WaiverRow;
+    use oracle::WaiverRow;
     let opts = Options {
         actions: 0,
         disabled: Kind::ALL.into_iter().collect(),

@@ -2,7 +2,7 @@
 //! from Gitea (human and `--json`) and reads Forgejo's scope-denial wording as the missing scope.
 //! The end-to-end conversations in Forgejo mode are `tests/e2e.rs`'s `forgejo` module.
 
-mod common;
+use crate::support as common;
 
 use common::{config_text, sopbot, stderr, stdout, write_config};
 use gitea_emu::{Emulator, Flavor, World};

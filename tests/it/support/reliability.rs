@@ -38,41 +38,11 @@ pub fn world(prs: usize) -> (World, Vec<u64>) {
 /// A `serve` config against `emu`: the qa and security gates, the database in `dir`, the
 /// poller off, and the Gitea client's `timeout` (retries: 3).
 pub fn config(emu: &Emulator, dir: &Path, timeout: &str) -> String {
-    format!(
-        r#"[gitea]
-url = "{url}"
-token = "{token}"
-timeout = "{timeout}"
-retries = 3
-
-[server]
-listen = "127.0.0.1:0"
-webhook_secret = "{SECRET}"
-
-[database]
-path = "{db}"
-
-[poller]
-interval_secs = 0
-
-[[repo]]
-name = "acme/widgets"
-branches = ["main"]
-
-[gate.qa]
-team = "qa"
-context = "qa-review / approved"
-waivable_by = ["qa", "managers"]
-
-[gate.security]
-team = "security"
-context = "security-review / approved"
-waivable_by = ["security", "managers"]
-"#,
-        url = emu.base_url(),
-        token = emu.token(),
-        db = dir.join("sopbot.db").display(),
-    )
+    super::ConfigToml::new(emu)
+        .timeout(timeout, 3)
+        .server(&format!("webhook_secret = \"{SECRET}\"\n"))
+        .db(&dir.join("sopbot.db").display().to_string())
+        .render()
 }
 
 /// What a user does on a PR before Gitea delivers the webhook.

@@ -2,7 +2,7 @@
 //! server certificate (rcgen), the emulator serves HTTPS with it, and the real `sopbot doctor`
 //! trusts it through `gitea.ca_file` or `SSL_CERT_FILE`, and with neither says what to do.
 
-mod common;
+use crate::support as common;
 
 use std::path::Path;
 use std::process::Output;

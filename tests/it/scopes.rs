@@ -2,7 +2,7 @@
 //! in the gate's status, `check` and the reply — never as a team-membership problem. The
 //! emulator answers as Gitea 1.25 does (`routers/api/v1/api.go`, `tokenRequiresScopes`).
 
-mod common;
+use crate::support as common;
 
 use std::time::Duration;
 

@@ -8,8 +8,8 @@
 //! Small numbers (8–16 PRs, 40–160 events), seeded plans and faults, and every wait is a poll
 //! for an outcome with a deadline: figures belong to the benchmark (`sopbot-load`), not here.
 
-mod common;
-mod reliability;
+use crate::support as common;
+use crate::support::reliability;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! file > default), exit codes (78 for configuration errors, 2 for runtime failures), and
 //! `serve` waiting for a Gitea that is not up yet instead of exiting.
 
-mod common;
+use crate::support as common;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

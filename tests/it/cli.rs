@@ -5,7 +5,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 use sopbot::store::{NewWaiver, Store};
 
-mod common;
+use crate::support as common;
 
 fn sopbot() -> Command {
     let mut c = Command::cargo_bin("sopbot").unwrap();

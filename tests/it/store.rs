@@ -12,7 +12,7 @@ use sopbot::store::{
 };
 use tempfile::TempDir;
 
-mod common;
+use crate::support as common;
 use common::waive;
 
 /// A clock the test moves by hand.

@@ -5,7 +5,7 @@
 //! write access never opens a gate: `check`, the gate's status and the reply must say who
 //! approved and how to fix it; `require_official = false` trades that rule away.
 
-mod common;
+use crate::support as common;
 
 use std::path::PathBuf;
 use std::time::Duration;

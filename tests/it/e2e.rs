@@ -1,351 +1,50 @@
-//! End to end: the real `sopbot serve` process, the Gitea emulator behind it, and signed webhook
-//! deliveries over HTTP, as Gitea would send them. Each test is a small conversation on alice's
-//! PR #7 (bob is in qa, carol in security, dave in no team) and checks what people see: the
-//! statuses on the PR's head commit, the bot's 👀 and its reply comments, and the waiver and
-//! audit rows through `sopbot waivers list --json` and `sopbot audit --json`.
-//!
-//! Every wait polls for the expected outcome with a deadline; "nothing happened" is proven with
-//! a barrier: a later command on the same PR, whose reply means every earlier event of the PR
-//! was handled (the inbox runs one PR's events in arrival order). A test ends with
-//! [`Case::finish`], which fails if the bot posted a reply the test did not look at, or more
-//! than one reply to a comment.
+//! End to end: the real webhook router, inbox, workers and engine, the Gitea emulator behind
+//! them, and signed webhook deliveries over HTTP, as Gitea would send them. Each test is a
+//! small conversation on alice's PR #7 (bob is in qa, carol in security, dave in no team),
+//! driven and checked through a [`Tester`] (tests/it/support/tester.rs): the statuses on the
+//! PR's head commit, the bot's 👀 and its reply comments, and the waiver and audit rows through
+//! `sopbot waivers list --json` and `sopbot audit --json`. The bot runs in-process, except where
+//! the process itself is the subject (SIGKILL, SIGTERM, its log): there it is `sopbot serve`.
 
-mod common;
+use crate::support as common;
+use crate::support::tester::{world, Tester, PR, REPO, WAIT};
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-use common::serve::{serve_config, tail, wait_for, Bot};
-use common::{sopbot, stderr, stdout, write_config};
-use gitea_emu::{Comment, Delivery, Emulator, Flavor, Status, World};
+use common::serve::wait_for;
+use common::{sopbot, stderr};
+
+use gitea_emu::{Delivery, Flavor};
 use serde_json::Value;
 
-const REPO: &str = "widgets";
-const PR: u64 = 7;
 const QA: &str = "qa-review / approved";
 const SECURITY: &str = "security-review / approved";
 const NA: &str = "sop-checklist / na-declarations (pull_request)";
-/// Upper bound for anything the bot does in answer to one event.
-const WAIT: Duration = Duration::from_secs(10);
 const COMMENTS_PATH: &str = "/api/v1/repos/acme/widgets/issues/7/comments";
-
-/// The example world (alice's PR #7; bob in qa, carol in security, sopbot in both) plus dave,
-/// who is in no team, and the `managers` team the config lets waive every gate.
-fn world() -> World {
-    World::example()
-        .with_user("dave")
-        .with_team("managers", &["mia", "sopbot"])
-}
-
-/// One test's world: a temp dir with the config, database and the bot's log, the emulator, and
-/// the running bot.
-struct Case {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    emu: Emulator,
-    bot: Bot,
-    /// Command comments whose reply the test has looked at.
-    answered: Mutex<BTreeSet<i64>>,
-}
-
-impl Case {
-    /// The example world; the poller off.
-    async fn start() -> Case {
-        Case::start_with(world(), 0).await
-    }
-
-    /// The example world as `flavor` serves it; the poller off.
-    async fn start_as(flavor: Flavor) -> Case {
-        Case::start_with(world().with_flavor(flavor), 0).await
-    }
-
-    /// The example world; the poller every second.
-    async fn start_polling() -> Case {
-        Case::start_with(world(), 1).await
-    }
-
-    /// The example world; the poller every second, sweeping every second.
-    async fn start_sweeping() -> Case {
-        Case::start_config(world(), 1, |text| {
-            text.replace(
-                "interval_secs = 1\n",
-                "interval_secs = 1\nsweep_interval = \"1s\"\n",
-            )
-        })
-        .await
-    }
-
-    async fn start_with(world: World, poll_secs: u64) -> Case {
-        Case::start_config(world, poll_secs, |text| text).await
-    }
-
-    async fn start_config(
-        world: World,
-        poll_secs: u64,
-        edit: impl FnOnce(String) -> String,
-    ) -> Case {
-        let emu = Emulator::start(world).await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &edit(serve_config(&emu, poll_secs, "")));
-        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
-        assert_eq!(bot.login, "sopbot");
-        Case {
-            dir,
-            config,
-            emu,
-            bot,
-            answered: Mutex::new(BTreeSet::new()),
-        }
-    }
-
-    /// Starts a new bot process on the same config and database (kill the old one first).
-    async fn restart(&mut self) {
-        self.bot.kill();
-        self.bot = Bot::start(&self.config, &self.dir.path().join("bot.log")).await;
-    }
-
-    fn log(&self) -> String {
-        tail(&self.dir.path().join("bot.log"))
-    }
-
-    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        self.emu.with_world(f)
-    }
-
-    // ----- what people do ------------------------------------------------------------------
-
-    /// `user` comments on the PR in Gitea; no webhook is delivered.
-    fn comment(&self, user: &str, body: &str) -> i64 {
-        self.world(|w| w.comment(REPO, PR, user, body))
-    }
-
-    /// `user` comments on the PR, and Gitea delivers the `created` webhook (accepted: 202).
-    async fn say(&self, user: &str, body: &str) -> i64 {
-        let id = self.comment(user, body);
-        self.deliver(&self.comment_hook(id, "created")).await;
-        id
-    }
-
-    fn comment_hook(&self, id: i64, action: &str) -> Delivery {
-        self.world(|w| w.webhook_for_comment(REPO, PR, id, action))
-    }
-
-    /// Delivers a webhook that must be accepted (202); returns the answer's body.
-    async fn deliver(&self, d: &Delivery) -> String {
-        self.bot.deliver_ok(d).await
-    }
-
-    /// `reviewer` submits an approving review, and Gitea delivers its webhook.
-    async fn approve(&self, reviewer: &str) {
-        let hook = self.world(|w| {
-            w.review(REPO, PR, reviewer, "APPROVED", "lgtm");
-            w.webhook_for_review(REPO, PR, reviewer, "approved")
-        });
-        self.deliver(&hook).await;
-    }
-
-    /// A `/sop-help` by dave, answered: every event of the PR delivered before it is handled.
-    async fn barrier(&self) {
-        let id = self.say("dave", "/sop-help").await;
-        self.reply(id).await;
-    }
-
-    // ----- what people see -----------------------------------------------------------------
-
-    fn head(&self) -> String {
-        self.world(|w| w.head_sha(REPO, PR))
-    }
-
-    /// The bot's replies to comment `id` (found by their hidden marker).
-    fn replies(&self, id: i64) -> Vec<Comment> {
-        let marker = format!("<!-- sopbot:reply-to:{id} -->");
-        self.world(|w| w.comments(REPO, PR))
-            .into_iter()
-            .filter(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
-            .collect()
-    }
-
-    /// Waits for the bot's reply to comment `id` and returns its body.
-    async fn reply(&self, id: i64) -> String {
-        let body = wait_for(
-            &format!("the reply to comment {id}"),
-            WAIT,
-            || self.log(),
-            || self.replies(id).first().map(|c| c.body.clone()),
-        )
-        .await;
-        self.answered.lock().unwrap().insert(id);
-        body
-    }
-
-    /// Whether the bot reacted 👀 to comment `id`.
-    fn eyes(&self, id: i64) -> usize {
-        self.world(|w| w.reactions(id))
-            .iter()
-            .filter(|r| r.user == "sopbot" && r.content == "eyes")
-            .count()
-    }
-
-    /// Waits until the latest `context` status on `sha` is the bot's, in `state`, with a
-    /// description containing `words`.
-    async fn expect_status_on(&self, sha: &str, context: &str, state: &str, words: &str) -> Status {
-        wait_for(
-            &format!("{context} = {state} ({words:?}) by sopbot on {sha}"),
-            WAIT,
-            || {
-                let now = self.world(|w| w.latest_statuses(REPO, sha));
-                format!("statuses now: {now:#?}\n{}", self.log())
-            },
-            || {
-                self.world(|w| w.status(REPO, sha, context)).filter(|s| {
-                    s.creator == "sopbot" && s.state == state && s.description.contains(words)
-                })
-            },
-        )
-        .await
-    }
-
-    /// [`Case::expect_status_on`] the current head.
-    async fn expect_status(&self, context: &str, state: &str, words: &str) -> Status {
-        self.expect_status_on(&self.head(), context, state, words)
-            .await
-    }
-
-    /// `sopbot ARGS… --json`, parsed.
-    async fn cli_json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all: Vec<&str> = args.to_vec();
-        all.push("--json");
-        let out = sopbot(&self.config, &all).await;
-        assert!(
-            out.status.success(),
-            "sopbot {args:?} failed: {}",
-            stderr(&out)
-        );
-        serde_json::from_str(&stdout(&out)).unwrap()
-    }
-
-    /// `sopbot waivers list --json` (with `--all` when `all`).
-    async fn waivers(&self, all: bool) -> Vec<Value> {
-        if all {
-            self.cli_json(&["waivers", "list", "--all"]).await
-        } else {
-            self.cli_json(&["waivers", "list"]).await
-        }
-    }
-
-    /// `sopbot audit --json`.
-    async fn audit(&self) -> Vec<Value> {
-        self.cli_json(&["audit"]).await
-    }
-
-    /// The audit rows with this action.
-    async fn audit_of(&self, action: &str) -> Vec<Value> {
-        self.audit()
-            .await
-            .into_iter()
-            .filter(|a| a["action"] == action)
-            .collect()
-    }
-
-    /// Polls an async check (a CLI call, say) every 50 ms until it gives a value.
-    async fn eventually<T, Fut: Future<Output = Option<T>>>(
-        &self,
-        what: &str,
-        mut f: impl FnMut() -> Fut,
-    ) -> T {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits for a complete poller pass that started after this call: its comment listing,
-    /// then its listing of updated PRs (which comes after the comments found were stored).
-    async fn poller_pass(&self) {
-        let from = self.emu.calls().len();
-        wait_for(
-            "a poller pass",
-            WAIT,
-            || self.log(),
-            || {
-                let calls = self.emu.calls();
-                let listed = calls[from..].iter().position(|c| {
-                    c.method == "GET" && c.path == "/api/v1/repos/acme/widgets/issues/comments"
-                })?;
-                calls[from + listed..]
-                    .iter()
-                    .any(|c| c.method == "GET" && c.path == "/api/v1/repos/acme/widgets/issues")
-                    .then_some(())
-            },
-        )
-        .await;
-    }
-
-    /// Every reply the bot posted was looked at by the test, and no comment got two.
-    fn finish(&self) {
-        let mut count: BTreeMap<i64, usize> = BTreeMap::new();
-        for c in self.world(|w| w.comments(REPO, PR)) {
-            if c.user.as_deref() != Some("sopbot") {
-                continue;
-            }
-            if let Some(id) = c
-                .body
-                .strip_prefix("<!-- sopbot:reply-to:")
-                .and_then(|r| r.split_once(" -->"))
-                .and_then(|(id, _)| id.parse::<i64>().ok())
-            {
-                *count.entry(id).or_default() += 1;
-            }
-        }
-        let answered = self.answered.lock().unwrap().clone();
-        for (id, n) in &count {
-            assert_eq!(*n, 1, "comment {id} got {n} replies");
-            assert!(
-                answered.contains(id),
-                "the bot replied to comment {id} and the test never checked it"
-            );
-        }
-        for id in &answered {
-            assert!(count.contains_key(id), "comment {id} lost its reply");
-        }
-    }
-}
 
 // ----- /refire and reviews ------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refire_before_an_approval_fails_and_after_bob_approves_succeeds_naming_him() {
-    refire_qa_before_and_after_bobs_approval(Case::start().await).await
+    refire_qa_before_and_after_bobs_approval(Tester::start().await).await
 }
 
-/// Also run against Forgejo ([`forgejo`]).
-async fn refire_qa_before_and_after_bobs_approval(c: Case) {
-    let first = c.say("alice", "/refire qa").await;
-    let reply = c.reply(first).await;
-    assert!(reply.contains("@alice"), "{reply}");
-    assert!(
-        reply.contains("- line 1, `/refire`: re-checked `qa` with a fresh membership look-up"),
-        "{reply}"
-    );
-    assert!(
-        reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa |"),
-        "{reply}"
-    );
-    assert!(
-        !reply.contains("| security |"),
-        "only qa was asked: {reply}"
-    );
+/// Also run against Forgejo ([`forgejo`]), at the same time: its snapshots allow duplicates.
+async fn refire_qa_before_and_after_bobs_approval(c: Tester) {
+    let first = c.comment("alice", "/refire qa").await;
+    let reply = c.expect_reply_text(first).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @alice
+
+        - line 1, `/refire`: re-checked `qa` with a fresh membership look-up (results below)
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | qa | ❌ failure | awaiting an approval from a member of team qa |
+        "#));
     c.expect_status(
         QA,
         "failure",
@@ -355,12 +54,19 @@ async fn refire_qa_before_and_after_bobs_approval(c: Case) {
     assert_eq!(c.eyes(first), 1, "👀 on the command comment");
 
     c.approve("bob").await;
-    let second = c.say("alice", "/refire qa").await;
-    let reply = c.reply(second).await;
-    assert!(
-        reply.contains("| qa | ✅ success | approved by @bob (team qa) |"),
-        "{reply}"
-    );
+    let second = c.comment("alice", "/refire qa").await;
+    let reply = c.expect_reply_text(second).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @alice
+
+        - line 1, `/refire`: re-checked `qa` with a fresh membership look-up (results below)
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | qa | ✅ success | approved by @bob (team qa) |
+        "#));
     c.expect_status(QA, "success", "approved by @bob (team qa)")
         .await;
     assert_eq!(c.eyes(second), 1);
@@ -369,7 +75,7 @@ async fn refire_qa_before_and_after_bobs_approval(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approving_review_reevaluates_without_any_command() {
-    let c = Case::start().await;
+    let c = Tester::start().await;
     let opened = c.world(|w| w.webhook_for_pr(REPO, PR, "opened"));
     c.deliver(&opened).await;
     c.expect_status(QA, "failure", "awaiting").await;
@@ -408,16 +114,18 @@ async fn an_approving_review_reevaluates_without_any_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_moves_the_statuses_to_the_new_head() {
-    push_moves_the_statuses(Case::start().await).await
+    push_moves_the_statuses(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn push_moves_the_statuses(c: Case) {
+async fn push_moves_the_statuses(c: Tester) {
     let old = c.head();
     c.approve("bob").await;
     c.expect_status_on(&old, QA, "success", "approved by @bob")
         .await;
-    // The N/A status is posted last: the evaluation is complete.
+    // All three statuses are there (they are posted concurrently): the evaluation is complete.
+    c.expect_status_on(&old, SECURITY, "failure", "awaiting")
+        .await;
     c.expect_status_on(&old, NA, "success", "no gates waived")
         .await;
     let before = c.world(|w| w.statuses(REPO, &old));
@@ -443,7 +151,7 @@ async fn push_moves_the_statuses(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dismissed_approval_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.approve("bob").await;
     c.expect_status(QA, "success", "approved by @bob").await;
     // Gitea sends no webhook for a dismissal.
@@ -470,9 +178,11 @@ async fn a_hostile_waiver_reason_is_echoed_inert() {
     use pulldown_cmark::{Event, Options, Parser, Tag};
     const REASON: &str =
         "![x](http://evil/x.png) @carol @acme/security <img src=x> | a | b | `code";
-    let c = Case::start().await;
-    let id = c.say("carol", &format!("/sop-n/a security {REASON}")).await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c
+        .comment("carol", &format!("/sop-n/a security {REASON}"))
+        .await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains(&format!(
             "- line 1, `/sop-n/a`: waived `security`: ``{REASON}``"
@@ -527,22 +237,25 @@ async fn a_hostile_waiver_reason_is_echoed_inert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_security_member_waives_the_security_gate() {
-    security_member_waives(Case::start().await).await
+    security_member_waives(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn security_member_waives(c: Case) {
+async fn security_member_waives(c: Tester) {
     let head = c.head();
-    let id = c.say("carol", "/sop-n/a security docs only").await;
-    let reply = c.reply(id).await;
-    assert!(
-        reply.contains("- line 1, `/sop-n/a`: waived `security`: `docs only`"),
-        "{reply}"
-    );
-    assert!(
-        reply.contains("| security | ✅ success | waived by @carol: `docs only` |"),
-        "{reply}"
-    );
+    let id = c.comment("carol", "/sop-n/a security docs only").await;
+    let reply = c.expect_reply_text(id).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @carol
+
+        - line 1, `/sop-n/a`: waived `security`: `docs only`
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | security | ✅ success | waived by @carol: `docs only` |
+        "#));
     assert_eq!(c.eyes(id), 1);
     c.expect_status(SECURITY, "success", "waived by @carol: docs only")
         .await;
@@ -581,14 +294,20 @@ async fn security_member_waives(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn author_cannot_waive_own_pr() {
-    let c = Case::start().await;
-    let id = c.say("alice", "/sop-n/a security trust me").await;
-    let reply = c.reply(id).await;
-    assert!(
-        reply.contains("- line 1, `/sop-n/a`: **not waived** `security`"),
-        "{reply}"
-    );
-    assert!(reply.contains("author"), "says why: {reply}");
+    let c = Tester::start().await;
+    let id = c.comment("alice", "/sop-n/a security trust me").await;
+    let reply = c.expect_reply_text(id).await;
+    insta::assert_snapshot!(reply, @r#"
+        @alice
+
+        - line 1, `/sop-n/a`: **not waived** `security`: @alice wrote this PR, and the author can never waive a gate on their own PR
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | security | ❌ failure | awaiting an approval from a member of team security |
+        "#);
     c.expect_status(SECURITY, "failure", "awaiting").await;
     c.expect_status(NA, "success", "no gates waived").await;
     assert!(c.waivers(true).await.is_empty());
@@ -604,9 +323,9 @@ async fn author_cannot_waive_own_pr() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_member_cannot_waive() {
-    let c = Case::start().await;
-    let id = c.say("dave", "/sop-n/a security docs only").await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c.comment("dave", "/sop-n/a security docs only").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("- line 1, `/sop-n/a`: **not waived** `security`"),
         "{reply}"
@@ -621,25 +340,29 @@ async fn a_non_member_cannot_waive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_declarer_revokes_a_waiver_and_the_gate_fails_again() {
-    declarer_revokes(Case::start().await).await
+    declarer_revokes(Tester::start().await).await
 }
 
 /// Also run against Forgejo ([`forgejo`]).
-async fn declarer_revokes(c: Case) {
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+async fn declarer_revokes(c: Tester) {
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
 
-    let revoke = c.say("carol", "/sop-revoke security").await;
-    let reply = c.reply(revoke).await;
-    assert!(
-        reply.contains(
-            "- line 1, `/sop-revoke`: revoked waiver #1 of `security` (declared by @carol)"
-        ),
-        "{reply}"
-    );
-    assert!(reply.contains("| security | ❌ failure |"), "{reply}");
+    let revoke = c.comment("carol", "/sop-revoke security").await;
+    let reply = c.expect_reply_text(revoke).await;
+    insta::allow_duplicates!(insta::assert_snapshot!(reply, @r#"
+        @carol
+
+        - line 1, `/sop-revoke`: revoked waiver #1 of `security` (declared by @carol)
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | security | ❌ failure | awaiting an approval from a member of team security |
+        "#));
     c.expect_status(SECURITY, "failure", "awaiting").await;
     c.expect_status(NA, "success", "no gates waived").await;
 
@@ -656,9 +379,9 @@ async fn declarer_revokes(c: Case) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_revoking_from_the_cli_makes_the_running_bot_reevaluate() {
-    let c = Case::start().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
 
@@ -684,9 +407,9 @@ async fn an_admin_revoking_from_the_cli_makes_the_running_bot_reevaluate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_pr_expires_its_waivers_without_deleting_them() {
-    let c = Case::start().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     assert_eq!(c.waivers(false).await.len(), 1);
 
     let hook = c.world(|w| {
@@ -710,9 +433,9 @@ async fn closing_the_pr_expires_its_waivers_without_deleting_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_comment_that_carried_a_waiver_revokes_it() {
-    let c = Case::start().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
 
@@ -730,8 +453,8 @@ async fn deleting_the_comment_that_carried_a_waiver_revokes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_comment_does_not_become_a_waiver() {
-    let c = Case::start().await;
-    let id = c.say("carol", "thanks, looking").await;
+    let c = Tester::start().await;
+    let id = c.comment("carol", "thanks, looking").await;
     c.world(|w| w.edit_comment(REPO, id, "/sop-n/a security sneaky"));
     c.deliver(&c.comment_hook(id, "edited")).await;
     c.barrier().await;
@@ -745,20 +468,541 @@ async fn an_edited_comment_does_not_become_a_waiver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
-    let c = Case::start_polling().await;
-    let id = c.comment("bob", "/refire qa\n/sop-help");
+    let c = Tester::start_polling().await;
+    let id = c.comment_unsent("bob", "/refire qa\n/sop-help");
     let hook = c.comment_hook(id, "created");
     // The poller may have found the comment first: then the delivery is the duplicate.
     let first = c.deliver(&hook).await;
     assert!(first == "queued" || first == "duplicate", "{first}");
-    let reply = c.reply(id).await;
-    // Both commands, one reply.
-    assert!(reply.contains("- line 1, `/refire`"), "{reply}");
-    assert!(reply.contains("- line 2, `/sop-help`"), "{reply}");
-    assert!(
-        reply.contains("<summary>sopbot commands</summary>"),
-        "{reply}"
-    );
+    let reply = c.expect_reply_text(id).await;
+    insta::assert_snapshot!(reply, @r#"
+        @bob
+
+        - line 1, `/refire`: re-checked `qa` with a fresh membership look-up (results below)
+        - line 2, `/sop-help`: the command reference is below
+
+        Gates on `f1d3a681d0`:
+
+        | gate | state | why |
+        | --- | --- | --- |
+        | qa | ❌ failure | awaiting an approval from a member of team qa |
+
+        <details><summary>sopbot commands</summary>
+
+        # /sop-n/a
+
+        Declares that a gate does not apply to this pull request: a *waiver*. The gate then passes, and
+        the waiver is recorded (who, why, which comment, which head commit) until it is revoked.
+
+        ## Syntax
+
+        ```
+        /sop-n/a [GATE...] [SEPARATOR] REASON
+        ```
+
+        - **GATE**: a configured gate, by its name or an alias. With the default configuration:
+          `qa` (alias `qa-review`) and `security` (alias `security-review`). Every gate also answers to
+          `NAME-review`. Case, `_`, spaces and repeated `-` do not matter, and trailing `.` `!` `,` `;`
+          `:` `?` are dropped: `QA`, `Security_Review.` and `security review` all work. Several gates are
+          separated by commas and/or spaces; a gate named twice counts once.
+        - **SEPARATOR** (optional): `—` (em dash), `–` (en dash), `:`, or a free-standing `-` or `--`,
+          with or without spaces around it (`qa-review—docs only`). A colon stuck to the command word
+          (`/sop-n/a: qa docs`) is punctuation, not the separator: `qa` is still read as a gate.
+        - **REASON** (required): the rest of the line. Without a reason the command is refused. Gates are
+          read up to the first word that is not a gate, so when the reason itself starts with a gate's
+          name, put a separator before it: `/sop-n/a qa: security is not affected`.
+        - **No gate named**: the waiver covers *every gate you may waive*; the reply says which.
+
+        A typo in a gate name must not silently turn into "every gate": when the first word of the reason
+        looks like a gate name or alias, the command is refused with a suggestion. "Looks like" is
+        decided after folding full-width and look-alike characters (`ｑａ`, a Cyrillic `qа`) to the
+        letters they look like: the word is then the name itself, or one edit from it (a letter added,
+        dropped or changed, or two neighbours swapped; two edits for names of 8 characters or more), and
+        for names of 3 characters or fewer the edit must keep the first letter or be a swap. So `qs`, `q`
+        and `aq` look like `qa`, and `secuirty` like `security`, while ordinary words such as `a`, `docs`,
+        `n/a` or `typo` start a reason. The word is also checked with its wrapping stripped (quotes,
+        backticks, brackets and other punctuation around it, a possessive `'s`) and split at `/`, `+`,
+        `&` and `|`: `` `qa` ``, `(qa)`, `qa/security` and `QA's` are refused, while `n/a` (`n` and `a`)
+        and `CI/CD` are not. To start a reason with such a word on purpose, put a separator before it
+        (`/sop-n/a — securely …`, `/sop-n/a: "qa" was not touched`).
+
+        A control character in the line (NUL, ESC, …; a tab is fine) makes the command malformed: it is
+        refused and nothing is recorded.
+
+        ## Who may use it
+
+        A member of one of the gate's `waivable_by` teams (see the `[gate.NAME]` configuration) who is not
+        the author of the pull request. Authors can never waive gates on their own pull requests, even as
+        members of a waiving team. With no gate named, the waiver covers exactly the gates for which this
+        holds.
+
+        ## What sopbot answers
+
+        - **Accepted**: sopbot records the waiver, sets the gate's status to success with a description
+          such as `waived by @alice: docs-only change`, updates the N/A status
+          (`sop-checklist / na-declarations (pull_request)`) that lists the waived gates, and replies
+          naming the gates it waived.
+        - **Refused**: a reply that says why (not in a waiving team, author of the pull request, unknown
+          gate, missing reason) with the usage line. Nothing is recorded.
+        - A waiver stays active until `/sop-revoke`, until the comment that declared it is deleted, or
+          until the pull request is closed or merged.
+
+        ## Examples
+
+        Waive one gate:
+
+        ```example
+        /sop-n/a qa-review docs-only change
+        ```
+        ```json
+        [{"line": 1, "command": "sop-n/a", "gates": ["qa"], "reason": "docs-only change"}]
+        ```
+
+        Waive two gates, any spelling, with a separator:
+
+        ```example
+        /sop-n/a QA, Security_Review — only the README changed
+        ```
+        ```json
+        [{"line": 1, "command": "sop-n/a", "gates": ["qa", "security"], "reason": "only the README changed"}]
+        ```
+
+        A colon stuck to the command word is punctuation; the next colon separates the reason:
+
+        ```example
+        /sop-n/a: QA: docs only
+        ```
+        ```json
+        [{"line": 1, "command": "sop-n/a", "gates": ["qa"], "reason": "docs only"}]
+        ```
+
+        No gate named: every gate you may waive.
+
+        ```example
+        This PR only touches comments.
+        /sop-n/a — comment-only change
+        ```
+        ```json
+        [{"line": 2, "command": "sop-n/a", "gates": [], "reason": "comment-only change"}]
+        ```
+
+        A separator keeps a reason that starts with a gate's name out of the gate list:
+
+        ```example
+        /sop-n/a qa security is not affected
+        /sop-n/a qa: security is not affected
+        ```
+        ```json
+        [
+          {"line": 1, "command": "sop-n/a", "gates": ["qa", "security"], "reason": "is not affected"},
+          {"line": 2, "command": "sop-n/a", "gates": ["qa"], "reason": "security is not affected"}
+        ]
+        ```
+
+        A reason is required:
+
+        ```example
+        /sop-n/a security —
+        ```
+        ```json
+        [{"line": 1, "error": "missing reason: say why the gate does not apply; usage: /sop-n/a [GATE...] REASON"}]
+        ```
+
+        A misspelt gate is refused rather than read as the start of the reason:
+
+        ```example
+        /sop-n/a secuirty not applicable
+        ```
+        ```json
+        [{"line": 1, "error": "unknown gate `secuirty` (a reason that starts with this word needs `:` before it); did you mean `security`?"}]
+        ```
+
+        A short gate name is guarded too: a word one edit from `qa` that keeps its first letter, or swaps
+        its letters, is refused; the word `a` is not:
+
+        ```example
+        /sop-n/a qs docs only
+        /sop-n/a aq docs only
+        /sop-n/a a typo fix
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `qs` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `aq` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 3, "command": "sop-n/a", "gates": [], "reason": "a typo fix"}
+        ]
+        ```
+
+        A gate spelt with look-alike characters (here a Cyrillic `а`) or full-width letters is refused,
+        never read as a reason:
+
+        ```example
+        /sop-n/a qа docs only
+        /sop-n/a ｑａ docs only
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `qа`: it is spelt with look-alike or full-width characters; did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `ｑａ`: it is spelt with look-alike or full-width characters; did you mean `qa`?"}
+        ]
+        ```
+
+        A gate name in quotes, backticks or brackets, with a possessive `'s`, or joined to another by
+        `/`, `+` or `&` is refused too, rather than read as the start of a reason; ordinary words such as
+        `n/a` or `CI/CD` still start one:
+
+        ```example
+        /sop-n/a `qa` docs only
+        /sop-n/a (qa) docs only
+        /sop-n/a "qa" docs
+        /sop-n/a qa/security docs
+        /sop-n/a QA's tests are irrelevant
+        /sop-n/a CI/CD only
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `` `qa` ``: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `(qa)`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 3, "error": "unknown gate `\"qa\"`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 4, "error": "unknown gate `qa/security`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa, security`?"},
+          {"line": 5, "error": "unknown gate `QA's`: name gates plainly, without quotes, brackets or `/` (a reason that starts with this word needs `:` before it); did you mean `qa`?"},
+          {"line": 6, "command": "sop-n/a", "gates": [], "reason": "CI/CD only"}
+        ]
+        ```
+
+        A misspelt command:
+
+        ```example
+        /sop-na qa docs only
+        ```
+        ```json
+        [{"line": 1, "error": "unknown command `/sop-na`; did you mean `/sop-n/a`?"}]
+        ```
+
+        # /sop-revoke
+
+        Revokes the active waivers on this pull request for the gates named. The gates are then evaluated
+        again on their reviews.
+
+        ## Syntax
+
+        ```
+        /sop-revoke GATE...
+        ```
+
+        - **GATE**: one or more configured gates, spelt as for `/sop-n/a` (`qa`, `qa-review`,
+          `Security_Review`, `security review`, …), separated by commas and/or spaces. At least one gate
+          is required, and every word must name a gate.
+
+        ## Who may use it
+
+        The person who declared the waiver, or a member of one of the gate's `waivable_by` teams.
+
+        ## What sopbot answers
+
+        - **Accepted**: sopbot marks the waivers revoked (who, when), re-evaluates the gates and posts
+          their statuses (success only if a team member approved), updates the N/A status, and replies
+          naming the gates whose waivers it revoked. A gate with no active waiver is named as such.
+        - **Refused**: a reply that says why (not allowed to revoke, unknown gate, no gate named) with the
+          usage line. Nothing changes.
+
+        ## Examples
+
+        Revoke one waiver:
+
+        ```example
+        /sop-revoke qa-review
+        ```
+        ```json
+        [{"line": 1, "command": "sop-revoke", "gates": ["qa"]}]
+        ```
+
+        Several gates; a name may be typed as two words:
+
+        ```example
+        /sop-revoke security review, qa
+        ```
+        ```json
+        [{"line": 1, "command": "sop-revoke", "gates": ["security", "qa"]}]
+        ```
+
+        A gate is required:
+
+        ```example
+        /sop-revoke
+        ```
+        ```json
+        [{"line": 1, "error": "missing gate: name the waived gate to revoke (known gates: qa, security); usage: /sop-revoke GATE..."}]
+        ```
+
+        Every word must be a gate:
+
+        ```example
+        /sop-revoke qa-reveiw
+        /sop-revoke qa because it was the wrong PR
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `qa-reveiw`; did you mean `qa-review`?"},
+          {"line": 2, "error": "unknown gate `because`; known gates: qa, security"}
+        ]
+        ```
+
+        # /refire
+
+        Re-runs the check of one or more gates now, without waiting for a new push or review: useful
+        after a team membership changed, or when a status looks stale.
+
+        ## Syntax
+
+        ```
+        /refire [GATE...|all]
+        ```
+
+        - **GATE**: configured gates, spelt as for `/sop-n/a` (`qa`, `qa-review`, `Security_Review`,
+          `security review`, …), separated by commas and/or spaces.
+        - No gate, or `all`: every configured gate, in configuration order.
+        - Every word must name a gate or be `all`.
+
+        ## Who may use it
+
+        Anyone who can comment on the pull request. This is safe: the check only reads reviews and team
+        memberships, so who asks for it cannot change its result.
+
+        ## What sopbot answers
+
+        sopbot evaluates each gate with its own token, posts the gate statuses on the pull request's head
+        commit, and replies with the outcome per gate: approved (by whom), waived (by whom, why), still
+        waiting (for which team), or an error when sopbot's token cannot read a team's members (the reply
+        names the team, for an admin to fix). An unknown gate gets a reply with the usage line and
+        nothing is checked.
+
+        ## Examples
+
+        Every gate:
+
+        ```example
+        /refire
+        ```
+        ```json
+        [{"line": 1, "command": "refire", "gates": ["qa", "security"]}]
+        ```
+
+        One gate, any spelling:
+
+        ```example
+        /Refire Security_Review!
+        ```
+        ```json
+        [{"line": 1, "command": "refire", "gates": ["security"]}]
+        ```
+
+        A command counts only at the start of a line:
+
+        ```example
+        To re-run the checks, comment /refire on a line of its own.
+        ```
+        ```json
+        []
+        ```
+
+        A misspelt gate:
+
+        ```example
+        /refire secuirty
+        ```
+        ```json
+        [{"line": 1, "error": "unknown gate `secuirty`; did you mean `security`?"}]
+        ```
+
+        A gate spelt with full-width or look-alike letters (here a Cyrillic `ѕ`) is refused:
+
+        ```example
+        /refire ｑａ
+        /refire ѕecurity
+        ```
+        ```json
+        [
+          {"line": 1, "error": "unknown gate `ｑａ`: it is spelt with look-alike or full-width characters; did you mean `qa`?"},
+          {"line": 2, "error": "unknown gate `ѕecurity`: it is spelt with look-alike or full-width characters; did you mean `security`?"}
+        ]
+        ```
+
+        A misspelt command:
+
+        ```example
+        /refier qa
+        ```
+        ```json
+        [{"line": 1, "error": "unknown command `/refier`; did you mean `/refire`?"}]
+        ```
+
+        # /sop-help
+
+        Shows this reference.
+
+        ## Syntax
+
+        ```
+        /sop-help
+        ```
+
+        Anything after `/sop-help` on the line is ignored.
+
+        ## Who may use it
+
+        Anyone who can comment on the pull request.
+
+        ## What sopbot answers
+
+        A reply with the reference of every command: this page and the pages of `/sop-n/a`,
+        `/sop-revoke` and `/refire`.
+
+        ## How sopbot reads commands
+
+        - A command counts only at the start of a line that Gitea shows as ordinary text (a paragraph
+          line). `to /refire you need…` in the middle of a sentence is not a command, and neither is a
+          list item's own line (`- /refire`). Up to 3 spaces before the command are fine; 4 or more (or a
+          tab) make an indented code block after a blank line or at the start of the comment, but are
+          fine on a line that directly continues a paragraph line.
+        - A comment may hold several commands, one per line, among ordinary text. At most 10 are run; an
+          11th command line gets an error and it and the lines after it are not run.
+        - Command words and gate names ignore case, `_`, spaces and repeated `-`, and trailing `.` `!`
+          `,` `;` `:` `?`: `/SOP_N/A`, `/Refire!` and `/sop-help.` all work.
+        - A `/sop-…` word that is not a command, or a word one or two letters away from a command
+          (`/refier`), is answered with an error and a suggestion. Any other `/word` (`/usr/bin`, `/cc`)
+          is ordinary text.
+        - Lines sopbot never reads as commands, because Gitea shows them as code, HTML or quotes rather
+          than as a command you typed: code blocks (fenced with ```` ``` ```` or `~~~` at any depth, also
+          inside list items and quotes, and indented ones), inline code spans, HTML blocks (`<pre>`,
+          `<div>`, `<details>` up to the first blank line, …) and inline HTML (a tag opened inside a
+          paragraph, such as `x <pre>`, hides the lines up to its closing tag or the paragraph's end),
+          math blocks (`$$` … `$$`, `\[` … `\]`), images' text, struck-out
+          text (`~~…~~`), quoted lines (starting with `>`; a line typed without `>` is not quoted, even
+          right under a quote), and HTML comments (`<!-- … -->`). sopbot finds these regions with a
+          CommonMark parser, as Gitea's renderer does.
+        - Only the first 64 KiB of a comment are read.
+        - Comments written by sopbot itself are never read.
+
+        ## Examples
+
+        ```example
+        /sop-help
+        ```
+        ```json
+        [{"line": 1, "command": "sop-help", "gates": []}]
+        ```
+
+        Quotes, code blocks and HTML comments are not read; text after `/sop-help` is ignored:
+
+        ~~~~example
+        > /refire
+        Quoting a command does not run it, and neither does a code block:
+        ```
+        /sop-n/a qa example only
+        ```
+        <!-- /refire security -->
+        /sop-help what can I do here?
+        ~~~~
+        ```json
+        [{"line": 7, "command": "sop-help", "gates": []}]
+        ```
+
+        Other `/words` are ordinary text:
+
+        ```example
+        /cc @bob: the build log is under /var/log/ci
+        /refire qa
+        ```
+        ```json
+        [{"line": 2, "command": "refire", "gates": ["qa"]}]
+        ```
+
+        Leading spaces: up to 3 are fine, and so are more on a line that continues a paragraph line; an
+        indented line after a blank line is an indented code block:
+
+        ```example
+           /refire qa
+        Please re-run:
+              /refire security
+        An example of a waiver:
+
+            /sop-n/a docs only
+        ```
+        ```json
+        [
+          {"line": 1, "command": "refire", "gates": ["qa"]},
+          {"line": 3, "command": "refire", "gates": ["security"]}
+        ]
+        ```
+
+        A fence inside a list item is still a code block; a list item's own line is not a command:
+
+        ~~~~example
+        - To waive a gate, comment:
+          ```
+          /sop-n/a qa docs only
+          ```
+        - /refire
+        ~~~~
+        ```json
+        []
+        ```
+
+        HTML blocks are not read: `<pre>`, `<div>`, and `<details>` up to its first blank line:
+
+        ```example
+        <pre>
+        /sop-n/a docs only
+        </pre>
+        <details>
+        /sop-n/a security not affected
+        </details>
+        ```
+        ```json
+        []
+        ```
+
+        Inline HTML opened inside a paragraph hides what follows up to its closing tag or the end of the
+        paragraph (any tag but a void or self-closing one such as `<br>`), and math blocks (`$$` … `$$`,
+        `\[` … `\]`), which Gitea shows as code, are not read either:
+
+        ```example
+        x <pre>
+        /sop-n/a qa docs
+        </pre>
+        see <details>
+        /sop-n/a security docs
+
+        $$
+        /refire qa
+        $$
+        \[
+        /sop-revoke qa
+        \]
+        /sop-help
+        ```
+        ```json
+        [{"line": 13, "command": "sop-help", "gates": []}]
+        ```
+
+        After a blank line, the content of `<details>` is Markdown again, shown as text when opened, so
+        a command there counts:
+
+        ```example
+        <details>
+        <summary>Why no review</summary>
+
+        /sop-n/a qa: docs only
+
+        </details>
+        ```
+        ```json
+        [{"line": 4, "command": "sop-n/a", "gates": ["qa"], "reason": "docs only"}]
+        ```
+
+        </details>
+        "#);
 
     // Replayed from Gitea's UI: same body, new delivery id.
     let mut replay = hook.clone();
@@ -774,10 +1018,10 @@ async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_comment_never_delivered_is_handled_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     // No webhook configured: Gitea delivers nothing.
-    let id = c.comment("bob", "/refire qa");
-    let reply = c.reply(id).await;
+    let id = c.comment_unsent("bob", "/refire qa");
+    let reply = c.expect_reply(id).await;
     assert!(reply.contains("| qa | ❌ failure |"), "{reply}");
     assert_eq!(c.eyes(id), 1);
     c.expect_status(QA, "failure", "awaiting").await;
@@ -790,9 +1034,9 @@ async fn a_comment_never_delivered_is_handled_by_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_never_reacts_to_its_own_comments() {
-    let c = Case::start_polling().await;
-    let id = c.say("bob", "/refire qa").await;
-    c.reply(id).await;
+    let c = Tester::start_polling().await;
+    let id = c.comment("bob", "/refire qa").await;
+    c.expect_reply(id).await;
     let reply_id = c.replies(id)[0].id;
     let (status, body) = c.bot.deliver(&c.comment_hook(reply_id, "created")).await;
     assert_eq!(
@@ -800,7 +1044,7 @@ async fn the_bot_never_reacts_to_its_own_comments() {
         (200, "ignored: comment by the bot itself")
     );
     // Even a command in the bot's own words is not one: not by webhook, not by the poller.
-    let own = c.comment("sopbot", "/sop-n/a security the bot said so");
+    let own = c.comment_unsent("sopbot", "/sop-n/a security the bot said so");
     let (status, _) = c.bot.deliver(&c.comment_hook(own, "created")).await;
     assert_eq!(status, 200);
     c.poller_pass().await;
@@ -818,7 +1062,7 @@ async fn the_bot_never_reacts_to_its_own_comments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_posted_success_whose_webhook_was_lost_is_overturned_by_the_sweep() {
     // A status moves no PR's `updated_at`: without its `status` webhook, the sweep finds it.
-    let c = Case::start_sweeping().await;
+    let c = Tester::start_sweeping().await;
     // The poller's first sweep evaluates the PR.
     c.expect_status(QA, "failure", "awaiting").await;
     let head = c.head();
@@ -852,11 +1096,11 @@ async fn a_hand_posted_success_whose_webhook_was_lost_is_overturned_by_the_sweep
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_posted_success_is_overturned_by_the_next_evaluation() {
-    let c = Case::start().await;
+    let c = Tester::start().await;
     let head = c.head();
     c.world(|w| w.post_status(REPO, &head, "alice", "success", SECURITY, "lgtm", ""));
-    let id = c.say("bob", "/refire security").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("bob", "/refire security").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("@alice posted `success` on `security-review / approved` by hand. Only sopbot decides this status: its verdict (`failure`) has been posted on top"),
         "{reply}"
@@ -872,7 +1116,7 @@ async fn a_hand_posted_success_is_overturned_by_the_next_evaluation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_nothing() {
-    let mut c = Case::start().await;
+    let mut c = Tester::setup().process().start().await;
     c.world(|w| w.review(REPO, PR, "bob", "APPROVED", "lgtm"));
     // Slow Gitea: every event spends a second or more in flight.
     c.emu.set_latency(Duration::from_millis(100));
@@ -884,7 +1128,7 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
     ];
     let mut ids = Vec::new();
     for (user, body) in commands {
-        ids.push(c.say(user, body).await);
+        ids.push(c.comment(user, body).await);
     }
     // Kill 1: the second comment has its 👀 and no reply yet — its event is half done.
     wait_for(
@@ -920,7 +1164,7 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
     c.emu.clear_faults();
     c.restart().await;
     for id in &ids {
-        let reply = c.reply(*id).await;
+        let reply = c.expect_reply(*id).await;
         assert!(reply.contains("Gates on `"), "a complete reply: {reply}");
     }
     let db = sopbot::store::Store::open(&c.dir.path().join("sopbot.db"))
@@ -939,9 +1183,9 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
         assert_eq!(c.replies(*id).len(), 1, "one reply to comment {id}");
         assert_eq!(c.eyes(*id), 1, "one 👀 on comment {id}");
     }
-    let reply = c.reply(ids[1]).await;
+    let reply = c.expect_reply(ids[1]).await;
     assert!(reply.contains("waived `security`: `docs only`"), "{reply}");
-    let reply = c.reply(ids[2]).await;
+    let reply = c.expect_reply(ids[2]).await;
     assert!(reply.contains("**not waived** `qa`"), "{reply}");
 
     let audit = c.audit().await;
@@ -974,8 +1218,8 @@ async fn sigkill_between_acceptance_and_completion_loses_nothing_and_repeats_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_webhooks_are_refused_and_change_nothing() {
-    let c = Case::start().await;
-    let id = c.comment("carol", "/sop-n/a security docs only");
+    let c = Tester::start().await;
+    let id = c.comment_unsent("carol", "/sop-n/a security docs only");
     let hook = c.comment_hook(id, "created");
 
     // Unsigned, as from a hook without a secret.
@@ -1015,7 +1259,7 @@ async fn bad_webhooks_are_refused_and_change_nothing() {
     assert!(c.waivers(true).await.is_empty());
     // The same comment, properly signed, is new to the bot.
     assert_eq!(c.deliver(&hook).await, "queued");
-    c.reply(id).await;
+    c.expect_reply(id).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
     assert_eq!(c.waivers(false).await.len(), 1);
@@ -1024,9 +1268,9 @@ async fn bad_webhooks_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_bot_cleanly() {
-    let mut c = Case::start().await;
-    let id = c.say("bob", "/refire qa").await;
-    c.reply(id).await;
+    let mut c = Tester::setup().process().start().await;
+    let id = c.comment("bob", "/refire qa").await;
+    c.expect_reply(id).await;
     let status = c.bot.terminate(WAIT).await;
     assert_eq!(status.code(), Some(0), "{}", c.log());
     c.finish();
@@ -1036,7 +1280,7 @@ async fn sigterm_stops_the_bot_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_whose_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.approve("bob").await;
     c.expect_status(QA, "success", "approved by @bob").await;
     let new = c.world(|w| w.push(REPO, PR));
@@ -1051,7 +1295,7 @@ async fn a_push_whose_webhook_was_lost_is_caught_by_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_whose_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.expect_status(QA, "failure", "awaiting").await;
     // A review moves the PR's `updated_at`: the fast pass lists it.
     c.world(|w| w.review(REPO, PR, "bob", "APPROVED", "lgtm"));
@@ -1061,7 +1305,7 @@ async fn an_approval_whose_webhook_was_lost_is_caught_by_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_re_requested_while_its_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
+    let c = Tester::start_polling().await;
     c.approve("bob").await;
     c.expect_status(QA, "success", "approved by @bob").await;
     // Re-requesting bob's review clears `official` on his approval (Gitea's AddReviewRequest):
@@ -1073,9 +1317,9 @@ async fn a_review_re_requested_while_its_webhook_was_lost_is_caught_by_the_polle
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pr_closed_while_its_webhook_was_lost_still_expires_its_waivers() {
-    let c = Case::start_polling().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start_polling().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     assert_eq!(c.waivers(false).await.len(), 1);
     c.world(|w| w.close_pr(REPO, PR, true));
     c.eventually("the waiver of the merged PR to expire", || async {
@@ -1094,9 +1338,9 @@ async fn a_pr_closed_while_its_webhook_was_lost_still_expires_its_waivers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_comment_deleted_while_its_webhook_was_lost_is_caught_by_the_poller() {
-    let c = Case::start_polling().await;
-    let waive = c.say("carol", "/sop-n/a security docs only").await;
-    c.reply(waive).await;
+    let c = Tester::start_polling().await;
+    let waive = c.comment("carol", "/sop-n/a security docs only").await;
+    c.expect_reply(waive).await;
     c.expect_status(SECURITY, "success", "waived by @carol")
         .await;
     c.world(|w| w.delete_comment(REPO, waive));
@@ -1115,9 +1359,9 @@ async fn a_waiver_comment_deleted_while_its_webhook_was_lost_is_caught_by_the_po
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_without_a_reason_gets_usage_help_and_changes_nothing() {
-    let c = Case::start().await;
-    let id = c.say("carol", "/sop-n/a security").await;
-    let reply = c.reply(id).await;
+    let c = Tester::start().await;
+    let id = c.comment("carol", "/sop-n/a security").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("- line 1: missing reason: say why the gate does not apply; usage: /sop-n/a [GATE...] REASON"),
         "{reply}"
@@ -1129,10 +1373,10 @@ async fn a_waiver_without_a_reason_gets_usage_help_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refire_explains_an_approval_by_someone_outside_the_team() {
-    let c = Case::start().await;
+    let c = Tester::start().await;
     c.approve("dave").await;
-    let id = c.say("alice", "/refire qa").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("alice", "/refire qa").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@dave is not in it) |"),
         "{reply}"
@@ -1151,10 +1395,10 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
     let mut w = world();
     let security = w.team_id("security");
     w.remove_team_member(security, "sopbot");
-    let c = Case::start_with(w, 0).await;
+    let c = Tester::setup_in(w).start().await;
     c.world(|w| w.review(REPO, PR, "carol", "APPROVED", "ok"));
-    let id = c.say("alice", "/refire security").await;
-    let reply = c.reply(id).await;
+    let id = c.comment("alice", "/refire security").await;
+    let reply = c.expect_reply(id).await;
     assert!(
         reply.contains("the bot's token got **403** reading the team of @carol's approval. An admin must add the bot account to that team"),
         "{reply}"
@@ -1164,8 +1408,8 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
 
     // An admin provisions the bot, and someone asks again: every /refire looks afresh.
     c.world(|w| w.add_team_member(security, "sopbot"));
-    let again = c.say("alice", "/refire security").await;
-    let reply = c.reply(again).await;
+    let again = c.comment("alice", "/refire security").await;
+    let reply = c.expect_reply(again).await;
     assert!(
         reply.contains("| security | ✅ success | approved by @carol (team security) |"),
         "{reply}"
@@ -1181,8 +1425,12 @@ async fn a_team_the_bot_cannot_read_is_an_error_with_the_fix_until_provisioned()
 mod forgejo {
     use super::*;
 
-    async fn start() -> Case {
-        let c = Case::start_as(Flavor::Forgejo).await;
+    async fn start() -> Tester {
+        // The bot's log names the server it found: the real process.
+        let c = Tester::setup_in(world().with_flavor(Flavor::Forgejo))
+            .process()
+            .start()
+            .await;
         assert_eq!(c.world(|w| w.flavor()), Flavor::Forgejo);
         c
     }
@@ -1217,7 +1465,7 @@ mod forgejo {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_x_forgejo_signature_is_checked() {
         let c = start().await;
-        let id = c.comment("carol", "/sop-n/a security docs only");
+        let id = c.comment_unsent("carol", "/sop-n/a security docs only");
         let hook = c.comment_hook(id, "created");
         let good = hook.signed_headers(common::serve::SECRET);
         assert!(good.iter().any(|(k, _)| k == "X-Forgejo-Signature"));
@@ -1241,7 +1489,7 @@ mod forgejo {
             .collect();
         assert_eq!(only_forgejo.len(), 5);
         assert_eq!(c.bot.post(&only_forgejo, hook.body.clone()).await.0, 202);
-        c.reply(id).await;
+        c.expect_reply(id).await;
         c.expect_status(SECURITY, "success", "waived by @carol")
             .await;
         c.finish();

@@ -5,7 +5,7 @@
 //! (README, "Commands"): such commands are not acted on — no waiver, no reaction, no reply, the
 //! gate unchanged — audited once, and neither the webhook nor the poller comes back to them.
 
-mod common;
+use crate::support as common;
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@
 //! that says what happens next, `/readyz` naming the database, one log line per outage (and
 //! one for the recovery), and every delivery that got 202 handled once in the end.
 
-mod common;
+use crate::support as common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{find_repo, json_body, json_error, not_found, ok, parse_body, AppState, Res};
+use crate::server::{find_repo, json_body, json_error, not_found, ok, parse_body, AppState, Res};
 use crate::world::{Access, Branch, Hook, World};
 
 /// The repo's name if the caller is its admin; else 403 (404 when it cannot see it).
@@ -127,7 +127,7 @@ fn hook_events(list: &[&str]) -> Vec<String> {
     plain.chain(issues).chain(pulls).map(String::from).collect()
 }
 
-pub(super) async fn list_hooks(
+pub(crate) async fn list_hooks(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path((o, r)): Path<(String, String)>,
@@ -139,7 +139,7 @@ pub(super) async fn list_hooks(
     })
 }
 
-pub(super) async fn create_hook(
+pub(crate) async fn create_hook(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path((o, r)): Path<(String, String)>,
@@ -172,7 +172,7 @@ pub(super) async fn create_hook(
     })
 }
 
-pub(super) async fn edit_hook(
+pub(crate) async fn edit_hook(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path((o, r, id)): Path<(String, String, String)>,
@@ -202,7 +202,7 @@ pub(super) async fn edit_hook(
     })
 }
 
-pub(super) async fn list_protections(
+pub(crate) async fn list_protections(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path((o, r)): Path<(String, String)>,
@@ -254,7 +254,7 @@ fn set_rule(w: &mut World, repo: &str, name: &str, form: &Value, create: bool) -
     Ok(json_body(status, &out))
 }
 
-pub(super) async fn create_protection(
+pub(crate) async fn create_protection(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path((o, r)): Path<(String, String)>,
@@ -273,7 +273,7 @@ pub(super) async fn create_protection(
     })
 }
 
-pub(super) async fn edit_protection(
+pub(crate) async fn edit_protection(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path((o, r, name)): Path<(String, String, String)>,

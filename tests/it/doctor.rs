@@ -1,6 +1,6 @@
 //! `sopbot doctor` against the emulator: a misprovisioned bot is found before any PR hits it.
 
-mod common;
+use crate::support as common;
 
 use common::{config_text, sopbot, stderr, stdout, write_config};
 use gitea_emu::{Emulator, World};

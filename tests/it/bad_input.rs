@@ -9,7 +9,7 @@
 //! The decoder itself is also run on random bytes and on mutated real payloads (proptest): it
 //! returns an answer and never panics. `fuzz/` has the cargo-fuzz targets for longer runs.
 
-mod common;
+use crate::support as common;
 
 use std::time::Duration;
 

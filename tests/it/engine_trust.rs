@@ -4,7 +4,7 @@
 //! Each test checks what people see: statuses on the commit, replies, `sopbot waivers list
 //! --json` and `sopbot audit --json`.
 
-mod common;
+use crate::support as common;
 
 use std::path::PathBuf;
 use std::time::Duration;

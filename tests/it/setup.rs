@@ -1,7 +1,7 @@
 //! `sopbot setup` against the emulator: the webhook and the branch protection contexts, a dry
 //! run that changes nothing, idempotence, and a clear refusal without repo admin.
 
-mod common;
+use crate::support as common;
 
 use common::serve::{serve_config, SECRET};
 use common::{sopbot, stderr, stdout, write_config};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gitea_emu::{Emulator, World};
 
-const UNIT: &str = include_str!("../deploy/sopbot.service");
+const UNIT: &str = include_str!("../../deploy/sopbot.service");
 
 /// The unit with ExecStart pointing at the binary just built, written into `dir`.
 fn unit_file(dir: &Path) -> std::path::PathBuf {
@@ -114,8 +114,8 @@ fn sopbot_vars(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-const DOCKERFILE: &str = include_str!("../deploy/Dockerfile");
-const COMPOSE: &str = include_str!("../deploy/compose.yaml");
+const DOCKERFILE: &str = include_str!("../../deploy/Dockerfile");
+const COMPOSE: &str = include_str!("../../deploy/compose.yaml");
 
 /// The compose config with the image's and compose's variables is valid up to its secret files,
 /// which exist only inside the container: config check says exactly that, and with them in
@@ -196,7 +196,7 @@ fn container_files_are_pinned_non_root_and_self_checking() {
     assert_ne!(uid, 0);
     assert!(DOCKERFILE.contains("CMD [\"/usr/local/bin/sopbot\", \"healthcheck\"]"));
     assert!(!DOCKERFILE.contains("curl"));
-    let ignore = include_str!("../.dockerignore");
+    let ignore = include_str!("../../.dockerignore");
     assert!(ignore.lines().any(|l| l == "**/target"), "{ignore}");
     assert_eq!(COMPOSE.matches("restart: unless-stopped").count(), 2);
     assert!(COMPOSE.contains("condition: service_healthy"));

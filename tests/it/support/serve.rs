@@ -19,12 +19,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// A config for `serve` against `emu`: the gates of [`super::config_text`], the webhook secret
 /// [`SECRET`], a 64 KiB body limit, and the poller every `poll_secs` (0: off).
 pub fn serve_config(emu: &Emulator, poll_secs: u64, extra: &str) -> String {
-    super::config_text_with(
-        emu,
-        &format!("webhook_secret = \"{SECRET}\"\nmax_body_bytes = 65536\n"),
-        poll_secs,
-        extra,
-    )
+    super::ConfigToml::new(emu)
+        .webhook_secret(SECRET)
+        .poll(poll_secs, "")
+        .extra(extra)
+        .render()
 }
 
 /// A running `sopbot serve`. Dropping it kills the process.
