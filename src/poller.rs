@@ -422,6 +422,13 @@ impl Poller {
     ) -> anyhow::Result<usize> {
         let started = Utc::now();
         let open = self.client.open_pulls(repo).await?;
+        // The census of heads that lets an evaluation find the PRs sharing its commit without
+        // listing every open PR (`Ctx::sharing_head`); stored before `swept_at` says it exists.
+        for pr in &open {
+            self.store
+                .census_head(&repo.full(), pr.number as i64, &pr.head.sha)
+                .await?;
+        }
         let mut found = 0;
         for pr in &open {
             let last = self

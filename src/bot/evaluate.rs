@@ -87,38 +87,59 @@ impl Ctx {
 
     /// The other open PRs whose head is `pr`'s head commit. Gitea keeps statuses per commit
     /// (and repository), so the statuses there answer for every one of them. Listing every
-    /// open PR would cost a call per 50 of them on every evaluation; instead, two sources:
-    /// - the 50 open PRs updated most recently (one call): a PR opened or pushed to lately,
-    ///   even one whose webhook is lost or not yet handled, is there;
-    /// - the heads every evaluation records (`Store::note_head`): an older PR on this commit,
-    ///   read again from Gitea to confirm it is still open and still there.
+    /// open PR would cost a call per 50 of them on every evaluation; instead:
+    /// - the open PRs updated most recently (one call): when that page is not full it is every
+    ///   open PR; otherwise a PR opened or pushed to lately, even one whose webhook is lost or
+    ///   not yet handled, is on it;
+    /// - the heads recorded in the store by every evaluation and by the sweep's census of all
+    ///   open PRs (`Store::note_head`, `Store::census_head`): an older PR on this commit, read
+    ///   again from Gitea to confirm it is still open and still there.
     ///
-    /// A closed `pr` still has siblings.
+    /// Without a census (the poller or its sweep off, or not run yet) and more open PRs than a
+    /// page, every open PR is listed. A closed `pr` still has siblings.
     pub async fn sharing_head(
         &self,
         repo: &RepoName,
         pr: &PullRequest,
     ) -> anyhow::Result<Vec<PullRequest>> {
+        let context = "cannot list the open PRs that may share the head commit";
+        let on_head = |p: &PullRequest| p.number != pr.number && p.head.sha == pr.head.sha;
         let recent = self
             .client
             .recently_updated_open_pulls(repo)
             .await
-            .context("cannot list the open PRs that may share the head commit")?;
-        let mut siblings: Vec<PullRequest> = recent
-            .into_iter()
-            .filter(|p| p.number != pr.number && p.head.sha == pr.head.sha)
-            .collect();
+            .context(context)?;
+        if recent.len() < crate::gitea::PAGE_SIZE {
+            return Ok(recent.into_iter().filter(on_head).collect());
+        }
+        let census = self
+            .store
+            .cursor(&repo.full())
+            .await?
+            .is_some_and(|c| c.swept_at.is_some());
+        if !census {
+            let open = self.client.open_pulls(repo).await.context(context)?;
+            return Ok(open.into_iter().filter(on_head).collect());
+        }
+        let mut siblings: Vec<PullRequest> = recent.into_iter().filter(on_head).collect();
         for n in self.store.prs_on_head(&repo.full(), &pr.head.sha).await? {
             let Ok(n) = u64::try_from(n) else { continue };
             if n == pr.number || siblings.iter().any(|s| s.number == n) {
                 continue;
             }
-            let other =
-                self.client.pull(repo, n).await.with_context(|| {
-                    format!("cannot read #{n}, which may share the head commit")
-                })?;
-            if other.is_open() && other.head.sha == pr.head.sha {
-                siblings.push(other);
+            match self.client.pull(repo, n).await {
+                Ok(other) if other.is_open() && other.head.sha == pr.head.sha => {
+                    siblings.push(other)
+                }
+                Ok(_) => {}
+                // Deleted: it shares nothing, and must not block this commit's evaluations.
+                Err(e) if e.is_not_found() => {
+                    self.store.forget_evaluation(&repo.full(), n as i64).await?
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot read #{n}, which may share the head commit")))
+                }
             }
         }
         Ok(siblings)

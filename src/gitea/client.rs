@@ -946,6 +946,26 @@ mod tests {
         assert_eq!(server.count("/repos/acme/widgets/pulls/7"), 2);
     }
 
+    /// Every clone shares one budget: ten calls at five a second cannot all go out within the
+    /// first second (the first five are the burst). A lower bound the limiter guarantees.
+    #[tokio::test]
+    async fn the_rate_limit_is_shared_by_every_clone() {
+        let server = TestServer::start(|_, _| Reply::json(200, pr_json(7))).await;
+        let opts = ClientOptions {
+            max_requests_per_second: 5,
+            ..fast_options()
+        };
+        let client = GiteaClient::new(&server.base_url, Secret::new(TOKEN), opts).unwrap();
+        let started = std::time::Instant::now();
+        let calls = (0..10).map(|_| {
+            let c = client.clone();
+            async move { c.pull(&widgets(), 7).await.unwrap() }
+        });
+        futures_util::future::join_all(calls).await;
+        assert!(started.elapsed() >= Duration::from_millis(900));
+        assert_eq!(server.count("/repos/acme/widgets/pulls/7"), 10);
+    }
+
     #[tokio::test]
     async fn gives_up_on_5xx_after_the_configured_retries() {
         let server = TestServer::start(|_, _| Reply::text(502, "bad gateway")).await;

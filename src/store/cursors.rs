@@ -229,14 +229,35 @@ impl Store {
 
     /// Records that an open PR's head is `head_sha` (every evaluation does, under the commit's
     /// lock, before it posts): the PRs that share a head commit are found here, without
-    /// listing every open PR. A PR seen for the first time gets an empty fingerprint, so the
-    /// poller still compares its reviews.
+    /// listing every open PR. A PR seen for the first time, or on a new head, gets an empty
+    /// fingerprint, so the poller compares its reviews again until an evaluation is recorded.
     pub async fn note_head(&self, repo: &str, pr: i64, head_sha: &str) -> Result<(), StoreError> {
         let now = ts(self.now());
         sqlx::query!(
             "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
              VALUES (?1, ?2, ?3, '', ?4)
-             ON CONFLICT (repo, pr) DO UPDATE SET head_sha = excluded.head_sha",
+             ON CONFLICT (repo, pr) DO UPDATE SET
+                 reviews_fingerprint = CASE WHEN head_sha = excluded.head_sha
+                     THEN reviews_fingerprint ELSE '' END,
+                 head_sha = excluded.head_sha",
+            repo,
+            pr,
+            head_sha,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The sweep's census: the head of an open PR never recorded (an evaluation's own record,
+    /// read from the PR itself, is never replaced by the listing's, which may lag).
+    pub async fn census_head(&self, repo: &str, pr: i64, head_sha: &str) -> Result<(), StoreError> {
+        let now = ts(self.now());
+        sqlx::query!(
+            "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
+             VALUES (?1, ?2, ?3, '', ?4)
+             ON CONFLICT (repo, pr) DO NOTHING",
             repo,
             pr,
             head_sha,

@@ -317,3 +317,49 @@ async fn a_sweep_does_not_queue_a_pr_whose_event_is_still_waiting() {
         .unwrap();
     assert_eq!(poller.poll_once().await.reevaluations, 0);
 }
+
+/// With more open PRs than a page, an old PR on the same commit as a new one is found: by
+/// listing every open PR while no sweep has taken a census of heads, and from the census (one
+/// page and one read, not a listing of all) once one has.
+#[tokio::test]
+async fn an_old_pr_on_a_shared_head_is_found_among_many_open_prs() {
+    let now = chrono::Utc::now();
+    let mut w =
+        World::example_at(now - chrono::Duration::hours(3)).with_branch("widgets", "release", true);
+    w.open_prs("widgets", "alice", "main", "feature", 60);
+    w.set_clock(now - chrono::Duration::minutes(1));
+    // #7 is old and unapproved; a new PR from its branch into release is approved.
+    let new = w.open_pr_from_branch("widgets", "alice", "release", "feature/rate-limiter");
+    w.review("widgets", new, "bob", "APPROVED", "lgtm");
+    let emu = Emulator::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = evaluator(&emu, dir.path()).await;
+    let repo = "acme/widgets".parse().unwrap();
+    let pull = ctx.client.pull(&repo, new).await.unwrap();
+    let siblings = |evals: &[sopbot::bot::PrEvaluation]| -> Vec<u64> {
+        evals.iter().skip(1).map(|e| e.pr).collect()
+    };
+
+    emu.clear_calls();
+    let evals = ctx.evaluate_head(&repo, &pull, None, false).await.unwrap();
+    assert_eq!(siblings(&evals), [7]);
+    let listings = |emu: &Emulator| {
+        emu.calls()
+            .iter()
+            .filter(|c| c.path == "/api/v1/repos/acme/widgets/pulls")
+            .count()
+    };
+    assert_eq!(
+        listings(&emu),
+        3,
+        "no census yet: a page, then every open PR (2 pages)"
+    );
+
+    // A sweep takes the census; now one page and #7 read by number suffice.
+    let (poller, _) = poller(&emu, dir.path(), "10m").await;
+    poller.poll_once().await;
+    emu.clear_calls();
+    let evals = ctx.evaluate_head(&repo, &pull, None, false).await.unwrap();
+    assert_eq!(siblings(&evals), [7]);
+    assert_eq!(listings(&emu), 1);
+}
