@@ -144,8 +144,8 @@ impl Poller {
         let comments = self.poll_comments(repo, cursor.as_ref()).await;
         let pulls = self.poll_pulls(repo, cursor.as_ref()).await;
         let waivers = self.poll_waiver_comments(repo).await;
-        let swept = match cursor.as_ref().map(|c| c.swept_at) {
-            at if self.sweep_due(at.flatten()) => self.sweep(repo, at.flatten()).await,
+        let swept = match cursor.as_ref().and_then(|c| c.swept_at) {
+            at if self.sweep_due(at) => self.sweep(repo).await,
             _ => Ok(0),
         };
         let found = Found {
@@ -413,37 +413,30 @@ impl Poller {
     /// PRs closed with active waivers the fast pass did not see (closed before a first start)
     /// end them. The workers run the evaluations, within the shared rate limit.
     ///
-    /// A PR evaluated since the previous sweep began, or with an event still waiting, is not
-    /// queued again: the sweep's work stays bounded by the open PRs, never piles up.
-    async fn sweep(
-        &self,
-        repo: &RepoName,
-        previous: Option<DateTime<Utc>>,
-    ) -> anyhow::Result<usize> {
+    /// A PR with an event still waiting is not queued again: the sweep's work stays bounded by
+    /// the open PRs, and never piles up behind a slow bot.
+    async fn sweep(&self, repo: &RepoName) -> anyhow::Result<usize> {
         let started = Utc::now();
         let open = self.client.open_pulls(repo).await?;
         // The census of heads that lets an evaluation find the PRs sharing its commit without
-        // listing every open PR (`Ctx::sharing_head`); stored before `swept_at` says it exists.
+        // listing every open PR (`Ctx::sharing_head`); `swept_at` says it exists, so it is
+        // stored right after (and before the evaluations below start).
         for pr in &open {
             self.store
                 .census_head(&repo.full(), pr.number as i64, &pr.head.sha)
                 .await?;
         }
+        self.store.set_swept_at(&repo.full(), started).await?;
         let mut found = 0;
         for pr in &open {
             let last = self
                 .store
                 .last_evaluation(&repo.full(), pr.number as i64)
                 .await?;
-            let fresh = last
-                .as_ref()
-                .zip(previous)
-                .is_some_and(|(l, prev)| l.evaluated_at >= prev);
-            if fresh
-                || self
-                    .store
-                    .has_unfinished_event(&repo.full(), pr.number as i64)
-                    .await?
+            if self
+                .store
+                .has_unfinished_event(&repo.full(), pr.number as i64)
+                .await?
             {
                 continue;
             }
@@ -479,7 +472,6 @@ impl Poller {
                 }
             }
         }
-        self.store.set_swept_at(&repo.full(), started).await?;
         debug!(%repo, open = open.len(), queued = found, "poller: swept");
         Ok(found)
     }

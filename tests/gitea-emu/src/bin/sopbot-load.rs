@@ -847,12 +847,45 @@ async fn poll_costs(binary: &Path, open: usize, latency_ms: u64) -> Result<Value
     };
     let mut sorted = passes.clone();
     sorted.sort_unstable();
+    // A sweep of a quiet repository: due again (its time moved back), every PR re-evaluated.
+    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+        .fetch_one(&db)
+        .await
+        .unwrap_or(0);
+    emu.clear_calls();
+    sqlx::query("UPDATE poll_cursors SET swept_at = '2000-01-01T00:00:00Z'")
+        .execute(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+            .fetch_one(&db)
+            .await
+            .unwrap_or(0);
+        if (queued - before) as usize >= open && unfinished(&db).await == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the second sweep of {open} PRs did not finish"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sweep = emu.calls();
+    let sweep_secs2 = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(json!({
         "open_prs": open,
         "latency_ms": latency_ms,
         "idle_fast_pass_calls": sorted[sorted.len() / 2],
         "idle_fast_pass_calls_each": passes,
+        "idle_sweep": {
+            "calls": sweep.len(),
+            "calls_per_open_pr": round(sweep.len() as f64 / open as f64, 2),
+            "by_endpoint": by_endpoint(&sweep, 1),
+            "secs": round(sweep_secs2, 2),
+        },
         "startup_pass": {
             "calls": startup.len(),
             "by_endpoint": by_endpoint(&startup, 1),
