@@ -389,8 +389,29 @@ fn default_sopbot() -> PathBuf {
     }
 }
 
+/// The poller is on, as by default, but passes once an hour: its first pass sweeps (and takes
+/// the census of heads that evaluations use to find PRs sharing a commit), then it stays out of
+/// the way of the measured phases.
 fn config_text(emu: &Emulator, db: &Path) -> String {
-    poll_config_text(emu, db, "interval_secs = 0")
+    poll_config_text(emu, db, "interval_secs = 3600\nsweep_interval = \"1h\"")
+}
+
+/// Waits until the start-up sweep has queued an event for each of `open` PRs and all are done.
+async fn wait_startup_sweep(db: &SqlitePool, open: usize, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+            .fetch_one(db)
+            .await
+            .unwrap_or(0);
+        if queued as usize >= open && unfinished(db).await == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the start-up sweep of {open} PRs did not finish"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The bot's config with `poller` as the `[poller]` section's lines. The shared rate limit
@@ -809,20 +830,7 @@ async fn poll_costs(binary: &Path, open: usize, latency_ms: u64) -> Result<Value
     let _bot = Bot::start(binary, &config, &dir.join("bot.log"), None)?;
     let db = open_db(&db_path).await;
     // The start-up pass is over when the sweep's evaluations are done.
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
-            .fetch_one(&db)
-            .await
-            .unwrap_or(0);
-        if queued as usize >= open && unfinished(&db).await == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the first sweep of {open} PRs did not finish"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_startup_sweep(&db, open, Duration::from_secs(900)).await?;
     let sweep_secs = started.elapsed().as_secs_f64();
     let startup = emu.calls();
     // Idle passes: the calls between consecutive comment listings (each pass starts with one).
@@ -998,6 +1006,9 @@ async fn run(args: Args) -> Result<(), String> {
     // Idle: listening, nothing done yet.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss = proc_status_mib(pid, "VmRSS:").unwrap_or(f64::NAN);
+    // The poller's start-up sweep evaluates every PR once; the phases start after it.
+    wait_startup_sweep(&open_db(&db_path).await, prs.len(), args.timeout).await?;
+    emu.clear_calls();
 
     let ctx = Arc::new(Ctx {
         emu,
