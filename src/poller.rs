@@ -121,8 +121,8 @@ impl Poller {
                 }
             }
         }
+        // Each repository woke the workers as soon as its findings were stored (`poll_repo`).
         if total.comments + total.reevaluations > 0 {
-            self.notify.notify_one();
             info!(
                 comments = total.comments,
                 reevaluations = total.reevaluations,

@@ -398,17 +398,30 @@ fn config_text(emu: &Emulator, db: &Path) -> String {
 
 /// Waits until the start-up sweep has queued an event for each of `open` PRs and all are done.
 async fn wait_startup_sweep(db: &SqlitePool, open: usize, timeout: Duration) -> Result<(), String> {
+    wait_sweep(db, 0, open, timeout).await
+}
+
+async fn inbox_count(db: &SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+        .fetch_one(db)
+        .await
+        .unwrap_or(0)
+}
+
+/// Waits until `open` events more than `before` are in the inbox and none is unfinished.
+async fn wait_sweep(
+    db: &SqlitePool,
+    before: i64,
+    open: usize,
+    timeout: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
-            .fetch_one(db)
-            .await
-            .unwrap_or(0);
-        if queued as usize >= open && unfinished(db).await == 0 {
+        if (inbox_count(db).await - before) as usize >= open && unfinished(db).await == 0 {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("the start-up sweep of {open} PRs did not finish"));
+            return Err(format!("a sweep of {open} PRs did not finish"));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -856,30 +869,14 @@ async fn poll_costs(binary: &Path, open: usize, latency_ms: u64) -> Result<Value
     let mut sorted = passes.clone();
     sorted.sort_unstable();
     // A sweep of a quiet repository: due again (its time moved back), every PR re-evaluated.
-    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
-        .fetch_one(&db)
-        .await
-        .unwrap_or(0);
+    let before = inbox_count(&db).await;
     emu.clear_calls();
     sqlx::query("UPDATE poll_cursors SET swept_at = '2000-01-01T00:00:00Z'")
         .execute(&db)
         .await
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
-            .fetch_one(&db)
-            .await
-            .unwrap_or(0);
-        if (queued - before) as usize >= open && unfinished(&db).await == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the second sweep of {open} PRs did not finish"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_sweep(&db, before, open, Duration::from_secs(900)).await?;
     let sweep = emu.calls();
     let sweep_secs2 = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
