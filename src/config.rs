@@ -16,6 +16,9 @@ use crate::secret::Secret;
 use crate::types::{RepoName, TeamRef};
 
 pub mod env;
+mod repos;
+
+pub use repos::{GateOverride, OrgConfig};
 
 /// Environment variable holding the Gitea token when neither `token` nor `token_file` is set.
 pub const TOKEN_ENV: &str = "SOPBOT_GITEA_TOKEN";
@@ -62,6 +65,9 @@ pub struct Config {
     pub poller: PollerConfig,
     #[serde(default, rename = "repo")]
     pub repos: Vec<RepoConfig>,
+    /// Organisations whose repositories with a topic are served (`[[org]]`).
+    #[serde(default, rename = "org", skip_serializing_if = "Vec::is_empty")]
+    pub orgs: Vec<OrgConfig>,
     #[serde(default = "default_gates", rename = "gate")]
     pub gates: BTreeMap<String, GateConfig>,
     #[serde(default)]
@@ -145,6 +151,10 @@ pub struct PollerConfig {
     /// How many repositories, and PRs within one, the poller reads from Gitea at once.
     #[serde(default = "default_poll_concurrency")]
     pub concurrency: usize,
+    /// How often the repositories of each `[[org]]` are listed again to find those that gained
+    /// or lost its topic.
+    #[serde(default = "default_discover_interval", with = "duration")]
+    pub discover_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -154,6 +164,12 @@ pub struct RepoConfig {
     /// Protected base branches. Empty: ask Gitea whether the base branch is protected.
     #[serde(default)]
     pub branches: Vec<String>,
+    /// The gates guarding this repository; default every `[gate.*]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<Vec<String>>,
+    /// `[repo.gate.NAME]`: this repository's team or waivers for a gate.
+    #[serde(default, rename = "gate", skip_serializing_if = "BTreeMap::is_empty")]
+    pub gate_overrides: BTreeMap<String, GateOverride>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -325,6 +341,9 @@ fn default_first_window() -> Duration {
 fn default_sweep_interval() -> Duration {
     Duration::from_secs(600)
 }
+fn default_discover_interval() -> Duration {
+    Duration::from_secs(600)
+}
 fn default_waiver_context() -> String {
     "sop-checklist / na-declarations (pull_request)".into()
 }
@@ -388,6 +407,7 @@ impl Default for PollerConfig {
             first_start_window: default_first_window(),
             sweep_interval: default_sweep_interval(),
             concurrency: default_poll_concurrency(),
+            discover_interval: default_discover_interval(),
         }
     }
 }
@@ -419,6 +439,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             poller: PollerConfig::default(),
             repos: vec![],
+            orgs: vec![],
             gates: default_gates(),
             waiver: WaiverConfig::default(),
             evaluation: EvaluationConfig::default(),
@@ -545,7 +566,10 @@ impl Config {
                 return Err(self.invalid(format!("repo[{i}].name"), "repository listed twice"));
             }
         }
-        Ok(())
+        if self.poller.discover_interval.is_zero() && !self.orgs.is_empty() {
+            return Err(self.invalid("poller.discover_interval", "must be more than 0"));
+        }
+        self.validate_repos()
     }
 
     fn gate_context(&self, name: &str, gate: &GateConfig) -> String {
@@ -554,30 +578,34 @@ impl Config {
             .unwrap_or_else(|| format!("{name}-review / approved"))
     }
 
-    /// The gates with defaults applied, in name order.
+    /// The gates with defaults applied, in name order (a repository may use fewer:
+    /// [`Config::gates_for`]).
     pub fn gates(&self) -> Vec<Gate> {
         self.gates
             .iter()
-            .map(|(name, g)| {
-                let team = match (&g.team, g.team_id) {
-                    (_, Some(id)) => TeamRef::Id(id),
-                    (Some(t), None) => TeamRef::Name(t.clone()),
-                    (None, None) => TeamRef::Name(name.clone()),
-                };
-                let waivable_by = if g.waivable_by.is_empty() {
-                    vec![team.clone()]
-                } else {
-                    g.waivable_by.iter().cloned().map(TeamRef::Name).collect()
-                };
-                Gate {
-                    name: name.clone(),
-                    team,
-                    context: self.gate_context(name, g),
-                    waivable_by,
-                    require_official: g.require_official,
-                }
-            })
+            .map(|(name, g)| self.gate(name, g))
             .collect()
+    }
+
+    /// One gate with defaults applied.
+    fn gate(&self, name: &str, g: &GateConfig) -> Gate {
+        let team = match (&g.team, g.team_id) {
+            (_, Some(id)) => TeamRef::Id(id),
+            (Some(t), None) => TeamRef::Name(t.clone()),
+            (None, None) => TeamRef::Name(name.to_string()),
+        };
+        let waivable_by = if g.waivable_by.is_empty() {
+            vec![team.clone()]
+        } else {
+            g.waivable_by.iter().cloned().map(TeamRef::Name).collect()
+        };
+        Gate {
+            name: name.to_string(),
+            team,
+            context: self.gate_context(name, g),
+            waivable_by,
+            require_official: g.require_official,
+        }
     }
 
     /// The contexts sopbot posts: every gate's, then the N/A (waiver) one.

@@ -12,6 +12,7 @@ pub mod gate;
 pub mod gitea;
 pub mod metrics;
 pub mod poller;
+pub mod repos;
 pub mod secret;
 pub mod server;
 pub mod store;

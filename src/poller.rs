@@ -17,6 +17,7 @@
 //!
 //! Findings are stored before a cursor moves, so a crash re-finds rather than loses them.
 
+use crate::repos::Served;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +49,9 @@ pub struct Poller {
     store: Store,
     bot_login: String,
     notify: Arc<Notify>,
+    /// The repositories polled: the config's, or with [`Poller::with_served`] also those found
+    /// through `[[org]]`.
+    served: Arc<Served>,
     /// The `updated_at` of each PR checked when Gitea's clock had already passed that second,
     /// so the listing's overlap with the previous pass does not read the same PRs again (what a
     /// check found is in the inbox). `updated_at` has whole seconds: a PR checked within the
@@ -71,6 +75,7 @@ impl Poller {
         notify: Arc<Notify>,
     ) -> Self {
         Poller {
+            served: Arc::new(Served::new(config.clone())),
             config,
             client,
             store,
@@ -78,6 +83,13 @@ impl Poller {
             notify,
             checked: Mutex::default(),
         }
+    }
+
+    /// Polls the repositories `served` names (shared with the workers, so those discovered
+    /// through `[[org]]` are polled too).
+    pub fn with_served(mut self, served: Arc<Served>) -> Self {
+        self.served = served;
+        self
     }
 
     /// Polls every `interval_secs` until `stop` turns true; returns at once when polling is off.
@@ -103,7 +115,7 @@ impl Poller {
     /// others.
     pub async fn poll_once(&self) -> Found {
         let mut total = Found::default();
-        let names: Vec<RepoName> = self.config.repos.iter().map(|r| r.name.clone()).collect();
+        let names: Vec<RepoName> = self.served.names();
         let mut passes = stream::iter(names)
             .map(|repo| async move {
                 let outcome = self.poll_repo(&repo).await;

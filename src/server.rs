@@ -22,6 +22,7 @@
 //! Every log line of a request carries `delivery`, `event`, `repo` and `pr` (the span of the
 //! request). Neither the secret nor a body is ever logged.
 
+use crate::repos::Served;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +67,9 @@ pub struct AppState {
     secret: Option<Secret>,
     /// Served repositories; deliveries for others are ignored.
     repos: Vec<RepoName>,
+    /// When set, the served repositories as the workers see them (with `[[org]]` discoveries);
+    /// `repos` is then unused.
+    served: Option<Arc<Served>>,
     /// The bot's own login: its comments and statuses are ignored.
     bot_login: Option<String>,
     /// The gate and N/A contexts: a `status` delivery on another context is ignored.
@@ -89,12 +93,21 @@ impl AppState {
                 WebhookAuth::InsecureNone => None,
             },
             repos,
+            served: None,
             bot_login: None,
             contexts: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
             gitea: None,
             notify: Arc::new(Notify::new()),
         }
+    }
+
+    /// Serve what `served` names, including repositories discovered through `[[org]]` and,
+    /// until an organisation has been listed once, every repository it owns (its events wait in
+    /// the inbox for the listing rather than being lost).
+    pub fn with_served(mut self, served: Arc<Served>) -> AppState {
+        self.served = Some(served);
+        self
     }
 
     /// The bot's login (`GET /user`); comments it wrote are ignored.
@@ -135,6 +148,12 @@ impl AppState {
 
     /// The configured spelling of `repo` if it is served (Gitea names are case-insensitive).
     fn served(&self, repo: &str) -> Option<String> {
+        if let Some(served) = &self.served {
+            return match served.get(repo) {
+                Some(r) => Some(r.name.full()),
+                None => served.undecided(repo).then(|| repo.to_string()),
+            };
+        }
         self.repos
             .iter()
             .map(RepoName::full)

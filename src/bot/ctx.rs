@@ -7,6 +7,7 @@ use crate::command::GateNames;
 use crate::config::Config;
 use crate::gitea::{GiteaClient, TeamDirectory};
 use crate::metrics::Metrics;
+use crate::repos::Served;
 use crate::store::Store;
 
 use super::publish::HeadLocks;
@@ -23,8 +24,11 @@ pub struct Ctx {
     /// Whether the bot is a site admin, so it sees other users' PENDING reviews.
     pub bot_is_admin: bool,
     pub metrics: &'static Metrics,
-    /// The gate names and aliases the command parser accepts (from the config).
+    /// The gate names and aliases the command parser accepts: every configured gate, so that
+    /// naming a gate a repository does not have is refused rather than read as a reason.
     pub gate_names: GateNames,
+    /// The served repositories and their gates (`[[repo]]` and `[[org]]`).
+    pub served: Arc<Served>,
     /// One evaluate-and-post at a time per head commit (see [`HeadLocks`]).
     pub(crate) heads: HeadLocks,
 }
@@ -40,6 +44,7 @@ impl Ctx {
     ) -> Arc<Ctx> {
         Arc::new(Ctx {
             gate_names: config.gate_names(),
+            served: Arc::new(Served::new(config.clone())),
             config,
             client,
             teams,
@@ -49,5 +54,10 @@ impl Ctx {
             metrics: crate::metrics::get(),
             heads: HeadLocks::default(),
         })
+    }
+
+    /// The gates guarding `repo`, its overrides applied.
+    pub fn gates(&self, repo: &crate::types::RepoName) -> Vec<crate::config::Gate> {
+        self.served.gates(repo)
     }
 }

@@ -170,8 +170,7 @@ impl Ctx {
         fresh: bool,
     ) -> anyhow::Result<PrEvaluation> {
         let selected: Vec<Gate> = self
-            .config
-            .gates()
+            .gates(repo)
             .into_iter()
             .filter(|g| gates.is_none_or(|names| names.contains(&g.name)))
             .collect();
@@ -353,7 +352,7 @@ impl Ctx {
 
     /// Whether PRs into `branch` are gated: the repo's configured branches, or Gitea's flag.
     async fn base_protected(&self, repo: &RepoName, branch: &str) -> anyhow::Result<bool> {
-        match self.config.repo(repo) {
+        match self.served.get(&repo.full()) {
             Some(r) if !r.branches.is_empty() => Ok(r.branches.iter().any(|b| b == branch)),
             _ => Ok(self
                 .client

@@ -85,6 +85,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     let config = ctx.config.clone();
     let client = ctx.client.clone();
     let bot = ctx.bot.clone();
+    let served = ctx.served.clone();
     let notify = Arc::new(Notify::new());
 
     let addr = listener.local_addr()?;
@@ -97,6 +98,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     .with_status_contexts(config.status_contexts())
     .with_max_body(config.server.max_body_bytes)
     .with_gitea(client.clone())
+    .with_served(served.clone())
     .with_notify(notify.clone());
     let router = server::router(state)
         .merge(metrics::router(store.clone()))
@@ -112,12 +114,21 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         stop_rx.clone(),
     ));
     let poller = tokio::spawn(
-        Poller::new(config.clone(), client, store.clone(), bot.clone(), notify).run(stop_rx),
+        Poller::new(
+            config.clone(),
+            client.clone(),
+            store.clone(),
+            bot.clone(),
+            notify,
+        )
+        .with_served(served.clone())
+        .run(stop_rx.clone()),
     );
+    let discovery = tokio::spawn(served.clone().run(client, stop_rx));
     let pruner = tokio::spawn(prune_hourly(store.clone(), config.database.inbox_retention));
     // The line scripts wait for: the address really bound (port 0 picks one).
     println!("sopbot listening on http://{addr} as @{bot}");
-    info!(%addr, bot, repos = config.repos.len(), "serving");
+    info!(%addr, bot, repos = config.repos.len(), orgs = config.orgs.len(), "serving");
 
     server::serve(listener, router, shutdown_signal()).await?;
     info!("stopping: no new deliveries; letting in-flight events finish");
@@ -125,6 +136,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     if tokio::time::timeout(DRAIN, async {
         let _ = workers.await;
         let _ = poller.await;
+        let _ = discovery.await;
     })
     .await
     .is_err()

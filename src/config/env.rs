@@ -47,6 +47,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("poller", "first_start_window", Kind::Duration),
     ("poller", "sweep_interval", Kind::Duration),
     ("poller", "concurrency", Kind::Int),
+    ("poller", "discover_interval", Kind::Duration),
     ("waiver", "context", Kind::Str),
     ("evaluation", "strict_head_sha", Kind::Bool),
     ("evaluation", "comment_approvals", Kind::Bool),

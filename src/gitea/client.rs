@@ -357,6 +357,13 @@ impl GiteaClient {
             .await
     }
 
+    /// `GET /orgs/{org}/repos` (paged): the organisation's repositories the token can see, with
+    /// their topics.
+    pub async fn org_repos(&self, org: &str) -> Result<Vec<Repository>, GiteaError> {
+        self.get_paged(Call::get("/orgs/{org}/repos", &["orgs", org, "repos"]))
+            .await
+    }
+
     pub async fn pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest, GiteaError> {
         let n = number.to_string();
         let segs = repo_segments(repo, &["pulls", &n]);

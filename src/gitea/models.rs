@@ -449,6 +449,9 @@ pub struct Repository {
     pub archived: bool,
     #[serde(deserialize_with = "nd")]
     pub default_branch: String,
+    /// Lower case in Gitea; `[[org]] topic` opts a repository in.
+    #[serde(default, deserialize_with = "nd")]
+    pub topics: Vec<String>,
 }
 
 #[cfg(test)]

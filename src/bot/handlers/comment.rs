@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::command::{parse_comment, Command, ParsedLine};
+use crate::command::{parse_comment, Command, CommandError, ParsedLine};
 use crate::gitea::PullRequest;
 use crate::store::{actions, CommentOutcome, Effect, NewAudit, WaiverRow};
 use crate::types::RepoName;
@@ -127,10 +127,11 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
     } = said;
     // Most comments are discussion: the parser (pure) rules them out before the store is
     // asked anything. A comment without commands never has a record.
-    let parsed = parse_comment(said.body, &ctx.gate_names);
+    let mut parsed = parse_comment(said.body, &ctx.gate_names);
     if parsed.is_empty() {
         return Ok(Plan::Nothing);
     }
+    confine(&mut parsed, ctx, repo);
     let store = &ctx.store;
     // Gitea may deliver the deletion before the creation: a deleted comment declares nothing.
     let full = repo.full();
@@ -374,4 +375,40 @@ async fn comment_deleted(
         }),
         fingerprint: None,
     })
+}
+
+/// Commands name only the gates of `repo` (`[[repo]] gates`): one that names another configured
+/// gate is refused with the repository's gates listed, never read as a reason or applied to the
+/// gates that are here. `/refire` or `/refire all` (every configured gate) means the gates here.
+fn confine(parsed: &mut [ParsedLine], ctx: &Ctx, repo: &RepoName) {
+    let here: Vec<String> = ctx.gates(repo).into_iter().map(|g| g.name).collect();
+    let everywhere = ctx.gate_names.canonical();
+    if here.len() == everywhere.len() {
+        return;
+    }
+    for p in parsed.iter_mut() {
+        let Ok(command) = &mut p.result else {
+            continue;
+        };
+        let named = match command {
+            Command::Refire { gates } if gates.as_slice() == everywhere => {
+                gates.retain(|g| here.contains(g));
+                continue;
+            }
+            Command::Waive { gates, .. }
+            | Command::Revoke { gates }
+            | Command::Refire { gates } => gates,
+            _ => continue,
+        };
+        if let Some(foreign) = named.iter().find(|g| !here.contains(g)) {
+            p.result = Err(CommandError {
+                line: p.line,
+                message: format!(
+                    "gate `{foreign}` does not guard {repo}; its gates: {}",
+                    here.join(", ")
+                ),
+                suggestion: None,
+            });
+        }
+    }
 }

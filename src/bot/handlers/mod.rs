@@ -22,7 +22,13 @@ pub async fn handle(ctx: &Ctx, event: &Event) -> anyhow::Result<()> {
         .repo()
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
-    if ctx.config.repo(&repo).is_none() {
+    if ctx.served.get(&repo.full()).is_none() {
+        if ctx.served.undecided(&repo.full()) {
+            anyhow::bail!(
+                "the repositories of {} have not been listed yet",
+                repo.owner
+            );
+        }
         return Ok(());
     }
     let plan = plan(ctx, &repo, event).await?;

@@ -15,7 +15,7 @@ pub async fn command_revoke(ctx: &Ctx, thread: &Thread, line: usize, named: &[St
     let mut planned = Planned::default();
     // The waivers as this command's own earlier revocations leave them.
     let mut thread = thread.clone();
-    let gates = ctx.config.gates();
+    let gates = ctx.gates(&thread.repo);
     let reason = format!("/sop-revoke in comment {}", thread.comment_id);
     for name in named {
         planned.evaluate.push(name.clone());

@@ -33,7 +33,7 @@ pub async fn command_waive(
         return planned;
     }
     let implicit = named.is_empty();
-    let gates = ctx.config.gates();
+    let gates = ctx.gates(&thread.repo);
     let targets = gates.iter().filter(|g| implicit || named.contains(&g.name));
     let mut refusals = Vec::new();
     for gate in targets {

@@ -399,7 +399,7 @@ pub fn repository(w: &World, r: &Repo, access: Access) -> RepositoryJson {
         open_pr_counter: open_prs,
         release_counter: 0,
         default_branch: r.default_branch.clone(),
-        archived: false,
+        archived: r.archived,
         created_at: ts(&r.created),
         updated_at: ts(&updated),
         archived_at: "1970-01-01T00:00:00Z".into(),
@@ -435,7 +435,7 @@ pub fn repository(w: &World, r: &Repo, access: Access) -> RepositoryJson {
         mirror_interval: String::new(),
         object_format_name: "sha1".into(),
         mirror_updated: ts(&crate::world::zero_time()),
-        topics: Vec::new(),
+        topics: r.topics.clone(),
         licenses: Vec::new(),
     }
 }

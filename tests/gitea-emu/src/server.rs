@@ -374,6 +374,7 @@ fn router(state: AppState) -> Router {
         .route("/teams/{id}/members", get(team_members))
         .route("/teams/{id}/members/{username}", get(team_member))
         .route("/orgs/{org}/teams", get(org_teams))
+        .route("/orgs/{org}/repos", get(org_repos))
         .route(
             &format!("{repo}/hooks"),
             get(admin::list_hooks).post(admin::create_hook),

@@ -106,6 +106,9 @@ pub struct Repo {
     pub commits: Vec<String>,
     /// The index the next issue or PR gets.
     pub next_index: u64,
+    /// Lower case, as Gitea stores them.
+    pub topics: Vec<String>,
+    pub archived: bool,
 }
 
 /// An issue; a pull request is an issue with `pull` set.
@@ -574,8 +577,28 @@ impl World {
             issues: Vec::new(),
             commits: vec![sha],
             next_index: 1,
+            topics: Vec::new(),
+            archived: false,
         });
         self
+    }
+
+    /// Sets a repository's topics (Gitea lower-cases them).
+    pub fn with_topics(mut self, repo: &str, topics: &[&str]) -> Self {
+        self.set_topics(repo, topics);
+        self
+    }
+
+    /// `PUT /repos/{o}/{r}/topics`, for a test that changes them while the bot runs.
+    pub fn set_topics(&mut self, repo: &str, topics: &[&str]) {
+        let ri = self.repo_index(repo);
+        self.repos[ri].topics = topics.iter().map(|t| t.to_lowercase()).collect();
+    }
+
+    /// Archives (or unarchives) a repository.
+    pub fn set_archived(&mut self, repo: &str, archived: bool) {
+        let ri = self.repo_index(repo);
+        self.repos[ri].archived = archived;
     }
 
     /// Adds a branch (or changes whether an existing one is protected).

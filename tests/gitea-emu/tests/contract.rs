@@ -184,3 +184,39 @@ async fn a_status_delivery_names_the_commit_and_context() {
     assert_eq!(p["repository"]["name"], "widgets");
     assert_eq!(p["repository"]["full_name"], "acme/widgets");
 }
+
+/// `api_repo_test.go` `TestAPIOrgRepos`: `GET /orgs/{org}/repos` lists the organisation's
+/// repositories a caller may see (an outsider sees no private one); `listUserRepos` orders them
+/// by id, pages them (`X-Total-Count` counts every repository, `Link` has `next`) and each
+/// carries its `topics` (lower case) and `archived`. An unknown organisation is 404.
+#[tokio::test]
+async fn org_repos_list_what_the_caller_may_see_with_topics() {
+    let mut world = scene()
+        .with_repo("api")
+        .with_topics("api", &["Go", "SOP-Gated"]);
+    world.set_archived("api", true);
+    let emu = Emulator::start(world).await;
+    let api = Api::new(&emu);
+    let a = api.get(BOT, "/orgs/acme/repos").await;
+    assert_eq!(a.status, 200);
+    let names: Vec<&str> = a
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["acme/widgets", "acme/api"]);
+    assert_eq!(a.json[1]["topics"], json!(["go", "sop-gated"]));
+    assert_eq!(a.json[1]["archived"], json!(true));
+    assert_eq!(a.json[0]["topics"], json!([]));
+
+    let a = api.get(BOT, "/orgs/acme/repos?limit=1").await;
+    assert_eq!(a.json.as_array().unwrap().len(), 1);
+    assert_eq!(a.headers["x-total-count"], "2");
+    assert!(a.headers["link"].to_str().unwrap().contains("rel=\"next\""));
+
+    let a = api.get(MALLORY, "/orgs/acme/repos").await;
+    assert_eq!((a.status, a.json.clone()), (200, json!([])));
+    assert_eq!(api.get(BOT, "/orgs/nope/repos").await.status, 404);
+}

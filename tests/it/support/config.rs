@@ -17,6 +17,7 @@ pub struct ConfigToml {
     poll_secs: u64,
     poller: String,
     branches: Vec<String>,
+    repo: String,
     extra: String,
 }
 
@@ -35,6 +36,7 @@ impl ConfigToml {
             poll_secs: 0,
             poller: String::new(),
             branches: vec!["main".into()],
+            repo: String::new(),
             extra: String::new(),
         }
     }
@@ -84,6 +86,12 @@ impl ConfigToml {
         self
     }
 
+    /// More lines in acme/widgets' `[[repo]]` (`gates = ["qa"]`).
+    pub fn repo(mut self, lines: &str) -> Self {
+        self.repo.push_str(lines);
+        self
+    }
+
     /// Text after the gates (more tables, more gates).
     pub fn extra(mut self, text: &str) -> Self {
         self.extra.push_str(text);
@@ -102,6 +110,7 @@ impl ConfigToml {
             poll_secs,
             poller,
             branches,
+            repo,
             extra,
         } = self;
         let branches = branches
@@ -128,6 +137,7 @@ interval_secs = {poll_secs}
 [[repo]]
 name = "acme/widgets"
 branches = [{branches}]
+{repo}
 
 [gate.qa]
 team = "qa"

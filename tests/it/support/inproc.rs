@@ -45,6 +45,7 @@ impl InProc {
         store.reset_running().await.unwrap();
         let (config, client) = (ctx.config.clone(), ctx.client.clone());
         let notify = Arc::new(Notify::new());
+        let served = ctx.served.clone();
         let state = AppState::new(
             store.clone(),
             auth,
@@ -54,6 +55,7 @@ impl InProc {
         .with_status_contexts(config.status_contexts())
         .with_max_body(config.server.max_body_bytes)
         .with_gitea(client.clone())
+        .with_served(served.clone())
         .with_notify(notify.clone());
         let router = server::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -74,7 +76,12 @@ impl InProc {
                 WORKERS,
                 stop_rx.clone(),
             )),
-            tokio::spawn(Poller::new(config, client, store, login.clone(), notify).run(stop_rx)),
+            tokio::spawn(served.clone().run(client.clone(), stop_rx.clone())),
+            tokio::spawn(
+                Poller::new(config, client, store, login.clone(), notify)
+                    .with_served(served)
+                    .run(stop_rx),
+            ),
         ];
         InProc {
             url,

@@ -106,6 +106,8 @@ pub struct Setup {
     world: World,
     config: Box<dyn FnOnce(ConfigToml) -> ConfigToml>,
     process: bool,
+    /// Run on the emulator before the bot starts (faults to meet it with).
+    prepare: Option<Box<dyn FnOnce(&Emulator)>>,
 }
 
 impl Setup {
@@ -121,6 +123,12 @@ impl Setup {
         self.config(|c| c.poll(1, ""))
     }
 
+    /// `f` on the emulator before the bot starts, e.g. a fault the bot meets at start-up.
+    pub fn before_start(mut self, f: impl FnOnce(&Emulator) + 'static) -> Setup {
+        self.prepare = Some(Box::new(f));
+        self
+    }
+
     /// The real `sopbot serve` binary instead of the in-process bot.
     pub fn process(mut self) -> Setup {
         self.process = true;
@@ -129,6 +137,9 @@ impl Setup {
 
     pub async fn start(self) -> Tester {
         let emu = Emulator::start(self.world).await;
+        if let Some(prepare) = self.prepare {
+            prepare(&emu);
+        }
         let dir = tempfile::tempdir().unwrap();
         let text = (self.config)(ConfigToml::new(&emu).webhook_secret(SECRET)).render();
         let config = write_config(dir.path(), &text);
@@ -171,6 +182,7 @@ impl Tester {
             world,
             config: Box::new(|c| c),
             process: false,
+            prepare: None,
         }
     }
 
