@@ -141,6 +141,22 @@ impl Served {
         Ok(change)
     }
 
+    /// [`Served::get`], listing the repository's `[[org]]` first when it is one's and not served
+    /// yet: for one-off commands (`sopbot check`) that run no discovery.
+    pub async fn find(
+        &self,
+        client: &GiteaClient,
+        repo: &RepoName,
+    ) -> Result<Option<RepoConfig>, GiteaError> {
+        if let Some(r) = self.get(&repo.full()) {
+            return Ok(Some(r));
+        }
+        if let Some(org) = self.org(&repo.owner) {
+            self.discover_org(client, org).await?;
+        }
+        Ok(self.get(&repo.full()))
+    }
+
     /// Every organisation, once; failures are logged and leave that organisation as it was.
     pub async fn discover(&self, client: &GiteaClient) {
         for org in &self.config.orgs {

@@ -169,8 +169,13 @@ impl Ctx {
         gates: Option<&[String]>,
         fresh: bool,
     ) -> anyhow::Result<PrEvaluation> {
+        // No gates would read as "all pass": a repository no longer served is an error.
+        let Some(served) = self.served.get(&repo.full()) else {
+            anyhow::bail!("{repo} is not served (no [[repo]], or its [[org]] topic is gone)");
+        };
         let selected: Vec<Gate> = self
-            .gates(repo)
+            .config
+            .gates_for(&served)
             .into_iter()
             .filter(|g| gates.is_none_or(|names| names.contains(&g.name)))
             .collect();

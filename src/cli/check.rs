@@ -28,6 +28,12 @@ pub struct Args {
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
     let ctx = super::connect(config).await?;
     let repo = &args.pr.repo;
+    // An unserved repository has no gates: "nothing to check" must not read as a pass.
+    if ctx.served.find(&ctx.client, repo).await?.is_none() {
+        anyhow::bail!(
+            "{repo} is not served: add a [[repo]] for it (or the topic of its [[org]]) to this config"
+        );
+    }
     let pull = ctx.client.pull(repo, args.pr.number).await?;
     let (eval, posted) = if args.post {
         // The statuses on the head commit answer for every open PR on it; posted as `serve`

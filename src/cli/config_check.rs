@@ -56,8 +56,45 @@ pub fn run(global: Option<&Path>, cmd: Command) -> anyhow::Result<Outcome> {
         config.source.display()
     );
     println!("# gitea token: {token}; webhook secret: {secret}");
+    for line in gate_lines(&config) {
+        println!("# {line}");
+    }
     print!("{}", toml::to_string(&config)?);
     Ok(Outcome::Ok)
+}
+
+/// Which gates guard which repository, with the team of each (`[[repo]] gates`, overrides,
+/// `[[org]]`): what the rest of the file means per repository.
+fn gate_lines(config: &crate::config::Config) -> Vec<String> {
+    let describe = |gates: Vec<crate::config::Gate>| {
+        gates
+            .iter()
+            .map(|g| match &g.team {
+                crate::types::TeamRef::Name(n) => format!("{} (team {n})", g.name),
+                id => format!("{} ({id})", g.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines: Vec<String> = config
+        .repos
+        .iter()
+        .map(|r| format!("{}: gates {}", r.name, describe(config.gates_for(r))))
+        .collect();
+    for org in &config.orgs {
+        let example = org.repo_config(crate::types::RepoName {
+            owner: org.name.clone(),
+            name: "*".into(),
+        });
+        lines.push(format!(
+            "{}/* with topic `{}` (listed every {}; `sopbot doctor` shows them): gates {}",
+            org.name,
+            org.topic,
+            crate::config::duration::format(&config.poller.discover_interval),
+            describe(config.gates_for(&example))
+        ));
+    }
+    lines
 }
 
 /// The example with a header naming the environment variables that override it.

@@ -1,7 +1,8 @@
 //! `sopbot doctor`: finds a misprovisioned bot before a PR does. One line per check, each
 //! failure with its fix; exit 1 if any check fails.
 
-use crate::config::Config;
+use crate::config::{Config, RepoConfig};
+use crate::repos::Served;
 use crate::gitea::{
     scope_fix, GiteaClient, GiteaError, RequiredContexts, ServerKind, TeamDirectory, TeamError,
 };
@@ -93,10 +94,10 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
         config.repos.len(),
         config.gates.len()
     ));
-    if config.repos.is_empty() {
+    if config.repos.is_empty() && config.orgs.is_empty() {
         r.warn(
-            "no [[repo]] configured",
-            "add a [[repo]] section per repository sopbot serves",
+            "no [[repo]] or [[org]] configured",
+            "add a [[repo]] section per repository sopbot serves (or an [[org]] with a topic)",
         );
     }
 
@@ -179,7 +180,8 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
         }
     };
 
-    for repo in &config.repos {
+    let repos = served_repos(config, &client, r).await;
+    for repo in &repos {
         match client.repo(&repo.name).await {
             Ok(info) => {
                 let push = info.permissions.as_ref().is_some_and(|p| p.push);
@@ -219,7 +221,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                         }
                     }
                     let missing: Vec<String> = config
-                        .gates()
+                        .gates_for(repo)
                         .into_iter()
                         .map(|g| g.context)
                         .filter(|c| !b.enable_status_check || !required.requires(c))
@@ -253,10 +255,10 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
 
     // Every team a gate reads: its own team and the teams that may waive it, in every org served.
     let mut teams: Vec<(String, TeamRef)> = Vec::new();
-    for org in config.repos.iter().map(|r| &r.name.owner) {
-        for gate in config.gates() {
+    for repo in &repos {
+        for gate in config.gates_for(repo) {
             for team in std::iter::once(gate.team).chain(gate.waivable_by) {
-                let key = (org.clone(), team);
+                let key = (repo.name.owner.clone(), team);
                 if !teams.contains(&key) {
                     teams.push(key);
                 }
@@ -279,7 +281,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             ),
         }
     }
-    check_official(config, &client, &directory, r).await;
+    check_official(config, &repos, &client, &directory, r).await;
     r.add(
         "note",
         "write:repository and write:issue cannot be checked without side effects; the first status or reply will show them",
@@ -294,13 +296,14 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
 /// admin; without it the whitelist is unknown and a read-only team is only a warning.
 async fn check_official(
     config: &Config,
+    repos: &[RepoConfig],
     client: &GiteaClient,
     directory: &TeamDirectory,
     r: &mut Report,
 ) {
-    for repo in &config.repos {
+    for repo in repos {
         let rules = client.branch_protections(&repo.name).await.ok();
-        for gate in config.gates().into_iter().filter(|g| g.require_official) {
+        for gate in config.gates_for(repo).into_iter().filter(|g| g.require_official) {
             // A team that does not resolve was reported above.
             let Ok(resolved) = directory.resolve(&repo.name.owner, &gate.team).await else {
                 continue;
@@ -372,4 +375,32 @@ fn team_fix(e: &TeamError, bot: &str, org: &str) -> String {
         TeamError::Api { .. } => "check that Gitea is healthy and retry".into(),
         TeamError::MissingScope { scopes, .. } => scope_fix(scopes),
     }
+}
+
+/// The `[[repo]]` entries and, for each `[[org]]`, the repositories that carry its topic now
+/// (as `serve` will find them), each listing reported.
+async fn served_repos(config: &Config, client: &GiteaClient, r: &mut Report) -> Vec<RepoConfig> {
+    let served = Served::new(std::sync::Arc::new(config.clone()));
+    for org in &config.orgs {
+        match served.discover_org(client, org).await {
+            Ok(d) if d.added.is_empty() => r.warn(
+                &format!("org {}: no repository has the topic `{}`", org.name, org.topic),
+                "add the topic to each repository to gate (Settings → Topics), or check that the bot can see them",
+            ),
+            Ok(d) => r.ok(&format!(
+                "org {}: {} repositories with topic `{}`: {}",
+                org.name,
+                d.served,
+                org.topic,
+                d.added.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            )),
+            Err(e) if r.missing_scope(&e) => {}
+            Err(e) if e.is_not_found() => r.fail(
+                &format!("org {} is not visible to the bot", org.name),
+                "check [[org]] name, and that the bot is a member of the organisation",
+            ),
+            Err(e) => r.fail(&format!("org {}: {e}", org.name), "check Gitea and retry"),
+        }
+    }
+    served.names().iter().filter_map(|n| served.get(&n.full())).collect()
 }

@@ -43,9 +43,16 @@ pub struct Args {
 }
 
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
-    let repo_cfg = config.repo(&args.repo).ok_or_else(|| {
+    // A repository of an `[[org]]` is set up with the org's policy (its topic is up to the
+    // admin: serve gates it once it has the topic).
+    let org_repo = config
+        .orgs
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case(&args.repo.owner))
+        .map(|o| o.repo_config(args.repo.clone()));
+    let repo_cfg = config.repo(&args.repo).cloned().or(org_repo).ok_or_else(|| {
         anyhow::anyhow!(
-            "{} is not in the config: add a [[repo]] for it first",
+            "{} is not in the config: add a [[repo]] for it first (or an [[org]] for its owner)",
             args.repo.full()
         )
     })?;
@@ -138,7 +145,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         }
     }
 
-    let contexts: Vec<String> = config.gates().into_iter().map(|g| g.context).collect();
+    let contexts: Vec<String> = config
+        .gates_for(&repo_cfg)
+        .into_iter()
+        .map(|g| g.context)
+        .collect();
     let branches = if repo_cfg.branches.is_empty() {
         vec![client.repo(repo).await?.default_branch]
     } else {
