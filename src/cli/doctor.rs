@@ -2,10 +2,10 @@
 //! failure with its fix; exit 1 if any check fails.
 
 use crate::config::{Config, RepoConfig};
-use crate::repos::Served;
 use crate::gitea::{
     scope_fix, GiteaClient, GiteaError, RequiredContexts, ServerKind, TeamDirectory, TeamError,
 };
+use crate::repos::Served;
 use crate::store::Store;
 use crate::text::visible;
 use crate::types::TeamRef;
@@ -303,7 +303,11 @@ async fn check_official(
 ) {
     for repo in repos {
         let rules = client.branch_protections(&repo.name).await.ok();
-        for gate in config.gates_for(repo).into_iter().filter(|g| g.require_official) {
+        for gate in config
+            .gates_for(repo)
+            .into_iter()
+            .filter(|g| g.require_official)
+        {
             // A team that does not resolve was reported above.
             let Ok(resolved) = directory.resolve(&repo.name.owner, &gate.team).await else {
                 continue;
@@ -402,5 +406,9 @@ async fn served_repos(config: &Config, client: &GiteaClient, r: &mut Report) -> 
             Err(e) => r.fail(&format!("org {}: {e}", org.name), "check Gitea and retry"),
         }
     }
-    served.names().iter().filter_map(|n| served.get(&n.full())).collect()
+    served
+        .names()
+        .iter()
+        .filter_map(|n| served.get(&n.full()))
+        .collect()
 }

@@ -101,13 +101,16 @@ impl Runner {
     }
 }
 
+/// What runs on the emulator before the bot starts.
+type Prepare = Box<dyn FnOnce(&Emulator)>;
+
 /// How a [`Tester`] starts: the world, the config, in-process or as a process.
 pub struct Setup {
     world: World,
     config: Box<dyn FnOnce(ConfigToml) -> ConfigToml>,
     process: bool,
     /// Run on the emulator before the bot starts (faults to meet it with).
-    prepare: Option<Box<dyn FnOnce(&Emulator)>>,
+    prepare: Option<Prepare>,
 }
 
 impl Setup {
