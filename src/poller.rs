@@ -152,7 +152,20 @@ impl Poller {
     /// even when another failed: one PR that cannot be read must not switch off the others'
     /// safety net. The first failure is returned, after all of them.
     async fn poll_repo(&self, repo: &RepoName) -> anyhow::Result<Found> {
-        let cursor = self.store.cursor(&repo.full()).await?;
+        let mut cursor = self.store.cursor(&repo.full()).await?;
+        // A repository that gained its `[[org]]` topic while the bot ran resumes no earlier than
+        // `first_start_window` before that, however old a cursor from an earlier time it was
+        // served is: commands said while it was not served are not replayed.
+        if let (Some(c), Some(added)) = (&cursor, self.served.served_since(repo)) {
+            let floor = self.start_of(None) + (added - Utc::now());
+            if c.comments_since < floor {
+                self.store.set_cursor(&repo.full(), floor).await?;
+                if c.pulls_since.is_none_or(|p| p < floor) {
+                    self.store.set_pulls_cursor(&repo.full(), floor).await?;
+                }
+                cursor = self.store.cursor(&repo.full()).await?;
+            }
+        }
         let comments = self.poll_comments(repo, cursor.as_ref()).await;
         let pulls = self.poll_pulls(repo, cursor.as_ref()).await;
         let waivers = self.poll_waiver_comments(repo).await;

@@ -7,12 +7,12 @@
 //! repository. Until an organisation has been listed once, events for its repositories wait
 //! (the worker retries them) rather than being dropped as "not served".
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, Gate, OrgConfig, RepoConfig};
 use crate::gitea::{GiteaClient, GiteaError};
@@ -31,6 +31,11 @@ struct Found {
     by_org: BTreeMap<String, Vec<RepoConfig>>,
     /// Organisations listed successfully at least once (lower-case login).
     listed: HashSet<String>,
+    /// Served repositories the last listing missed (lower-case full name): the next miss
+    /// removes them.
+    missed: HashSet<String>,
+    /// When repositories were added after their organisation's first listing.
+    added_at: HashMap<String, chrono::DateTime<chrono::Utc>>,
 }
 
 /// What one organisation's listing changed.
@@ -101,44 +106,69 @@ impl Served {
     }
 
     /// Lists one organisation's repositories and serves those with its topic (archived ones
-    /// excluded: nothing merges there). On error what was found before stays.
+    /// excluded: nothing merges there). On error what was found before stays. A repository
+    /// stops being served only when two listings in a row miss it: one odd listing (a
+    /// repository moved between pages while they were read) must not ungate it.
     pub async fn discover_org(
         &self,
         client: &GiteaClient,
         org: &OrgConfig,
     ) -> Result<Discovery, GiteaError> {
         let listed = client.org_repos(&org.name).await?;
-        let mut repos: Vec<RepoConfig> = listed
+        let seen: Vec<RepoName> = listed
             .into_iter()
             .filter(|r| !r.archived && org.matches(&r.topics))
             .filter_map(|r| r.full_name.parse::<RepoName>().ok())
-            .map(|name| org.repo_config(name))
             .collect();
-        repos.sort_by_key(|r| r.name.full().to_ascii_lowercase());
         let key = org.name.to_ascii_lowercase();
         let mut found = self.found.write().unwrap_or_else(|e| e.into_inner());
+        let found = &mut *found;
+        let first = !found.listed.contains(&key);
         let before: Vec<RepoName> = found
             .by_org
             .get(&key)
             .map(|v| v.iter().map(|r| r.name.clone()).collect())
             .unwrap_or_default();
-        let now: Vec<RepoName> = repos.iter().map(|r| r.name.clone()).collect();
-        let change = Discovery {
-            added: now
-                .iter()
-                .filter(|n| !before.contains(n))
-                .cloned()
-                .collect(),
-            removed: before
-                .iter()
-                .filter(|n| !now.contains(n))
-                .cloned()
-                .collect(),
-            served: now.len(),
-        };
+        let lower = |n: &RepoName| n.full().to_ascii_lowercase();
+        let mut change = Discovery::default();
+        let mut now: Vec<RepoName> = seen.clone();
+        for gone in before
+            .iter()
+            .filter(|b| !seen.iter().any(|n| lower(n) == lower(b)))
+        {
+            if found.missed.remove(&lower(gone)) {
+                change.removed.push(gone.clone());
+            } else {
+                found.missed.insert(lower(gone));
+                now.push(gone.clone());
+            }
+        }
+        for n in &seen {
+            found.missed.remove(&lower(n));
+            if !before.iter().any(|b| lower(b) == lower(n)) {
+                change.added.push(n.clone());
+                if !first {
+                    found.added_at.insert(lower(n), chrono::Utc::now());
+                }
+            }
+        }
+        now.sort_by_key(lower);
+        change.served = now.len();
+        let repos = now.into_iter().map(|n| org.repo_config(n)).collect();
         found.by_org.insert(key.clone(), repos);
         found.listed.insert(key);
         Ok(change)
+    }
+
+    /// When `repo` began to be served by a listing after its organisation's first one in this
+    /// process (it gained the topic while the bot ran): the poller does not replay what was said
+    /// before that beyond `first_start_window`, however old its stored cursor is.
+    pub fn served_since(&self, repo: &RepoName) -> Option<chrono::DateTime<chrono::Utc>> {
+        let found = self.found.read().unwrap_or_else(|e| e.into_inner());
+        found
+            .added_at
+            .get(&repo.full().to_ascii_lowercase())
+            .copied()
     }
 
     /// [`Served::get`], listing the repository's `[[org]]` first when it is one's and not served
@@ -162,13 +192,21 @@ impl Served {
         for org in &self.config.orgs {
             match self.discover_org(client, org).await {
                 Ok(d) if d.added.is_empty() && d.removed.is_empty() => {}
-                Ok(d) => info!(
+                Ok(d) => {
+                    if !d.added.is_empty() {
+                        info!(org = %org.name, topic = %org.topic, served = d.served,
+                            added = %join(&d.added), "repositories now served");
+                    }
+                    if !d.removed.is_empty() {
+                        warn!(org = %org.name, topic = %org.topic, served = d.served,
+                            removed = %join(&d.removed),
+                            "repositories no longer served (topic removed, archived, or hidden from the bot): their statuses stay as last posted");
+                    }
+                }
+                Err(e) if self.undecided(&format!("{}/", org.name)) => error!(
                     org = %org.name,
-                    topic = %org.topic,
-                    served = d.served,
-                    added = %join(&d.added),
-                    removed = %join(&d.removed),
-                    "repositories discovered"
+                    error = %e,
+                    "cannot list the organisation's repositories, and never could: deliveries for its repositories wait in the inbox; run `sopbot doctor`"
                 ),
                 Err(e) => warn!(
                     org = %org.name,

@@ -73,6 +73,17 @@ pub enum TeamRef {
     Id(i64),
 }
 
+impl TeamRef {
+    /// Whether two references name the same team as Gitea matches team names
+    /// (case-insensitively); an id and a name never compare equal (unresolved).
+    pub fn same_team(&self, other: &TeamRef) -> bool {
+        match (self, other) {
+            (TeamRef::Name(a), TeamRef::Name(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a == b,
+        }
+    }
+}
+
 impl fmt::Display for TeamRef {
     /// `qa`, or `team #20`: how status descriptions and replies name it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -226,6 +226,20 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                         .map(|g| g.context)
                         .filter(|c| !b.enable_status_check || !required.requires(c))
                         .collect();
+                    let here = config.gates_for(repo);
+                    let foreign: Vec<String> = config
+                        .gates()
+                        .into_iter()
+                        .filter(|g| !here.iter().any(|h| h.name == g.name))
+                        .map(|g| g.context)
+                        .filter(|c| b.enable_status_check && required.requires(c))
+                        .collect();
+                    if !foreign.is_empty() {
+                        r.warn(
+                            &format!("{}: branch {branch} requires {}, of gates that do not guard this repository: sopbot never posts them here, so only a status posted by hand satisfies them", repo.name, foreign.join(", ")),
+                            "remove them from the rule's required status checks, or add their gates to this repository's `gates`",
+                        );
+                    }
                     if missing.is_empty() {
                         r.ok(&format!("{}: branch {branch} requires every gate's status", repo.name));
                     } else {

@@ -50,16 +50,21 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         .iter()
         .find(|o| o.name.eq_ignore_ascii_case(&args.repo.owner))
         .map(|o| o.repo_config(args.repo.clone()));
-    let repo_cfg = config
-        .repo(&args.repo)
-        .cloned()
-        .or(org_repo)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
+    // Names compare as Gitea's do (case-insensitively); a `[[repo]]` wins over its `[[org]]`.
+    let listed =
+        crate::repos::Served::new(std::sync::Arc::new(config.clone())).get(&args.repo.full());
+    if listed.is_none() && org_repo.is_some() {
+        println!(
+            "note: {} is served as a repository of its [[org]] once it carries the org's topic",
+            args.repo
+        );
+    }
+    let repo_cfg = listed.or(org_repo).ok_or_else(|| {
+        anyhow::anyhow!(
             "{} is not in the config: add a [[repo]] for it first (or an [[org]] for its owner)",
             args.repo.full()
         )
-        })?;
+    })?;
     let secret = config.webhook_secret()?.ok_or_else(|| {
         crate::config::ConfigError::Missing(
             "no webhook secret: set server.webhook_secret_file first (the hook must carry it)"

@@ -92,7 +92,11 @@ impl Config {
                     // "The gate's own team may waive it" follows the team to this repository.
                     let mut waivers: Vec<TeamRef> = Vec::new();
                     for t in &base.waivable_by {
-                        let t = if *t == base.team { &gate.team } else { t };
+                        let t = if t.same_team(&base.team) {
+                            &gate.team
+                        } else {
+                            t
+                        };
                         if !waivers.contains(t) {
                             waivers.push(t.clone());
                         }
@@ -124,7 +128,7 @@ impl Config {
             if !valid_name {
                 return Err(self.invalid(key + ".name", "must be an organisation login"));
             }
-            let valid_topic = !org.topic.is_empty()
+            let valid_topic = org.topic.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && org.topic.len() <= 50
                 && org
                     .topic
@@ -133,7 +137,7 @@ impl Config {
             if !valid_topic {
                 return Err(self.invalid(
                     key + ".topic",
-                    "must be a Gitea topic: letters, digits, `-` and `.`, at most 50",
+                    "must be a Gitea topic: a letter or digit, then letters, digits, `-` and `.`, at most 50",
                 ));
             }
             if !seen.insert(org.name.to_ascii_lowercase()) {

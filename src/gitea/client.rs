@@ -191,6 +191,8 @@ struct Received {
     total_count: Option<u64>,
     /// The server's clock when it answered (the `Date` header, whole seconds).
     date: Option<DateTime<Utc>>,
+    /// Whether the `Link` header names a `next` page.
+    next_page: bool,
 }
 
 /// Why an attempt failed.
@@ -357,11 +359,35 @@ impl GiteaClient {
             .await
     }
 
-    /// `GET /orgs/{org}/repos` (paged): the organisation's repositories the token can see, with
-    /// their topics.
+    /// `GET /orgs/{org}/repos`: the organisation's repositories the token can see, with their
+    /// topics. Gitea pages every repository of the organisation and only then drops those the
+    /// caller may not see, so a page may be short or even empty with more to come: only the
+    /// `Link` header's `next` (computed with the page size Gitea really used) ends the listing.
+    /// Ending early would stop serving every repository after the gap.
     pub async fn org_repos(&self, org: &str) -> Result<Vec<Repository>, GiteaError> {
-        self.get_paged(Call::get("/orgs/{org}/repos", &["orgs", org, "repos"]))
-            .await
+        let call = Call::get("/orgs/{org}/repos", &["orgs", org, "repos"]);
+        let endpoint = call.endpoint();
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let this = call
+                .clone()
+                .query("page", page.to_string())
+                .query("limit", PAGE_SIZE.to_string());
+            let answer = self.send(this).await?;
+            let got: Option<Vec<Repository>> =
+                serde_json::from_slice(&answer.body).map_err(|e| GiteaError::Decode {
+                    endpoint: endpoint.clone(),
+                    message: e.to_string(),
+                })?;
+            all.extend(got.unwrap_or_default());
+            if !answer.next_page {
+                return Ok(all);
+            }
+        }
+        Err(GiteaError::Decode {
+            endpoint,
+            message: format!("the listing did not end after {MAX_PAGES} pages"),
+        })
     }
 
     pub async fn pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest, GiteaError> {
@@ -863,6 +889,11 @@ impl GiteaClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
                 .map(|d| d.with_timezone(&Utc));
+            let next_page = headers
+                .get_all(reqwest::header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.contains("rel=\"next\""));
             return Ok((
                 status.as_u16(),
                 Received {
@@ -870,6 +901,7 @@ impl GiteaClient {
                     body,
                     total_count,
                     date,
+                    next_page,
                 },
             ));
         }

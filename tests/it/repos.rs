@@ -171,3 +171,28 @@ async fn a_delivery_before_the_first_listing_waits_for_it_instead_of_being_lost(
     assert!(status.description.contains("awaiting"), "{status:?}");
     t.finish();
 }
+
+/// Gitea pages all of an organisation's repositories and only then drops those the bot may not
+/// see: 100 hidden ones in a row make an empty page in the middle of the listing, which must not
+/// end it (or every repository after the gap would be ungated).
+#[tokio::test]
+async fn repositories_hidden_from_the_bot_do_not_end_the_listing() {
+    let mut w = world();
+    for i in 0..100 {
+        w = w.with_hidden_repo(&format!("hidden-{i}"));
+    }
+    let mut w = w.with_repo("api").with_topics("api", &["sop-gated"]);
+    w.open_pr("api", "alice", "main", "feature/x");
+    let t = Tester::setup_in(w).config(org_config).start().await;
+    let status = push_until_gated(&t, "api").await;
+    assert_eq!(status.state, "failure");
+    // The listing read past the empty page, by its `Link: next`.
+    let pages = t
+        .emu
+        .calls()
+        .iter()
+        .filter(|c| c.is("GET", "/api/v1/orgs/acme/repos"))
+        .count();
+    assert!(pages >= 3, "{pages} listing requests");
+    t.finish();
+}

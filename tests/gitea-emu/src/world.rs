@@ -109,6 +109,8 @@ pub struct Repo {
     /// Lower case, as Gitea stores them.
     pub topics: Vec<String>,
     pub archived: bool,
+    /// No team of anyone but the org's owners has access: listed only to them and site admins.
+    pub hidden: bool,
 }
 
 /// An issue; a pull request is an issue with `pull` set.
@@ -579,6 +581,7 @@ impl World {
             next_index: 1,
             topics: Vec::new(),
             archived: false,
+            hidden: false,
         });
         self
     }
@@ -593,6 +596,14 @@ impl World {
     pub fn set_topics(&mut self, repo: &str, topics: &[&str]) {
         let ri = self.repo_index(repo);
         self.repos[ri].topics = topics.iter().map(|t| t.to_lowercase()).collect();
+    }
+
+    /// A repository only the org's owners (and site admins) see.
+    pub fn with_hidden_repo(mut self, name: &str) -> Self {
+        self = self.with_repo(name);
+        let ri = self.repo_index(name);
+        self.repos[ri].hidden = true;
+        self
     }
 
     /// Archives (or unarchives) a repository.

@@ -54,9 +54,10 @@ pub(crate) async fn org_repos(
         let paging = params.paging();
         let access = w.access(doer);
         let member = w.is_org_member(doer) || w.is_site_admin(doer);
+        let owner = w.is_org_owner(doer) || w.is_site_admin(doer);
         let page: Vec<_> = page_of(repos, Some(paging))
             .into_iter()
-            .filter(|r| !r.private || member)
+            .filter(|r| (!r.private || member) && (!r.hidden || owner))
             .map(|r| json::repository(w, r, access))
             .collect();
         let link = link_header(w, &uri, &params, total, paging.size);
