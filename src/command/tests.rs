@@ -139,7 +139,9 @@ fn an_unknown_sop_word_far_from_every_command_lists_the_commands() {
         let message = refused(body);
         assert!(message.starts_with("unknown command `/"), "{message}");
         assert!(
-            message.ends_with("the commands are /sop-n/a, /sop-revoke, /refire and /sop-help"),
+            message.ends_with(
+                "the commands are /sop-n/a, /sop-revoke, /refire, /sop-help, /sop-hold and /sop-unhold"
+            ),
             "{message}"
         );
     }
