@@ -827,8 +827,12 @@ mod lifecycle_keys {
             d: &Option<Duration>,
             s: S,
         ) -> Result<S::Ok, S::Error> {
-            match d {
-                Some(d) => duration::serialize(d, s),
+            match d.map(chrono::Duration::from_std) {
+                // In the unit it was likely written in: "14d", not "1209600s".
+                Some(Ok(age)) if d.is_some_and(|d| d.subsec_nanos() == 0) => {
+                    s.serialize_str(&crate::gate::lifecycle::human(age))
+                }
+                Some(_) => duration::serialize(&d.unwrap_or_default(), s),
                 None => s.serialize_str("none"),
             }
         }

@@ -308,3 +308,54 @@ async fn a_hold_fails_its_status_until_a_gate_team_member_releases_it() {
     assert_eq!(c.audit_of("hold.refused").await.len(), 2);
     c.finish();
 }
+
+#[test]
+fn the_example_lifecycle_lines_are_valid_and_bad_values_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example's commented [waiver] and [hold] lines, switched on.
+    let example = include_str!("../../deploy/sopbot.example.toml")
+        .replace(
+            "# invalidate_on_push = \"never\"",
+            "invalidate_on_push = \"unless-merge-from-base\"",
+        )
+        .replace("# max_age = \"none\"", "max_age = \"14d\"")
+        .replace(
+            "# require_declarer_membership = false",
+            "require_declarer_membership = true",
+        )
+        .replace("# post_always = false", "post_always = true");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, example).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sopbot"))
+        .args(["config", "check", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    for line in [
+        "invalidate_on_push = \"unless-merge-from-base\"",
+        "max_age = \"14d\"",
+        "require_declarer_membership = true",
+        "context = \"sop / hold\"",
+        "post_always = true",
+    ] {
+        assert!(shown.contains(line), "{line} not in:\n{shown}");
+    }
+    for (text, key) in [
+        ("[waiver]\nmax_age = \"14 fortnights\"\n", "waiver.max_age"),
+        (
+            "[waiver]\ninvalidate_on_push = \"on-tuesdays\"\n",
+            "waiver.invalidate_on_push",
+        ),
+    ] {
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sopbot"))
+            .args(["config", "check", bad.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        assert!(err.contains(key), "{err}");
+    }
+}
