@@ -29,18 +29,14 @@ impl Ctx {
         repo: &RepoName,
         pr: u64,
     ) -> anyhow::Result<Option<HoldState>> {
-        let full = repo.full();
-        if let Some(h) = self.store.active_hold(&full, pr as i64).await? {
-            return Ok(Some(HoldState::Held {
+        let hold = self.store.latest_hold(&repo.full(), pr as i64).await?;
+        Ok(hold.map(|h| match h.released_at {
+            None => HoldState::Held {
                 by: h.held_by,
                 reason: h.reason,
-            }));
-        }
-        Ok(self
-            .store
-            .ever_held(&full, pr as i64)
-            .await?
-            .then_some(HoldState::Released))
+            },
+            Some(_) => HoldState::Released,
+        }))
     }
 }
 

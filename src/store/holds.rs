@@ -34,7 +34,25 @@ pub struct NewHold {
 }
 
 impl Store {
-    /// The PR's active hold, if any: the input of its hold status.
+    /// The PR's active hold, else its latest released one, else `None`: what its hold status
+    /// stands for, in one statement (it is read at every evaluation).
+    pub async fn latest_hold(&self, repo: &str, pr: i64) -> Result<Option<HoldRow>, StoreError> {
+        let row = sqlx::query_as!(
+            HoldRow,
+            r#"SELECT id AS "id!", repo, pr, held_by, reason, comment_id,
+                      created_at AS "created_at: DateTime<Utc>",
+                      released_at AS "released_at: DateTime<Utc>", released_by
+               FROM holds WHERE repo = ? AND pr = ?
+               ORDER BY released_at IS NULL DESC, id DESC LIMIT 1"#,
+            repo,
+            pr
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// The PR's active hold, if any.
     pub async fn active_hold(&self, repo: &str, pr: i64) -> Result<Option<HoldRow>, StoreError> {
         let row = sqlx::query_as!(
             HoldRow,
@@ -48,18 +66,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
-    }
-
-    /// Whether the PR ever had a hold: only then is its hold status posted.
-    pub async fn ever_held(&self, repo: &str, pr: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query_scalar!(
-            r#"SELECT COUNT(*) AS "n!: i64" FROM holds WHERE repo = ? AND pr = ?"#,
-            repo,
-            pr
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
     }
 }
 
