@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::command::GateNames;
+use crate::gate::lifecycle::{InvalidateOnPush, Lifecycle};
 use crate::secret::Secret;
 use crate::types::{RepoName, TeamRef};
 
@@ -74,6 +75,8 @@ pub struct Config {
     pub waiver: WaiverConfig,
     #[serde(default)]
     pub evaluation: EvaluationConfig,
+    #[serde(default)]
+    pub hold: HoldConfig,
     /// Where the file was read from; relative paths are resolved against its directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -202,6 +205,29 @@ pub struct WaiverConfig {
     /// Context of the status listing waived gates.
     #[serde(default = "default_waiver_context")]
     pub context: String,
+    /// When a push ends the PR's waivers: `never` (default), `always`, or
+    /// `unless-merge-from-base` (docs/waivers.md).
+    #[serde(default, with = "lifecycle_keys::invalidate_on_push")]
+    pub invalidate_on_push: InvalidateOnPush,
+    /// A waiver older than this ends (`"14d"`); `"none"` (default): no limit.
+    #[serde(default, with = "lifecycle_keys::max_age")]
+    pub max_age: Option<Duration>,
+    /// End a waiver whose declarer is no longer in any of the gate's `waivable_by` teams.
+    #[serde(default)]
+    pub require_declarer_membership: bool,
+}
+
+/// `[hold]`: the status `/sop-hold` sets to `failure` until `/sop-unhold`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldConfig {
+    /// Context of the hold status; branch protection must require it for a hold to block.
+    #[serde(default = "default_hold_context")]
+    pub context: String,
+    /// Post the hold status (`success`, "not held") on every gated PR, not only on PRs that
+    /// were held: needed when branch protection requires the context.
+    #[serde(default)]
+    pub post_always: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -347,6 +373,9 @@ fn default_discover_interval() -> Duration {
 fn default_waiver_context() -> String {
     "sop-checklist / na-declarations (pull_request)".into()
 }
+fn default_hold_context() -> String {
+    "sop / hold".into()
+}
 fn default_true() -> bool {
     true
 }
@@ -415,6 +444,17 @@ impl Default for WaiverConfig {
     fn default() -> Self {
         WaiverConfig {
             context: default_waiver_context(),
+            invalidate_on_push: InvalidateOnPush::Never,
+            max_age: None,
+            require_declarer_membership: false,
+        }
+    }
+}
+impl Default for HoldConfig {
+    fn default() -> Self {
+        HoldConfig {
+            context: default_hold_context(),
+            post_always: false,
         }
     }
 }
@@ -443,6 +483,7 @@ impl Default for Config {
             gates: default_gates(),
             waiver: WaiverConfig::default(),
             evaluation: EvaluationConfig::default(),
+            hold: HoldConfig::default(),
             source: PathBuf::new(),
         }
     }
@@ -560,6 +601,15 @@ impl Config {
         if contexts.contains(&self.waiver.context) {
             return Err(self.invalid("waiver.context", "must differ from every gate's context"));
         }
+        if contexts.contains(&self.hold.context) || self.hold.context == self.waiver.context {
+            return Err(self.invalid(
+                "hold.context",
+                "must differ from every gate's context and from waiver.context",
+            ));
+        }
+        if self.hold.context.trim().is_empty() {
+            return Err(self.invalid("hold.context", "must not be empty"));
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, repo) in self.repos.iter().enumerate() {
             if !seen.insert(&repo.name) {
@@ -608,11 +658,24 @@ impl Config {
         }
     }
 
-    /// The contexts sopbot posts: every gate's, then the N/A (waiver) one.
+    /// The contexts sopbot posts: every gate's, then the N/A (waiver) one and the hold one.
     pub fn status_contexts(&self) -> Vec<String> {
         let mut contexts: Vec<String> = self.gates().into_iter().map(|g| g.context).collect();
         contexts.push(self.waiver.context.clone());
+        contexts.push(self.hold.context.clone());
         contexts
+    }
+
+    /// The `[waiver]` lifecycle rules as the pure core takes them.
+    pub fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            invalidate_on_push: self.waiver.invalidate_on_push,
+            max_age: self
+                .waiver
+                .max_age
+                .and_then(|d| chrono::Duration::from_std(d).ok()),
+            require_declarer_membership: self.waiver.require_declarer_membership,
+        }
     }
 
     /// The gate names and aliases the command parser accepts.
@@ -763,6 +826,60 @@ fn hide_quoted(msg: &str) -> String {
         .map(|(i, part)| if i % 2 == 1 { "***" } else { part })
         .collect::<Vec<_>>()
         .join("`")
+}
+
+/// The `[waiver]` lifecycle keys, (de)serialised with errors that name the key: a mode or an
+/// age that cannot work is a config error, never a silent default.
+mod lifecycle_keys {
+    pub mod invalidate_on_push {
+        use super::super::*;
+
+        pub fn serialize<S: serde::Serializer>(
+            m: &InvalidateOnPush,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.serialize_str(m.as_str())
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<InvalidateOnPush, D::Error> {
+            let text = String::deserialize(d)?;
+            text.parse()
+                .map_err(|e| serde::de::Error::custom(format!("`waiver.invalidate_on_push`: {e}")))
+        }
+    }
+
+    pub mod max_age {
+        use super::super::*;
+
+        pub fn serialize<S: serde::Serializer>(
+            d: &Option<Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match d.map(chrono::Duration::from_std) {
+                // In the unit it was likely written in: "14d", not "1209600s".
+                Some(Ok(age)) if d.is_some_and(|d| d.subsec_nanos() == 0) => {
+                    s.serialize_str(&crate::gate::lifecycle::human(age))
+                }
+                Some(_) => duration::serialize(&d.unwrap_or_default(), s),
+                None => s.serialize_str("none"),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            let named = |e: String| serde::de::Error::custom(format!("`waiver.max_age`: {e}"));
+            let text = String::deserialize(d)?;
+            if text.trim() == "none" {
+                return Ok(None);
+            }
+            let age = duration::parse(&text).map_err(named)?;
+            if age.is_zero() {
+                return Err(named(
+                    "must be longer than 0 (or \"none\" for no limit)".into(),
+                ));
+            }
+            Ok(Some(age))
+        }
+    }
 }
 
 /// Durations in human form: `"30s"`, `"5m"`, `"250ms"`, `"1h"`, or a bare number of seconds.
@@ -945,6 +1062,51 @@ context = "sop-checklist / na-declarations (pull_request)"
         assert_eq!(c.gitea.membership_cache_ttl, Duration::ZERO);
         let err = load("[gitea]\ntimeout = \"5 parsecs\"\n").unwrap_err();
         assert!(err.to_string().contains("parsecs"), "{err}");
+    }
+
+    #[test]
+    fn waiver_lifecycle_keys_default_to_today_and_errors_name_the_key() {
+        let c = load("").unwrap();
+        assert_eq!(c.lifecycle(), Lifecycle::default());
+        assert_eq!(c.hold.context, "sop / hold");
+        let c = load(
+            "[waiver]\ninvalidate_on_push = \"unless-merge-from-base\"\nmax_age = \"14d\"\nrequire_declarer_membership = true\n",
+        )
+        .unwrap();
+        let l = c.lifecycle();
+        assert_eq!(l.invalidate_on_push, InvalidateOnPush::UnlessMergeFromBase);
+        assert_eq!(l.max_age, Some(chrono::Duration::days(14)));
+        assert!(l.require_declarer_membership);
+        // `config check` prints every key, `none` for no age limit.
+        let shown = toml::to_string(&load("").unwrap()).unwrap();
+        for key in [
+            "invalidate_on_push = \"never\"",
+            "max_age = \"none\"",
+            "require_declarer_membership = false",
+            "[hold]",
+            "post_always = false",
+        ] {
+            assert!(shown.contains(key), "{key} missing from:\n{shown}");
+        }
+        assert!(load(&shown).is_ok(), "the printed config loads again");
+        for (text, key) in [
+            (
+                "[waiver]\nmax_age = \"14 fortnights\"\n",
+                "`waiver.max_age`",
+            ),
+            ("[waiver]\nmax_age = \"0s\"\n", "`waiver.max_age`"),
+            (
+                "[waiver]\ninvalidate_on_push = \"sometimes\"\n",
+                "`waiver.invalidate_on_push`",
+            ),
+            (
+                "[hold]\ncontext = \"qa-review / approved\"\n",
+                "`hold.context`",
+            ),
+        ] {
+            let err = load(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -63,6 +63,12 @@ pub struct PrEvaluation {
     /// [`pr_fingerprint`] of what was read, when the reviews were read.
     #[serde(skip)]
     pub reviews_fingerprint: Option<String>,
+    /// Waivers the `[waiver]` lifecycle rules end (ended in the store when published).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ended: Vec<super::EndedWaiver>,
+    /// The PR's hold (`/sop-hold`), when it was ever held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<super::HoldState>,
 }
 
 impl PrEvaluation {
@@ -179,10 +185,8 @@ impl Ctx {
             .into_iter()
             .filter(|g| gates.is_none_or(|names| names.contains(&g.name)))
             .collect();
-        let waivers: Vec<WaiverFacts> = self
-            .store
-            .active_waivers(&repo.full(), pr.number as i64)
-            .await?
+        let (standing, ended) = self.standing_waivers(repo, pr).await?;
+        let waivers: Vec<WaiverFacts> = standing
             .into_iter()
             .map(|w| WaiverFacts {
                 id: w.id,
@@ -250,6 +254,8 @@ impl Ctx {
         }
         let mut eval = self.finish(repo, pr, verdicts, waived);
         eval.reviews_fingerprint = fingerprint;
+        eval.ended = ended;
+        eval.hold = self.hold_state(repo, pr.number).await?;
         Ok(eval)
     }
 
@@ -303,6 +309,8 @@ impl Ctx {
             waived,
             open: pr.is_open(),
             reviews_fingerprint: None,
+            ended: vec![],
+            hold: None,
         }
     }
 

@@ -248,6 +248,7 @@ pub async fn statuses_of_head(
     ctx.heads
         .hold(key, async {
             let evals = ctx.evaluate_head(repo, pull, gates, fresh).await?;
+            let ended = super::lifecycle::end_waivers(ctx, repo, &evals).await?;
             // Recorded before posting, under the lock: an evaluation of another PR on this
             // commit that comes next finds this one (`Ctx::sharing_head`).
             for eval in &evals {
@@ -265,7 +266,8 @@ pub async fn statuses_of_head(
             let posted = statuses::post(&ctx.client, &ctx.config, repo, &all, &ctx.bot)
                 .await
                 .context("cannot post statuses")?;
-            let notes = guard(ctx, repo, &evals, &posted).await?;
+            let mut notes = ended;
+            notes.extend(guard(ctx, repo, &evals, &posted).await?);
             Ok(Published {
                 evals,
                 posted,

@@ -313,6 +313,63 @@ pub fn shared_head(head_sha: &str, others: &[u64], held: &[(String, String, Stri
     s
 }
 
+/// Said on the PR when the `[waiver]` lifecycle rules end a waiver (a push, `max_age`, the
+/// declarer left the waiving teams).
+pub fn waiver_ended(
+    id: i64,
+    gate: &str,
+    declared_by: &str,
+    why: &crate::gate::lifecycle::Ended,
+) -> String {
+    format!(
+        "⏹️ The waiver of `{gate}` by {} (waiver #{id}) ended: {}. The gate counts approvals again; a member of a waiving team may waive it anew.",
+        mention(declared_by, Md::Inline),
+        code(&why.to_string(), Md::Inline)
+    )
+}
+
+pub fn held(line: usize, reason: &str) -> String {
+    format!(
+        "- {}: this PR is on hold ({}); its hold status stays `failure` until `/sop-unhold`",
+        cmd(line, "/sop-hold"),
+        code(reason, Md::Inline)
+    )
+}
+
+pub fn already_held(line: usize, by: &str) -> String {
+    format!(
+        "- {}: this PR is already held by {}; `/sop-unhold` first to hold it anew",
+        cmd(line, "/sop-hold"),
+        mention(by, Md::Inline)
+    )
+}
+
+pub fn unheld(line: usize, held_by: &str) -> String {
+    format!(
+        "- {}: released the hold by {}",
+        cmd(line, "/sop-unhold"),
+        mention(held_by, Md::Inline)
+    )
+}
+
+pub fn nothing_to_unhold(line: usize) -> String {
+    format!("- {}: this PR is not held", cmd(line, "/sop-unhold"))
+}
+
+pub fn hold_pr_not_open(line: usize, name: &str) -> String {
+    format!(
+        "- {}: this PR is not open; nothing changed",
+        cmd(line, &format!("/{name}"))
+    )
+}
+
+pub fn hold_refused(line: usize, name: &str, reason: &str) -> String {
+    format!(
+        "- {}: refused — {reason}; nothing changed",
+        cmd(line, &format!("/{name}"))
+    )
+}
+
 /// A `/sop-revoke` of a waiver declared earlier in the same comment: it is recorded, and ended.
 pub fn withdrawn(line: usize, gate: &str) -> String {
     format!(
@@ -357,6 +414,8 @@ mod tests {
             crate::gate::Membership::NotMember
         });
         PrEvaluation {
+            ended: vec![],
+            hold: None,
             repo: "acme/widgets".into(),
             pr: 7,
             head_sha: facts.pr.head_sha.clone(),

@@ -89,6 +89,7 @@ pub fn desired(config: &Config, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
         description: na_description(&gated, &applies),
         target_url: None,
     });
+    out.extend(super::holds::hold_status(config, &gated));
     out
 }
 

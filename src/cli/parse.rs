@@ -65,5 +65,8 @@ fn describe(cmd: &Command) -> String {
         Command::Revoke { gates: g } => format!("/sop-revoke {}", g.join(", ")),
         Command::Refire { gates: g } => format!("/refire {}", g.join(", ")),
         Command::Help => "/sop-help".to_string(),
+        Command::Hold { reason } => format!("/sop-hold — reason: {reason}"),
+        Command::Unhold { reason: None } => "/sop-unhold".to_string(),
+        Command::Unhold { reason: Some(note) } => format!("/sop-unhold — note: {note}"),
     }
 }

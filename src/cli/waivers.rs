@@ -1,7 +1,7 @@
 //! `sopbot waivers list|show|revoke`: the admin's view of N/A declarations.
 
 use anyhow::{bail, Context};
-use chrono::SecondsFormat;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, SecondsFormat, Utc};
 
 use crate::bot::event::Event;
 use crate::store::{EventSource, NewEvent, Store, StoreError, WaiverFilter, WaiverRow};
@@ -11,9 +11,9 @@ use super::{table, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// List waivers (active ones unless --all).
+    /// List waivers (active ones unless --all), and how each ended.
     #[command(
-        after_help = "Examples:\n  sopbot waivers list\n  sopbot waivers list --repo acme/widgets --pr 7 --all --json"
+        after_help = "Examples:\n  sopbot waivers list\n  sopbot waivers list --repo acme/widgets --pr 7 --all --json\n  sopbot waivers list --all --gate security --declarer carol --since 2026-01-01 --until 2026-03-31\n\nENDED (and \"ended\" in --json) says how a waiver ended: revoked, closed, comment-deleted,\npushed, expired or declarer-left (null while active)."
     )]
     List {
         /// Only this repository (OWNER/REPO).
@@ -25,6 +25,19 @@ pub enum Command {
         /// Include revoked and expired waivers.
         #[arg(long)]
         all: bool,
+        /// Only this gate (its configured name).
+        #[arg(long)]
+        gate: Option<String>,
+        /// Only waivers declared by this login (any case).
+        #[arg(long)]
+        declarer: Option<String>,
+        /// Only waivers declared on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long, value_parser = since_arg)]
+        since: Option<DateTime<Utc>>,
+        /// Only waivers declared on or before this day (YYYY-MM-DD, UTC: the whole day) or
+        /// before this time (RFC 3339).
+        #[arg(long, value_parser = until_arg)]
+        until: Option<DateTime<Utc>>,
         /// Machine output: a JSON array.
         #[arg(long)]
         json: bool,
@@ -56,16 +69,31 @@ pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
             repo,
             pr,
             all,
+            gate,
+            declarer,
+            since,
+            until,
             json,
         } => {
             let filter = WaiverFilter {
                 repo: repo.map(|r| r.full()),
                 pr,
                 include_revoked: all,
+                gate,
+                declarer,
+                since,
+                until,
             };
             let rows = store.list_waivers(&filter).await?;
             if json {
-                super::print_json(&rows)?;
+                let listed: Vec<Listed> = rows
+                    .iter()
+                    .map(|row| Listed {
+                        row,
+                        ended: row.ended(),
+                    })
+                    .collect();
+                super::print_json(&listed)?;
             } else if rows.is_empty() {
                 println!("no {}waivers", if all { "" } else { "active " });
             } else {
@@ -116,6 +144,36 @@ pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// A waiver as `waivers list --json` prints it: the stored row and how it ended.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    row: &'a WaiverRow,
+    ended: Option<&'static str>,
+}
+
+/// `--since`: a day (from its start, UTC) or an RFC 3339 time.
+fn since_arg(s: &str) -> Result<DateTime<Utc>, String> {
+    day_or_time(s, 0)
+}
+
+/// `--until`: a day (the whole day, UTC) or an RFC 3339 time.
+fn until_arg(s: &str) -> Result<DateTime<Utc>, String> {
+    day_or_time(s, 1)
+}
+
+fn day_or_time(s: &str, days_after: u64) -> Result<DateTime<Utc>, String> {
+    if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let day = day
+            .checked_add_days(Days::new(days_after))
+            .ok_or_else(|| format!("`{s}` is out of range"))?;
+        return Ok(day.and_time(NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("`{s}` is neither a day (2026-01-31) nor an RFC 3339 time"))
+}
+
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -132,6 +190,7 @@ fn list_table(rows: &[WaiverRow], all: bool) -> String {
     ];
     if all {
         header.push("REVOKED");
+        header.push("ENDED");
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -150,6 +209,7 @@ fn list_table(rows: &[WaiverRow], all: bool) -> String {
                     (Some(at), Some(by)) => format!("{} by {by}", time(at)),
                     _ => "-".into(),
                 });
+                row.push(w.ended().unwrap_or("-").to_string());
             }
             row
         })
@@ -172,7 +232,8 @@ fn details(w: &WaiverRow) -> String {
     );
     match (&w.revoked_at, &w.revoked_by, &w.revoke_reason) {
         (Some(at), Some(by), why) => s.push_str(&format!(
-            "  state:       revoked {} by {by}: {}\n",
+            "  state:       {} {} by {by}: {}\n",
+            w.ended().unwrap_or("revoked"),
             time(at),
             crate::text::one_line(why.as_deref().unwrap_or(""))
         )),

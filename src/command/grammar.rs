@@ -148,6 +148,8 @@ pub(crate) fn command_line(line: &str, gates: &GateNames) -> Option<Result<Comma
         CommandKind::Revoke => revoke(rest, gates),
         CommandKind::Refire => refire(rest, gates),
         CommandKind::Help => Ok(Command::Help),
+        CommandKind::Hold => hold(rest),
+        CommandKind::Unhold => Ok(unhold(rest)),
     })
 }
 
@@ -193,7 +195,7 @@ fn unknown_command(phrase: &Phrase<'_>) -> Option<Refusal> {
         ),
         None => Refusal::new(
             format!(
-                "unknown command `/{raw}`; the commands are /sop-n/a, /sop-revoke, /refire and /sop-help"
+                "unknown command `/{raw}`; the commands are /sop-n/a, /sop-revoke, /refire, /sop-help, /sop-hold and /sop-unhold"
             ),
             None,
         ),
@@ -351,6 +353,38 @@ impl<'g> Known<'g> {
                     .map(|&(name, _)| (name, false))
             })
     }
+}
+
+/// hold_arguments = blank1 [ separator ] reason ;   the reason is required
+fn hold(input: &str) -> Result<Command, Refusal> {
+    match note(input) {
+        Some(reason) => Ok(Command::Hold { reason }),
+        None => Err(Refusal::new(
+            format!(
+                "missing reason: say why the PR is held; {}",
+                CommandKind::Hold.usage()
+            ),
+            None,
+        )),
+    }
+}
+
+/// unhold_arguments = [ blank1 [ separator ] note ] ;
+fn unhold(input: &str) -> Command {
+    Command::Unhold {
+        reason: note(input),
+    }
+}
+
+/// The rest of a line after an optional separator, trimmed; `None` when nothing is left.
+fn note(input: &str) -> Option<String> {
+    let (at, _) = list_gap(input).unwrap_or((input, ""));
+    let text = match separator(at) {
+        Ok((after, ())) => after,
+        Err(_) => at,
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// revoke_arguments = gate_list ;   at least one gate

@@ -98,7 +98,7 @@ impl GateNames {
     }
 }
 
-/// The four commands, without their arguments: what `/sop-help` lists and what the reference
+/// The commands, without their arguments: what `/sop-help` lists and what the reference
 /// pages describe. Every exhaustive `match` on it is a place that must learn a new command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandKind {
@@ -106,15 +106,19 @@ pub enum CommandKind {
     Revoke,
     Refire,
     Help,
+    Hold,
+    Unhold,
 }
 
 impl CommandKind {
     /// Every kind, in reference order.
-    pub const ALL: [CommandKind; 4] = [
+    pub const ALL: [CommandKind; 6] = [
         CommandKind::Waive,
         CommandKind::Revoke,
         CommandKind::Refire,
         CommandKind::Help,
+        CommandKind::Hold,
+        CommandKind::Unhold,
     ];
 
     /// The command word, without the `/`.
@@ -124,6 +128,8 @@ impl CommandKind {
             CommandKind::Revoke => "sop-revoke",
             CommandKind::Refire => "refire",
             CommandKind::Help => "sop-help",
+            CommandKind::Hold => "sop-hold",
+            CommandKind::Unhold => "sop-unhold",
         }
     }
 
@@ -134,6 +140,8 @@ impl CommandKind {
             CommandKind::Revoke => "usage: /sop-revoke GATE...",
             CommandKind::Refire => "usage: /refire [GATE...|all]",
             CommandKind::Help => "usage: /sop-help",
+            CommandKind::Hold => "usage: /sop-hold REASON",
+            CommandKind::Unhold => "usage: /sop-unhold [NOTE]",
         }
     }
 
@@ -167,6 +175,12 @@ pub enum Command {
     /// `/sop-help`.
     #[serde(rename = "sop-help")]
     Help,
+    /// `/sop-hold`: the reason is required.
+    #[serde(rename = "sop-hold")]
+    Hold { reason: String },
+    /// `/sop-unhold`: an optional note for the audit log.
+    #[serde(rename = "sop-unhold")]
+    Unhold { reason: Option<String> },
 }
 
 impl Command {
@@ -176,21 +190,23 @@ impl Command {
             Command::Revoke { .. } => CommandKind::Revoke,
             Command::Refire { .. } => CommandKind::Refire,
             Command::Help => CommandKind::Help,
+            Command::Hold { .. } => CommandKind::Hold,
+            Command::Unhold { .. } => CommandKind::Unhold,
         }
     }
 
-    /// `sop-n/a`, `sop-revoke`, `refire` or `sop-help`.
+    /// `sop-n/a`, `sop-revoke`, `refire`, `sop-help`, `sop-hold` or `sop-unhold`.
     pub fn name(&self) -> &'static str {
         self.kind().name()
     }
 
-    /// Canonical gate names the command is about (none for `/sop-help`).
+    /// Canonical gate names the command is about (none for `/sop-help` and the holds).
     pub fn gates(&self) -> &[String] {
         match self {
             Command::Waive { gates, .. }
             | Command::Revoke { gates }
             | Command::Refire { gates } => gates,
-            Command::Help => &[],
+            Command::Help | Command::Hold { .. } | Command::Unhold { .. } => &[],
         }
     }
 }
@@ -260,7 +276,7 @@ pub fn parse_comment(body: &str, gates: &GateNames) -> Vec<ParsedLine> {
 }
 
 /// One entry of `sopbot parse --json`: `{"line","command","gates","reason"}` (`reason` only for
-/// `sop-n/a`) or `{"line","error"}` with the whole human message.
+/// `sop-n/a`, `sop-hold`, and `sop-unhold` with a note) or `{"line","error"}` with the whole human message.
 pub fn to_json(parsed: &ParsedLine) -> Value {
     match &parsed.result {
         Ok(command) => {
@@ -269,8 +285,14 @@ pub fn to_json(parsed: &ParsedLine) -> Value {
                 "command": command.name(),
                 "gates": command.gates(),
             });
-            if let Command::Waive { reason, .. } = command {
-                entry["reason"] = Value::from(reason.as_str());
+            match command {
+                Command::Waive { reason, .. } | Command::Hold { reason } => {
+                    entry["reason"] = Value::from(reason.as_str());
+                }
+                Command::Unhold {
+                    reason: Some(reason),
+                } => entry["reason"] = Value::from(reason.as_str()),
+                _ => {}
             }
             entry
         }
@@ -284,7 +306,7 @@ pub fn usage(name: &str) -> &'static str {
     match CommandKind::from_name(name) {
         Some(kind) => kind.usage(),
         None => {
-            "usage: /sop-n/a [GATE...] REASON | /sop-revoke GATE... | /refire [GATE...|all] | /sop-help"
+            "usage: /sop-n/a [GATE...] REASON | /sop-revoke GATE... | /refire [GATE...|all] | /sop-help | /sop-hold REASON | /sop-unhold [NOTE]"
         }
     }
 }

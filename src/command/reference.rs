@@ -14,6 +14,8 @@ pub fn page(kind: CommandKind) -> &'static str {
         CommandKind::Revoke => include_str!("../../commands/sop-revoke.md"),
         CommandKind::Refire => include_str!("../../commands/refire.md"),
         CommandKind::Help => include_str!("../../commands/sop-help.md"),
+        CommandKind::Hold => include_str!("../../commands/sop-hold.md"),
+        CommandKind::Unhold => include_str!("../../commands/sop-unhold.md"),
     }
 }
 
@@ -50,15 +52,20 @@ mod tests {
     fn every_command_kind_is_listed() {
         // Exhaustive: fails to compile when a kind is added, as a reminder to extend ALL.
         let listed = |kind: CommandKind| match kind {
-            CommandKind::Waive | CommandKind::Revoke | CommandKind::Refire | CommandKind::Help => {
-                CommandKind::ALL.contains(&kind)
-            }
+            CommandKind::Waive
+            | CommandKind::Revoke
+            | CommandKind::Refire
+            | CommandKind::Help
+            | CommandKind::Hold
+            | CommandKind::Unhold => CommandKind::ALL.contains(&kind),
         };
         for kind in [
             CommandKind::Waive,
             CommandKind::Revoke,
             CommandKind::Refire,
             CommandKind::Help,
+            CommandKind::Hold,
+            CommandKind::Unhold,
         ] {
             assert!(listed(kind), "{kind:?}");
         }

@@ -139,7 +139,9 @@ fn an_unknown_sop_word_far_from_every_command_lists_the_commands() {
         let message = refused(body);
         assert!(message.starts_with("unknown command `/"), "{message}");
         assert!(
-            message.ends_with("the commands are /sop-n/a, /sop-revoke, /refire and /sop-help"),
+            message.ends_with(
+                "the commands are /sop-n/a, /sop-revoke, /refire, /sop-help, /sop-hold and /sop-unhold"
+            ),
             "{message}"
         );
     }
@@ -787,4 +789,80 @@ fn command_name_and_gates_accessors() {
     assert_eq!(Command::Help.name(), "sop-help");
     assert_eq!(revoke(&["qa"]).gates(), ["qa"]);
     assert!(Command::Help.gates().is_empty());
+}
+
+// Holds: /sop-hold REASON, /sop-unhold [NOTE].
+
+#[test]
+fn hold_takes_the_rest_of_the_line_as_its_reason() {
+    let hold = |r: &str| Command::Hold { reason: r.into() };
+    assert_eq!(ok("/sop-hold release freeze"), hold("release freeze"));
+    assert_eq!(ok("/SOP_Hold: qa is not done"), hold("qa is not done"));
+    assert_eq!(ok("/sop hold — wait for #12"), hold("wait for #12"));
+    assert_eq!(ok("  /sop-hold   spaced out  "), hold("spaced out"));
+    // Gate names mean nothing to a hold: they are part of the reason.
+    assert_eq!(ok("/sop-hold security"), hold("security"));
+}
+
+#[test]
+fn hold_without_a_reason_is_refused_with_usage() {
+    for body in ["/sop-hold", "/sop-hold:", "/sop-hold —  ", "/sop-hold -"] {
+        assert_eq!(
+            refused(body),
+            "missing reason: say why the PR is held; usage: /sop-hold REASON",
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn unhold_takes_an_optional_note() {
+    assert_eq!(ok("/sop-unhold"), Command::Unhold { reason: None });
+    assert_eq!(ok("/sop-unhold."), Command::Unhold { reason: None });
+    assert_eq!(
+        ok("/sop-unhold: freeze over"),
+        Command::Unhold {
+            reason: Some("freeze over".into())
+        }
+    );
+    assert_eq!(ok("/sop-unhold").kind(), CommandKind::Unhold);
+    assert!(ok("/sop-unhold").gates().is_empty());
+}
+
+#[test]
+fn holds_in_code_quotes_and_comments_are_not_commands() {
+    for body in [
+        "```\n/sop-hold x\n```",
+        "> /sop-unhold",
+        "<!-- /sop-hold x -->",
+        "see `/sop-hold x`",
+    ] {
+        assert!(parse(body).is_empty(), "{body:?}");
+    }
+}
+
+#[test]
+fn near_misses_of_the_hold_commands_are_suggested() {
+    let e = one("/sop-hodl wait").unwrap_err();
+    assert_eq!(e.suggestion.as_deref(), Some("/sop-hold"), "{e}");
+    let e = one("/sop-unhodl").unwrap_err();
+    assert_eq!(e.suggestion.as_deref(), Some("/sop-unhold"), "{e}");
+    // The help command is still found as typed.
+    assert_eq!(ok("/sop-help"), Command::Help);
+}
+
+#[test]
+fn hold_commands_print_as_json_with_their_reason() {
+    let parsed = parse("/sop-hold freeze\n/sop-unhold\n/sop-unhold: done");
+    let json: Vec<Value> = parsed.iter().map(to_json).collect();
+    assert_eq!(
+        json,
+        [
+            json!({"line": 1, "command": "sop-hold", "gates": [], "reason": "freeze"}),
+            json!({"line": 2, "command": "sop-unhold", "gates": []}),
+            json!({"line": 3, "command": "sop-unhold", "gates": [], "reason": "done"}),
+        ]
+    );
+    assert_eq!(usage("sop-hold"), "usage: /sop-hold REASON");
+    assert_eq!(usage("/sop-unhold"), "usage: /sop-unhold [NOTE]");
 }

@@ -49,6 +49,11 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("poller", "concurrency", Kind::Int),
     ("poller", "discover_interval", Kind::Duration),
     ("waiver", "context", Kind::Str),
+    ("waiver", "invalidate_on_push", Kind::Str),
+    ("waiver", "max_age", Kind::Str),
+    ("waiver", "require_declarer_membership", Kind::Bool),
+    ("hold", "context", Kind::Str),
+    ("hold", "post_always", Kind::Bool),
     ("evaluation", "strict_head_sha", Kind::Bool),
     ("evaluation", "comment_approvals", Kind::Bool),
     ("evaluation", "comment_approval_prefixes", Kind::List),
@@ -155,6 +160,7 @@ fn section_of(rest: &str) -> Option<(&'static str, &str)> {
         "poller",
         "waiver",
         "evaluation",
+        "hold",
         "gate",
     ];
     sections.into_iter().find_map(|s| {
@@ -327,6 +333,8 @@ mod tests {
             let v = match kind {
                 Kind::Str if k.ends_with("url") => "http://x",
                 Kind::Str if *k == "listen" => "127.0.0.1:1",
+                Kind::Str if *k == "invalidate_on_push" => "always",
+                Kind::Str if *k == "max_age" => "14d",
                 Kind::Int => "1",
                 Kind::Bool => "true",
                 Kind::Duration => "1s",

@@ -70,7 +70,9 @@ pub fn authorise_revoke(
     })
 }
 
-fn in_any_team(
+/// Whether `login` is in one of `teams`: allowed, refused (`refusal`), or unknown when a team
+/// could not be read.
+pub(super) fn in_any_team(
     teams: &[TeamRef],
     login: &str,
     answers: &Answers,
@@ -125,7 +127,7 @@ fn in_any_team(
     AuthStep::Done(outcome)
 }
 
-fn list(teams: &[TeamRef]) -> String {
+pub(super) fn list(teams: &[TeamRef]) -> String {
     let names: Vec<String> = teams
         .iter()
         .map(|t| text::code(&t.to_string(), Md::Inline))

@@ -8,6 +8,8 @@
 
 mod authorise;
 mod describe;
+mod hold;
+pub mod lifecycle;
 
 use std::collections::HashMap;
 
@@ -17,6 +19,7 @@ use crate::types::TeamRef;
 
 pub use authorise::{authorise_revoke, authorise_waiver, AuthStep, Authorisation};
 pub use describe::clip;
+pub use hold::{authorise_hold, hold_teams, HoldAction};
 
 /// Longest status description we post; Gitea's UI cuts longer ones.
 pub const MAX_DESCRIPTION: usize = 140;

@@ -42,6 +42,9 @@ use crate::secret::Secret;
 use crate::types::RepoName;
 
 mod admin;
+mod commits;
+
+pub use commits::{CommitRef, GitCommit};
 
 /// Items asked for per page: Gitea's default `MAX_RESPONSE_ITEMS`.
 pub const PAGE_SIZE: usize = 50;

@@ -18,6 +18,16 @@ pub mod actions {
     pub const WAIVER_EXPIRED: &str = "waiver.expired";
     /// A waiver was asked for and refused (not allowed, author, no reason …).
     pub const WAIVER_REFUSED: &str = "waiver.refused";
+    /// A waiver ended by the `[waiver]` lifecycle rules: a push, `max_age`, or its declarer
+    /// left the waiving teams (the detail says which).
+    pub const WAIVER_ENDED: &str = "waiver.ended";
+    /// `/sop-hold` put a hold on a PR.
+    pub const HOLD_PLACED: &str = "hold.placed";
+    /// `/sop-unhold` released a PR's hold.
+    pub const HOLD_RELEASED: &str = "hold.released";
+    /// `/sop-hold` or `/sop-unhold` refused (not a gate-team member, the author releasing
+    /// another's hold) or not verifiable.
+    pub const HOLD_REFUSED: &str = "hold.refused";
     /// Someone other than sopbot posted a status on one of sopbot's contexts.
     pub const STATUS_GUARD: &str = "status.guard";
     /// A command could not be carried out.

@@ -10,6 +10,7 @@
 mod audit;
 mod cursors;
 mod health;
+mod holds;
 mod inbox;
 #[cfg(test)]
 mod migration_tests;
@@ -33,6 +34,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool, TransactionManager};
 pub use audit::{actions, AuditFilter, AuditRow, NewAudit};
 pub use cursors::{CursorRow, EvaluationRow, NewEvaluation, Recorded, ReplyRow};
 pub use health::Unwritable;
+pub use holds::{HoldRow, NewHold};
 pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};
 pub use outcomes::{CommentOutcome, Effect, HandledComment, Revocation};
 pub use waivers::{NewWaiver, WaiverFilter, WaiverRow};

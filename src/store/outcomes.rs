@@ -5,6 +5,7 @@
 
 use super::audit::{insert_audit, NewAudit};
 use super::cursors::{Recorded, ReplyRow};
+use super::holds::{insert_hold_in, release_hold_in, NewHold};
 use super::waivers::{insert_waiver_in, revoke_waiver_in, NewWaiver};
 use super::{ts, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -30,6 +31,13 @@ pub enum Effect {
         gate: String,
         by: String,
         reason: String,
+    },
+    /// Puts a hold on the PR (`/sop-hold`).
+    Hold(NewHold),
+    /// Releases the PR's active hold (`/sop-unhold`); `detail` goes to the audit row.
+    Unhold {
+        by: String,
+        detail: String,
     },
 }
 
@@ -93,6 +101,13 @@ impl Store {
                         .find(|(g, _)| g == gate)
                         .ok_or(StoreError::NotFound)?;
                     revoke_waiver_in(&mut tx, now, *id, by, reason).await?;
+                }
+                Effect::Hold(h) => {
+                    insert_hold_in(&mut tx, now, h).await?;
+                }
+                Effect::Unhold { by, detail } => {
+                    let pr = o.pr.ok_or(StoreError::NotFound)?;
+                    release_hold_in(&mut tx, now, &o.repo, pr, by, detail).await?;
                 }
             }
         }

@@ -40,6 +40,26 @@ impl WaiverRow {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
     }
+
+    /// How the waiver ended, for `waivers list`: `revoked` (by a person: `/sop-revoke`, the
+    /// CLI), `closed` (its PR closed or merged), `comment-deleted`, `pushed`, `expired`,
+    /// `declarer-left` (the `[waiver]` lifecycle rules), or `None` while active. Only the bot's
+    /// own reasons (revoked by `sopbot`) are read for the kind; they start with fixed words.
+    pub fn ended(&self) -> Option<&'static str> {
+        self.revoked_at?;
+        if self.revoked_by.as_deref() != Some("sopbot") {
+            return Some("revoked");
+        }
+        let why = self.revoke_reason.as_deref().unwrap_or("");
+        Some(match why {
+            w if w.starts_with("PR closed") || w.starts_with("PR merged") => "closed",
+            w if w.starts_with("push ") => "pushed",
+            w if w.starts_with("expired") => "expired",
+            w if w.starts_with("declarer left") => "declarer-left",
+            w if w.starts_with("comment ") && w.ends_with("was deleted") => "comment-deleted",
+            _ => "ended",
+        })
+    }
 }
 
 /// A waiver to record.
@@ -62,6 +82,14 @@ pub struct WaiverFilter {
     pub pr: Option<i64>,
     /// Also list revoked and expired waivers.
     pub include_revoked: bool,
+    /// Only this gate (canonical name).
+    pub gate: Option<String>,
+    /// Only waivers declared by this login (any case).
+    pub declarer: Option<String>,
+    /// Only waivers declared at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only waivers declared before this time.
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -82,6 +110,9 @@ impl Store {
 
     /// Waivers matching `filter`, oldest first (`sopbot waivers list`).
     pub async fn list_waivers(&self, filter: &WaiverFilter) -> Result<Vec<WaiverRow>, StoreError> {
+        // Times are stored fixed-width (`ts`), so text order is time order.
+        let since = filter.since.map(ts);
+        let until = filter.until.map(ts);
         let rows = sqlx::query_as!(
             WaiverRow,
             r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
@@ -90,10 +121,17 @@ impl Store {
                FROM waivers
                WHERE (?1 IS NULL OR repo = ?1) AND (?2 IS NULL OR pr = ?2)
                  AND (?3 OR revoked_at IS NULL)
+                 AND (?4 IS NULL OR gate = ?4)
+                 AND (?5 IS NULL OR declared_by = ?5 COLLATE NOCASE)
+                 AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7)
                ORDER BY id"#,
             filter.repo,
             filter.pr,
-            filter.include_revoked
+            filter.include_revoked,
+            filter.gate,
+            filter.declarer,
+            since,
+            until
         )
         .fetch_all(&self.pool)
         .await?;
@@ -151,6 +189,57 @@ impl Store {
         let now = self.now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = revoke_waiver_in(&mut tx, now, id, by, reason_text).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Ends one waiver under the `[waiver]` lifecycle rules (by `sopbot`, the reason saying
+    /// why: a push, expired, the declarer left) with its `waiver.ended` audit row, in one
+    /// transaction. [`StoreError::AlreadyRevoked`] when it ended meanwhile (another worker, a
+    /// `/sop-revoke`): then nothing is written.
+    pub async fn end_waiver(&self, id: i64, why: &str) -> Result<WaiverRow, StoreError> {
+        let why = reason(why)?;
+        let now = self.now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let revoked_at = ts(now);
+        let row = sqlx::query_as!(
+            WaiverRow,
+            r#"UPDATE waivers SET revoked_at = ?, revoked_by = 'sopbot', revoke_reason = ?
+               WHERE id = ? AND revoked_at IS NULL
+               RETURNING id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                         created_at AS "created_at: DateTime<Utc>",
+                         revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason"#,
+            revoked_at,
+            why,
+            id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            return match self.get_waiver(id).await? {
+                Some(WaiverRow {
+                    revoked_at: Some(at),
+                    revoked_by: Some(by),
+                    ..
+                }) => Err(StoreError::AlreadyRevoked { id, at, by }),
+                _ => Err(StoreError::NotFound),
+            };
+        };
+        insert_audit(
+            &mut tx,
+            now,
+            &NewAudit {
+                actor: "sopbot".into(),
+                action: actions::WAIVER_ENDED.into(),
+                repo: Some(row.repo.clone()),
+                pr: Some(row.pr),
+                gate: Some(row.gate.clone()),
+                waiver_id: Some(row.id),
+                detail: why.to_string(),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }

@@ -856,7 +856,7 @@ async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
         ## What sopbot answers
 
         A reply with the reference of every command: this page and the pages of `/sop-n/a`,
-        `/sop-revoke` and `/refire`.
+        `/sop-revoke`, `/refire`, `/sop-hold` and `/sop-unhold`.
 
         ## How sopbot reads commands
 
@@ -999,6 +999,94 @@ async fn a_redelivered_webhook_and_the_poller_cause_no_second_reply() {
         ```
         ```json
         [{"line": 4, "command": "sop-n/a", "gates": ["qa"], "reason": "docs only"}]
+        ```
+
+        # /sop-hold
+
+        Puts a hold on this pull request: its hold status (`sop / hold` by default, `[hold] context`)
+        turns `failure` until someone releases it with `/sop-unhold`. The gates are not touched: a hold
+        says "do not merge yet" whatever the reviews and waivers say.
+
+        ## Syntax
+
+        ```
+        /sop-hold [SEPARATOR] REASON
+        ```
+
+        - **REASON** (required): the rest of the line, shown in the status and kept in the audit log.
+        - **SEPARATOR** (optional): `—`, `–`, `:` or a free-standing `-`, as for `/sop-n/a`.
+
+        ## Who may use it
+
+        A member of the team of any configured gate, or of any team that may waive one (`waivable_by`).
+        The PR author may hold their own PR when they are such a member. One hold at a time: a second
+        `/sop-hold` on a held PR is answered with who holds it.
+
+        ## What sopbot answers
+
+        - **Accepted**: the hold is recorded (it survives restarts), audited (`hold.placed`), the hold
+          status is posted as `failure` ("held by @carol: REASON"), and the reply says so.
+        - **Refused**: a reply that says why (not a gate-team member, membership could not be checked,
+          already held, PR not open). Nothing changes.
+
+        A hold only blocks merging when branch protection requires its status context: add it to the
+        rule's required status checks, and set `[hold] post_always = true` so that PRs never held carry
+        a `success` hold status (a required context that is never posted blocks every PR).
+
+        ## Examples
+
+        ```example
+        /sop-hold waiting for the release freeze to end
+        ```
+        ```json
+        [{"line": 1, "command": "sop-hold", "gates": [], "reason": "waiting for the release freeze to end"}]
+        ```
+
+        A reason is required:
+
+        ```example
+        /sop-hold
+        ```
+        ```json
+        [{"line": 1, "error": "missing reason: say why the PR is held; usage: /sop-hold REASON"}]
+        ```
+
+        # /sop-unhold
+
+        Releases this pull request's hold: its hold status turns `success` ("not held").
+
+        ## Syntax
+
+        ```
+        /sop-unhold [NOTE]
+        ```
+
+        - **NOTE** (optional): the rest of the line, kept in the audit log.
+
+        ## Who may use it
+
+        A member of the team of any configured gate, or of any team that may waive one — not only the
+        member who placed the hold (a hold must not outlive its author's holiday). The PR author may
+        release only a hold they placed themselves.
+
+        ## What sopbot answers
+
+        - **Accepted**: the hold is released, audited (`hold.released`), the hold status is posted as
+          `success`, and the reply names who had held it.
+        - **Refused**: a reply that says why (not a gate-team member, the author releasing someone
+          else's hold, no hold to release). Nothing changes.
+
+        ## Examples
+
+        ```example
+        /sop-unhold
+        /sop-unhold: the freeze is over
+        ```
+        ```json
+        [
+          {"line": 1, "command": "sop-unhold", "gates": []},
+          {"line": 2, "command": "sop-unhold", "gates": [], "reason": "the freeze is over"}
+        ]
         ```
 
         </details>

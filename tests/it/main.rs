@@ -17,6 +17,7 @@ mod faults;
 mod forgejo;
 mod gitea_client;
 mod inbox_cli;
+mod lifecycle;
 mod metrics;
 mod official;
 mod ops;

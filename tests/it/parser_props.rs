@@ -85,6 +85,8 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("/sop-n/a".to_owned()),
         Just("/sop-revoke".to_owned()),
         Just("/sop-help".to_owned()),
+        Just("/sop-hold".to_owned()),
+        Just("/sop-unhold".to_owned()),
         Just("/sop-na".to_owned()),
         Just("/sop".to_owned()),
         Just("/usr/bin".to_owned()),

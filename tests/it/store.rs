@@ -460,6 +460,7 @@ async fn waiver_list_filters_by_repo_and_pr() {
             repo: repo.map(String::from),
             pr,
             include_revoked,
+            ..Default::default()
         };
         async move {
             store

@@ -10,7 +10,7 @@ use crate::gitea::PullRequest;
 use crate::store::{actions, CommentOutcome, Effect, NewAudit, WaiverRow};
 use crate::types::RepoName;
 
-use super::{help, refire, revoke, waive};
+use super::{help, hold, refire, revoke, waive};
 use crate::bot::event::{CommentAction, Event};
 use crate::bot::publish::{Ending, Plan, ReplyPlan, Target};
 use crate::bot::replies::{self, Reply};
@@ -44,6 +44,9 @@ pub struct Thread {
     pub active: Vec<WaiverRow>,
     /// Gates waived by earlier commands of this comment.
     pub planned: Vec<String>,
+    /// Who holds the PR (read only for `/sop-hold` and `/sop-unhold`), as earlier commands of
+    /// this comment leave it.
+    pub held_by: Option<String>,
 }
 
 impl Thread {
@@ -53,6 +56,8 @@ impl Thread {
             Effect::Waive(w) => self.planned.push(w.gate.clone()),
             Effect::Revoke(r) => self.active.retain(|a| a.id != r.waiver_id),
             Effect::Withdraw { gate, .. } => self.planned.retain(|g| g != gate),
+            Effect::Hold(h) => self.held_by = Some(h.held_by.clone()),
+            Effect::Unhold { .. } => self.held_by = None,
         }
     }
 }
@@ -159,7 +164,8 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
     let needs = |f: fn(&Command) -> bool| parsed.iter().any(|p| p.result.as_ref().is_ok_and(f));
     let waives = needs(|c| matches!(c, Command::Waive { .. }));
     let needs_waivers = waives || needs(|c| matches!(c, Command::Revoke { .. }));
-    let needs_pull = needs_waivers || needs(|c| matches!(c, Command::Refire { .. }));
+    let holds = needs(|c| matches!(c, Command::Hold { .. } | Command::Unhold { .. }));
+    let needs_pull = needs_waivers || holds || needs(|c| matches!(c, Command::Refire { .. }));
     // Where the comment is and what the PR is: independent reads, made together.
     let pull = async {
         match needs_pull {
@@ -199,7 +205,14 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
             }
             anyhow::Ok(store.active_waivers(&full, pr as i64).await?)
         };
-        let (late, active) = tokio::try_join!(late, active)?;
+        let held_by = async {
+            if !holds {
+                return Ok(None);
+            }
+            let hold = store.active_hold(&full, pr as i64).await?;
+            anyhow::Ok(hold.map(|h| h.held_by))
+        };
+        let (late, active, held_by) = tokio::try_join!(late, active, held_by)?;
         let thread = Thread {
             repo: repo.clone(),
             pr,
@@ -209,6 +222,7 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
             late,
             active,
             planned: vec![],
+            held_by,
         };
         decide(ctx, thread, said.body, &parsed).await
     };
@@ -260,6 +274,12 @@ async fn decide(
             }
             Ok(Command::Revoke { gates }) => {
                 revoke::command_revoke(ctx, &thread, line, gates).await
+            }
+            Ok(Command::Hold { reason }) => {
+                hold::command_hold(ctx, &thread, line, true, Some(reason)).await
+            }
+            Ok(Command::Unhold { reason }) => {
+                hold::command_hold(ctx, &thread, line, false, reason.as_deref()).await
             }
         };
         for e in &planned.effects {

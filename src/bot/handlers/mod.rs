@@ -4,6 +4,7 @@
 
 mod comment;
 mod help;
+mod hold;
 mod pr_events;
 mod refire;
 mod review;

@@ -33,7 +33,9 @@ use tower_service::Service;
 mod routes;
 mod scopes;
 
-use routes::{admin, comments::*, issues::*, pulls::*, repos::*, statuses::*, teams::*};
+use routes::{
+    admin, comments::*, commits::*, issues::*, pulls::*, repos::*, statuses::*, teams::*,
+};
 
 use crate::faults::{Action, Faults};
 use crate::json::{self, ApiErrorJson, NotFoundJson};
@@ -331,6 +333,7 @@ fn router(state: AppState) -> Router {
         .route("/user/teams", get(user_teams))
         .route(repo, get(get_repo))
         .route(&format!("{repo}/branches/{{*branch}}"), get(get_branch))
+        .route(&format!("{repo}/git/commits/{{sha}}"), get(git_commit))
         .route(&format!("{repo}/pulls"), get(list_pulls))
         .route(&format!("{repo}/pulls/{{index}}"), get(get_pull))
         .route(

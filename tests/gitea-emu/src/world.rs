@@ -334,6 +334,8 @@ pub struct World {
     pub(crate) list_head_lag: bool,
     /// Scopes of tokens made with [`World::with_scoped_token`]; any other token has `all`.
     pub(crate) token_scopes: std::collections::HashMap<String, Vec<String>>,
+    /// The parents of commits made by pushes (`git/commits/{sha}`); others have none.
+    pub(crate) parents: std::collections::HashMap<String, Vec<String>>,
     next_user_id: i64,
     next_team_id: i64,
     next_repo_id: i64,
@@ -374,6 +376,7 @@ impl World {
             hook_edit_1_23: false,
             list_head_lag: false,
             token_scopes: std::collections::HashMap::new(),
+            parents: std::collections::HashMap::new(),
             next_user_id: 3,
             next_team_id: FIRST_TEAM_ID,
             next_repo_id: 1,
@@ -964,7 +967,7 @@ impl World {
         let p = pull_mut(i);
         let old = std::mem::replace(&mut p.head_sha, sha.clone());
         if lag {
-            p.listed_head.get_or_insert(old);
+            p.listed_head.get_or_insert(old.clone());
         }
         if diff_changed {
             p.additions += 7;
@@ -972,6 +975,7 @@ impl World {
             p.changed_files = p.changed_files.max(1);
         }
         let (head_ref, base_ref) = (p.head_ref.clone(), p.base_ref.clone());
+        self.parents.insert(sha.clone(), vec![old]);
         let r = &mut self.repos[ri];
         r.commits.push(sha.clone());
         if let Some(b) = r.branches.iter_mut().find(|b| b.name == head_ref) {
@@ -1011,6 +1015,30 @@ impl World {
             }
         }
         sha
+    }
+
+    /// Merges the base branch's tip into the PR's head branch (Gitea's "update branch" by
+    /// merge): a new head whose parents are the old head and the base tip, which becomes the
+    /// PR's merge base. The diff is unchanged. Returns the new head.
+    pub fn merge_base_into(&mut self, repo: &str, n: u64) -> String {
+        let base_ref = pull_mut(self.issue_mut(repo, n)).base_ref.clone();
+        let base_tip = self.branch(repo, &base_ref).sha.clone();
+        let old = self.head_sha(repo, n);
+        let sha = self.push_inner(repo, n, false);
+        self.parents
+            .insert(sha.clone(), vec![old, base_tip.clone()]);
+        pull_mut(self.issue_mut(repo, n)).merge_base = base_tip;
+        sha
+    }
+
+    /// Sets a commit's parents (a history the helpers above do not make).
+    pub fn set_commit_parents(&mut self, sha: &str, parents: &[String]) {
+        self.parents.insert(sha.to_string(), parents.to_vec());
+    }
+
+    /// The parents of a commit made by a push (none for others).
+    pub fn commit_parents(&self, sha: &str) -> Vec<String> {
+        self.parents.get(sha).cloned().unwrap_or_default()
     }
 
     /// Gitea's `MarkReviewsAsStale` then `MarkReviewsAsNotStale(head)`.

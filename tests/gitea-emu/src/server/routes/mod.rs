@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod comments;
+pub(crate) mod commits;
 pub(crate) mod issues;
 pub(crate) mod pulls;
 pub(crate) mod repos;
