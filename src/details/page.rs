@@ -51,7 +51,9 @@ impl DetailsState {
 /// The page's route, to merge into the server's router.
 pub fn router(state: DetailsState) -> Router {
     Router::new()
-        .route("/pr/{owner}/{repo}/{number}", get(page))
+        // One route for everything under /pr/: any other shape is the same 404 as a wrong
+        // signature (a route per shape would answer some with axum's own empty 404).
+        .route("/pr/{*path}", get(page))
         .with_state(Arc::new(state))
 }
 
@@ -62,15 +64,17 @@ struct Signed {
 
 async fn page(
     State(st): State<Arc<DetailsState>>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<Signed>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let (Ok(Path((owner, repo, number))), Ok(Query(Signed { sig: Some(sig) }))) = (path, query)
-    else {
+    let (Ok(Path(path)), Ok(Query(Signed { sig: Some(sig) }))) = (path, query) else {
         return not_found();
     };
-    let Some((repo, pr)) = st.signed(&owner, &repo, &number, &sig) else {
+    let [owner, repo, number] = path.split('/').collect::<Vec<_>>()[..] else {
+        return not_found();
+    };
+    let Some((repo, pr)) = st.signed(owner, repo, number, &sig) else {
         return not_found();
     };
     let read = async {
@@ -133,7 +137,8 @@ impl DetailsState {
             .iter()
             .map(|r| r.name.clone())
             .find(|r| r.full().eq_ignore_ascii_case(&asked))?;
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        // One spelling per PR: digits, no sign, no leading zero.
+        if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let pr: u64 = number.parse().ok().filter(|n| *n > 0)?;
