@@ -284,3 +284,54 @@ pub fn routes(config: std::sync::Arc<Config>, store: crate::store::Store) -> axu
         None => axum::Router::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn load(server: &str) -> Result<Config, String> {
+        Config::from_toml(&format!("[server]\n{server}"), Path::new("sopbot.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn external_url_must_be_an_absolute_http_url_without_query_or_credentials() {
+        for ok in [
+            "https://sopbot.example.com",
+            "https://sopbot.example.com/",
+            "http://10.0.0.5:8080/bots/sopbot/",
+        ] {
+            load(&format!("external_url = \"{ok}\"\n")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "sopbot.example.com",
+            "/pr",
+            "ftp://sopbot.example.com",
+            "https://sopbot.example.com/?a=1",
+            "https://sopbot.example.com/#top",
+            "https://user:pw@sopbot.example.com",
+            "",
+        ] {
+            let e = load(&format!("external_url = \"{bad}\"\n")).unwrap_err();
+            assert!(e.contains("server.external_url"), "{bad}: {e}");
+            assert!(!bad.contains("pw") || !e.contains("pw@"), "{e}");
+        }
+    }
+
+    #[test]
+    fn config_check_says_whether_the_page_is_on() {
+        let off = load("").unwrap();
+        assert!(super::describe_setting(&off).starts_with("details page: off (set server.external_url"));
+        assert!(super::Links::from_config(&off).is_none());
+        let no_secret = load("external_url = \"https://bot.example\"\n").unwrap();
+        assert!(super::describe_setting(&no_secret).contains("webhook secret, which is not set"));
+        let on = load("external_url = \"https://bot.example/\"\nwebhook_secret = \"s\"\n").unwrap();
+        assert_eq!(
+            super::describe_setting(&on),
+            "details page: on, statuses link to https://bot.example/pr/OWNER/REPO/N"
+        );
+        assert!(super::Links::from_config(&on).is_some());
+    }
+}

@@ -490,3 +490,83 @@ fn audit_view(a: &AuditRow) -> AuditView {
         detail: a.detail.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = include_str!("../../templates/details.html");
+
+    /// The `--name: #rrggbb` colours of the template's `:root` block number `n` (0: light,
+    /// 1: dark).
+    fn palette(n: usize) -> HashMap<String, [f64; 3]> {
+        let block = TEMPLATE.split(":root {").nth(n + 1).unwrap();
+        let block = &block[..block.find('}').unwrap()];
+        block
+            .split(';')
+            .filter_map(|decl| {
+                let (name, value) = decl.trim().split_once(':')?;
+                let hex = value.trim().strip_prefix('#')?;
+                let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
+                Some((name.trim().trim_start_matches("--").to_string(), [c(0), c(2), c(4)]))
+            })
+            .collect()
+    }
+
+    /// WCAG 2 contrast ratio.
+    fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let lum = |c: [f64; 3]| {
+            let f = |v: f64| {
+                if v <= 0.03928 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2])
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn every_text_colour_has_a_contrast_of_4_5_in_light_and_dark() {
+        for (scheme, n) in [("light", 0), ("dark", 1)] {
+            let p = palette(n);
+            for text in ["fg", "muted", "link", "success", "failure", "error"] {
+                for background in ["bg", "card"] {
+                    let ratio = contrast(p[text], p[background]);
+                    assert!(
+                        ratio >= 4.5,
+                        "{scheme}: --{text} on --{background} is {ratio:.2}:1"
+                    );
+                }
+            }
+        }
+        assert!(TEMPLATE.contains("@media (prefers-color-scheme: dark)"));
+        assert!(!TEMPLATE.contains("<script"), "no JavaScript");
+    }
+
+    #[test]
+    fn a_link_is_signed_for_one_pr_of_one_repository_in_any_case() {
+        let links = Links::new("https://bot.example/", &crate::secret::Secret::new("s3cret"));
+        let sig = links.signature("acme/widgets", 7);
+        assert_eq!(sig.len(), 32);
+        assert!(links.verify("acme/widgets", 7, &sig));
+        assert!(links.verify("ACME/Widgets", 7, &sig));
+        assert!(!links.verify("acme/widgets", 8, &sig));
+        assert!(!links.verify("acme/gadgets", 7, &sig));
+        assert!(!links.verify("acme/widgets", 7, &sig[..30]));
+        assert!(!links.verify("acme/widgets", 7, &format!("{sig}00")));
+        assert!(!links.verify("acme/widgets", 7, "not hex"));
+        let other = Links::new("https://bot.example", &crate::secret::Secret::new("other"));
+        assert!(!other.verify("acme/widgets", 7, &sig));
+        assert_eq!(
+            links.url("acme/widgets", 7),
+            format!("https://bot.example/pr/acme/widgets/7?sig={sig}")
+        );
+        // The key is derived, never the secret itself, and never printed.
+        assert!(!format!("{links:?}").contains("s3cret"));
+        assert!(format!("{links:?}").contains("***"));
+    }
+}
