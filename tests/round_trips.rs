@@ -143,8 +143,8 @@ async fn round_trips_per_command_comment() {
     // qa`, a waiver's gates). Not one Gitea call more.
     let dir = tempfile::tempdir().unwrap();
     let server = "external_url = \"https://sopbot.example.test\"\nwebhook_secret = \"s\"\n";
-    let ctx = ctx(&emu, dir.path(), server).await;
-    cost(&emu, &ctx, &statements, "bob", "/refire").await;
+    let paged = crate::ctx(&emu, dir.path(), server).await;
+    cost(&emu, &paged, &statements, "bob", "/refire").await;
     let cases = [
         ("/refire qa", "bob", 9 + 2, 8),
         ("/sop-n/a security no security impact", "carol", 14 + 2, 9),
@@ -152,7 +152,7 @@ async fn round_trips_per_command_comment() {
         ("/sop-help", "bob", 6, 3),
         ("thanks, looks good", "bob", 0, 0),
     ];
-    let (report, over) = run(&emu, &ctx, &statements, &cases).await;
+    let (report, over) = run(&emu, &paged, &statements, &cases).await;
     println!("with the details page:\n{report}");
     assert!(over.is_empty(), "{report}\n{}", over.join("\n"));
 }
