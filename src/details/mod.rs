@@ -238,9 +238,8 @@ pub async fn record_evaluations(
                 }
             }
         }
-        let json = serde_json::to_string(&record).map_err(|e| {
-            crate::store::StoreError::Db(sqlx::Error::Encode(Box::new(e)))
-        })?;
+        let json = serde_json::to_string(&record)
+            .map_err(|e| crate::store::StoreError::Db(sqlx::Error::Encode(Box::new(e))))?;
         ctx.store
             .record_details(&eval.repo, eval.pr as i64, &eval.head_sha, &json)
             .await?;
@@ -323,7 +322,9 @@ mod tests {
     #[test]
     fn config_check_says_whether_the_page_is_on() {
         let off = load("").unwrap();
-        assert!(super::describe_setting(&off).starts_with("details page: off (set server.external_url"));
+        assert!(
+            super::describe_setting(&off).starts_with("details page: off (set server.external_url")
+        );
         assert!(super::Links::from_config(&off).is_none());
         let no_secret = load("external_url = \"https://bot.example\"\n").unwrap();
         assert!(super::describe_setting(&no_secret).contains("webhook secret, which is not set"));

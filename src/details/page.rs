@@ -142,7 +142,9 @@ impl DetailsState {
             return None;
         }
         let pr: u64 = number.parse().ok().filter(|n| *n > 0)?;
-        self.links.verify(&repo.full(), pr, sig).then_some((repo, pr))
+        self.links
+            .verify(&repo.full(), pr, sig)
+            .then_some((repo, pr))
     }
 
     /// Gitea's web address, without any user or password the config's URL may carry.
@@ -474,9 +476,7 @@ fn waiver_view(w: &WaiverRow, pr_url: &str) -> WaiverView {
         by: w.declared_by.clone(),
         reason: w.reason.clone(),
         at: when(w.created_at),
-        comment_url: w
-            .comment_id
-            .map(|id| format!("{pr_url}#issuecomment-{id}")),
+        comment_url: w.comment_id.map(|id| format!("{pr_url}#issuecomment-{id}")),
         ended,
     }
 }
@@ -508,7 +508,10 @@ mod tests {
                 let (name, value) = decl.trim().split_once(':')?;
                 let hex = value.trim().strip_prefix('#')?;
                 let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
-                Some((name.trim().trim_start_matches("--").to_string(), [c(0), c(2), c(4)]))
+                Some((
+                    name.trim().trim_start_matches("--").to_string(),
+                    [c(0), c(2), c(4)],
+                ))
             })
             .collect()
     }
@@ -549,7 +552,10 @@ mod tests {
 
     #[test]
     fn a_link_is_signed_for_one_pr_of_one_repository_in_any_case() {
-        let links = Links::new("https://bot.example/", &crate::secret::Secret::new("s3cret"));
+        let links = Links::new(
+            "https://bot.example/",
+            &crate::secret::Secret::new("s3cret"),
+        );
         let sig = links.signature("acme/widgets", 7);
         assert_eq!(sig.len(), 32);
         assert!(links.verify("acme/widgets", 7, &sig));

@@ -232,7 +232,10 @@ async fn the_page_json_agrees_with_sopbot_check() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let check: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for key in ["repo", "pr", "head_sha", "gates"] {
-        assert_eq!(json[key], check[key], "{key}:\npage {json:#}\ncheck {check:#}");
+        assert_eq!(
+            json[key], check[key],
+            "{key}:\npage {json:#}\ncheck {check:#}"
+        );
     }
     let states: Vec<&str> = json["gates"]
         .as_array()
@@ -243,7 +246,10 @@ async fn the_page_json_agrees_with_sopbot_check() {
     assert_eq!(states, ["success", "failure"]);
     // What the page adds: the evaluation's time, the waivers, the audit trail.
     assert!(json["details"]["evaluated_at"].is_string(), "{json:#}");
-    assert_eq!(json["details"]["title"], "Add token-bucket rate limiter to widget API");
+    assert_eq!(
+        json["details"]["title"],
+        "Add token-bucket rate limiter to widget API"
+    );
     assert_eq!(json["details"]["waivers"], serde_json::json!([]));
     c.finish();
 }
@@ -252,32 +258,48 @@ async fn the_page_json_agrees_with_sopbot_check() {
 async fn a_waiver_is_shown_escaped_with_its_comment_and_how_it_ended() {
     let c = start(world()).await;
     let id = c
-        .comment("mia", "/sop-n/a qa <script>alert(1)</script> & <b>docs</b> only")
+        .comment(
+            "mia",
+            "/sop-n/a qa <script>alert(1)</script> & <b>docs</b> only",
+        )
         .await;
     c.expect_reply(id).await;
     let qa = c.expect_status(QA, "success", "waived").await;
     let path = page_path(&qa);
     let html = page(&c, &path).await;
     assert!(
-        html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#60;b&#62;docs&#60;/b&#62; only")
-            || html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;docs&lt;/b&gt; only"),
+        html.contains(
+            "&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#60;b&#62;docs&#60;/b&#62; only"
+        ) || html
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;docs&lt;/b&gt; only"),
         "{html}"
     );
     assert!(!html.contains("<script") && !html.contains("<b>"), "{html}");
     assert!(
-        html.contains(&format!("/acme/widgets/pulls/7#issuecomment-{id}\">the comment</a>")),
+        html.contains(&format!(
+            "/acme/widgets/pulls/7#issuecomment-{id}\">the comment</a>"
+        )),
         "{html}"
     );
-    assert!(html.contains("<strong>qa</strong> waived by @mia"), "{html}");
+    assert!(
+        html.contains("<strong>qa</strong> waived by @mia"),
+        "{html}"
+    );
 
     let revoke = c.comment("mia", "/sop-revoke qa").await;
     c.expect_reply(revoke).await;
     c.expect_status(QA, "failure", "awaiting").await;
     let html = page_with(&c, &path, "revoked by @mia").await;
     let past = html.split("<h3>Past</h3>").nth(1).unwrap();
-    assert!(past.contains("<strong>qa</strong> waived by @mia"), "{html}");
+    assert!(
+        past.contains("<strong>qa</strong> waived by @mia"),
+        "{html}"
+    );
     assert!(html.contains("No active waiver."), "{html}");
-    assert!(html.contains("<code>waiver.created</code>") && html.contains("<code>waiver.revoked</code>"));
+    assert!(
+        html.contains("<code>waiver.created</code>")
+            && html.contains("<code>waiver.revoked</code>")
+    );
     c.finish();
 }
 
@@ -307,7 +329,9 @@ async fn an_error_gate_shows_the_doctor_diagnosis_and_its_fix() {
         assert!(html.contains(&text), "the page lacks {text:?}:\n{html}");
     }
     assert!(
-        html.contains("<li>@carol: <strong class=\"nocount\">does not count</strong> — could not be checked"),
+        html.contains(
+            "<li>@carol: <strong class=\"nocount\">does not count</strong> — could not be checked"
+        ),
         "{html}"
     );
     let json = page_json(&c, &path).await;
@@ -411,7 +435,12 @@ async fn screenshot(url: &str, file: &Path, (width, height): (u32, u32), dark: b
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!((info.width, info.height), (width, height), "{}", file.display());
+    assert_eq!(
+        (info.width, info.height),
+        (width, height),
+        "{}",
+        file.display()
+    );
     let px = info.color_type.samples();
     [buf[0], buf[1], buf[px.min(2)]]
 }
@@ -495,10 +524,43 @@ async fn the_pages_read_right_in_a_real_browser_on_a_phone_and_a_desktop_light_a
     let error_status = status_of(&c, error, SECURITY, "error").await;
 
     let cases = [
-        ("approved", &approved, vec!["2 of 2 gates pass", "✓ passes", "approved by @carol, a member of team security"]),
-        ("failing", &failing_status, vec!["0 of 2 gates pass", "✗ fails", "awaiting an approval from a member of team security", "No approval was considered for this gate."]),
-        ("waived", &waived_status, vec!["2 of 2 gates pass", "waived by @mia", "docs only: <no code changes>"]),
-        ("error", &error_status, vec!["! error: could not be verified", "Diagnosis (as sopbot doctor says):", "Fix: add @sopbot to team security in acme"]),
+        (
+            "approved",
+            &approved,
+            vec![
+                "2 of 2 gates pass",
+                "✓ passes",
+                "approved by @carol, a member of team security",
+            ],
+        ),
+        (
+            "failing",
+            &failing_status,
+            vec![
+                "0 of 2 gates pass",
+                "✗ fails",
+                "awaiting an approval from a member of team security",
+                "No approval was considered for this gate.",
+            ],
+        ),
+        (
+            "waived",
+            &waived_status,
+            vec![
+                "2 of 2 gates pass",
+                "waived by @mia",
+                "docs only: <no code changes>",
+            ],
+        ),
+        (
+            "error",
+            &error_status,
+            vec![
+                "! error: could not be verified",
+                "Diagnosis (as sopbot doctor says):",
+                "Fix: add @sopbot to team security in acme",
+            ],
+        ),
     ];
     let dir = shots_dir();
     for (name, status, texts) in &cases {
@@ -508,15 +570,41 @@ async fn the_pages_read_right_in_a_real_browser_on_a_phone_and_a_desktop_light_a
         assert!(dom.contains(r#"<meta name="viewport""#), "{name}");
         let text = text_of(&dom);
         for t in texts {
-            assert!(text.contains(t), "{name}: the page does not say {t:?}:\n{text}");
+            assert!(
+                text.contains(t),
+                "{name}: the page does not say {t:?}:\n{text}"
+            );
         }
-        for heading in ["<h1>", "<h2 id=\"gates\">", "<h2 id=\"waivers\">", "<h2 id=\"audit\">"] {
+        for heading in [
+            "<h1>",
+            "<h2 id=\"gates\">",
+            "<h2 id=\"waivers\">",
+            "<h2 id=\"audit\">",
+        ] {
             assert!(dom.contains(heading), "{name}: no {heading}");
         }
-        let light = screenshot(&url, &dir.join(format!("{name}-desktop-light.png")), (1280, 900), false).await;
-        assert!(light.iter().all(|&v| v > 230), "{name}: light background {light:?}");
-        let dark = screenshot(&url, &dir.join(format!("{name}-phone-dark.png")), (390, 844), true).await;
-        assert!(dark.iter().all(|&v| v < 40), "{name}: dark background {dark:?}");
+        let light = screenshot(
+            &url,
+            &dir.join(format!("{name}-desktop-light.png")),
+            (1280, 900),
+            false,
+        )
+        .await;
+        assert!(
+            light.iter().all(|&v| v > 230),
+            "{name}: light background {light:?}"
+        );
+        let dark = screenshot(
+            &url,
+            &dir.join(format!("{name}-phone-dark.png")),
+            (390, 844),
+            true,
+        )
+        .await;
+        assert!(
+            dark.iter().all(|&v| v < 40),
+            "{name}: dark background {dark:?}"
+        );
     }
     let url = format!("{}{}", bot_url(&c), page_path(&error_status));
     screenshot(&url, &dir.join("error-phone-light.png"), (390, 844), false).await;

@@ -55,8 +55,8 @@ impl InProc {
         .with_max_body(config.server.max_body_bytes)
         .with_gitea(client.clone())
         .with_notify(notify.clone());
-        let router = server::router(state)
-            .merge(sopbot::details::routes(config.clone(), store.clone()));
+        let router =
+            server::router(state).merge(sopbot::details::routes(config.clone(), store.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stop_rx) = watch::channel(false);
