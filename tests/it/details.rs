@@ -611,3 +611,33 @@ async fn the_pages_read_right_in_a_real_browser_on_a_phone_and_a_desktop_light_a
     screenshot(&url, &dir.join("error-desktop-dark.png"), (1280, 900), true).await;
     c.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_sopbot_serve_serves_the_page_and_config_check_says_it_is_on() {
+    let c = Tester::setup()
+        .config(|c| c.server(&format!("external_url = \"{EXTERNAL}\"\n")))
+        .process()
+        .start()
+        .await;
+    c.approve("bob").await;
+    let qa = c.expect_status(QA, "success", "approved by @bob").await;
+    let path = page_path(&qa);
+    let (status, html) = c.bot.get(&path).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("approved by @bob, a member of team qa"),
+        "{html}"
+    );
+    let altered = path.replace("?sig=", "?sig=0");
+    assert_eq!(c.bot.get(&altered).await, (404, "not found".to_string()));
+
+    let out = sopbot(&c.config, &["config", "check"]).await;
+    assert!(
+        stdout(&out).contains(&format!(
+            "# details page: on, statuses link to {EXTERNAL}/pr/OWNER/REPO/N"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    c.finish();
+}
