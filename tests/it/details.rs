@@ -641,3 +641,23 @@ async fn the_real_sopbot_serve_serves_the_page_and_config_check_says_it_is_on() 
     );
     c.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_shared_by_two_prs_links_to_the_one_that_holds_the_gate() {
+    let c = start(world()).await;
+    let other = c.world(|w| w.open_pr_from_branch(REPO, "alice", "main", "feature/rate-limiter"));
+    c.approve("bob").await;
+    // qa: #7 approved, #8 awaiting: the commit's status is #8's failure, and links to #8.
+    let qa = c.expect_status(QA, "failure", "#8: awaiting").await;
+    let sig = signature("acme/widgets", other);
+    assert_eq!(
+        qa.target_url,
+        format!("{EXTERNAL}/pr/acme/widgets/{other}?sig={sig}#gate-qa")
+    );
+    let html = page(&c, &page_path(&qa)).await;
+    assert!(html.contains("acme/widgets#8</a>"), "{html}");
+    // #7's own page still says its qa gate passes.
+    let own = format!("/pr/acme/widgets/7?sig={}", signature("acme/widgets", 7));
+    page_with(&c, &own, "approved by @bob, a member of team qa").await;
+    c.finish();
+}
