@@ -124,6 +124,10 @@ pub struct ServerConfig {
     /// Largest webhook body accepted; larger ones get 413.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// The bot's public base URL (`https://sopbot.example.com`): every status links to the PR's
+    /// details page under it. Unset: statuses carry no link and the page is off.
+    #[serde(default)]
+    pub external_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -418,6 +422,7 @@ impl Default for ServerConfig {
             webhook_secret: None,
             webhook_secret_file: None,
             max_body_bytes: default_max_body(),
+            external_url: None,
         }
     }
 }
@@ -564,6 +569,11 @@ impl Config {
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(self.invalid("server.listen", "must be an address like 127.0.0.1:8080"));
+        }
+        if let Some(url) = &self.server.external_url {
+            if let Err(why) = crate::details::check_external_url(url) {
+                return Err(self.invalid("server.external_url", why));
+            }
         }
         if self.gates.is_empty() {
             return Err(self.invalid("gate", "at least one gate must be configured"));

@@ -8,6 +8,7 @@ pub mod bot;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod details;
 pub mod gate;
 pub mod gitea;
 pub mod metrics;

@@ -43,9 +43,10 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
     }
 }
 
-async fn ctx(emu: &Emulator, dir: &std::path::Path) -> Arc<Ctx> {
+/// The engine's context; `server` lines go in `[server]` (the details page's settings).
+async fn ctx(emu: &Emulator, dir: &std::path::Path, server: &str) -> Arc<Ctx> {
     let text = format!(
-        "[gitea]\nurl = \"{}\"\n[[repo]]\nname = \"acme/widgets\"\nbranches = [\"main\"]\n",
+        "[gitea]\nurl = \"{}\"\n[server]\n{server}[[repo]]\nname = \"acme/widgets\"\nbranches = [\"main\"]\n",
         emu.base_url()
     );
     let config = Config::from_toml(&text, &dir.join("sopbot.toml")).unwrap();
@@ -105,7 +106,7 @@ async fn round_trips_per_command_comment() {
     let emu = Emulator::start(World::example()).await;
     emu.with_world(|w| w.review("widgets", 7, "bob", "APPROVED", "lgtm"));
     let dir = tempfile::tempdir().unwrap();
-    let ctx = ctx(&emu, dir.path()).await;
+    let ctx = ctx(&emu, dir.path(), "").await;
     // Warm the team directory: the first comment resolves the teams.
     cost(&emu, &ctx, &statements, "bob", "/refire").await;
 
@@ -119,21 +120,7 @@ async fn round_trips_per_command_comment() {
         ("/sop-help", "bob", 6, 3),
         ("thanks, looks good", "bob", 0, 0),
     ];
-    let mut report = String::new();
-    let mut over = Vec::new();
-    for (body, author, max_sql, max_calls) in cases {
-        let (sql, calls) = cost(&emu, &ctx, &statements, author, body).await;
-        report.push_str(&format!(
-            "{body:40} store {:2}  gitea {:2}\n",
-            sql.len(),
-            calls.len()
-        ));
-        if sql.len() > max_sql || calls.len() > max_calls {
-            over.push(format!(
-                "{body}: store {sql:#?} (max {max_sql}), gitea {calls:#?} (max {max_calls})"
-            ));
-        }
-    }
+    let (report, over) = run(&emu, &ctx, &statements, &cases).await;
     println!("{report}");
     // The commands did what they say: the waiver was declared, then revoked.
     let waivers = ctx
@@ -150,4 +137,47 @@ async fn round_trips_per_command_comment() {
         "{waivers:?}"
     );
     assert!(over.is_empty(), "{report}\n{}", over.join("\n"));
+
+    // With the details page on, each evaluation also stores what it found: one write per PR
+    // evaluated, and a read of the last record when only some gates were evaluated (`/refire
+    // qa`, a waiver's gates). Not one Gitea call more.
+    let dir = tempfile::tempdir().unwrap();
+    let server = "external_url = \"https://sopbot.example.test\"\nwebhook_secret = \"s\"\n";
+    let paged = crate::ctx(&emu, dir.path(), server).await;
+    cost(&emu, &paged, &statements, "bob", "/refire").await;
+    let cases = [
+        ("/refire qa", "bob", 9 + 2, 8),
+        ("/sop-n/a security no security impact", "carol", 14 + 2, 9),
+        ("/sop-revoke security", "carol", 13 + 2, 9),
+        ("/sop-help", "bob", 6, 3),
+        ("thanks, looks good", "bob", 0, 0),
+    ];
+    let (report, over) = run(&emu, &paged, &statements, &cases).await;
+    println!("with the details page:\n{report}");
+    assert!(over.is_empty(), "{report}\n{}", over.join("\n"));
+}
+
+/// Handles each case's comment; returns the report and the cases over their bounds.
+async fn run(
+    emu: &Emulator,
+    ctx: &Ctx,
+    statements: &Statements,
+    cases: &[(&str, &str, usize, usize)],
+) -> (String, Vec<String>) {
+    let mut report = String::new();
+    let mut over = Vec::new();
+    for &(body, author, max_sql, max_calls) in cases {
+        let (sql, calls) = cost(emu, ctx, statements, author, body).await;
+        report.push_str(&format!(
+            "{body:40} store {:2}  gitea {:2}\n",
+            sql.len(),
+            calls.len()
+        ));
+        if sql.len() > max_sql || calls.len() > max_calls {
+            over.push(format!(
+                "{body}: store {sql:#?} (max {max_sql}), gitea {calls:#?} (max {max_calls})"
+            ));
+        }
+    }
+    (report, over)
 }

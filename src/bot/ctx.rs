@@ -31,6 +31,9 @@ pub struct Ctx {
     pub served: Arc<Served>,
     /// One evaluate-and-post at a time per head commit (see [`HeadLocks`]).
     pub(crate) heads: HeadLocks,
+    /// Signs the details-page link of each status; `None` when `server.external_url` (or the
+    /// webhook secret) is not set.
+    pub links: Option<crate::details::Links>,
 }
 
 impl Ctx {
@@ -43,6 +46,7 @@ impl Ctx {
         bot_is_admin: bool,
     ) -> Arc<Ctx> {
         Arc::new(Ctx {
+            links: crate::details::Links::from_config(&config),
             gate_names: config.gate_names(),
             served: Arc::new(Served::new(config.clone())),
             config,

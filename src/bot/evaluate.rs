@@ -51,6 +51,9 @@ pub struct PrEvaluation {
     pub pr: u64,
     pub head_sha: String,
     pub gates: Vec<Verdict>,
+    /// The PR's title, for the details page.
+    #[serde(skip)]
+    pub title: String,
     /// The author, for replies and waiver checks.
     #[serde(skip)]
     pub author: Option<String>,
@@ -305,6 +308,7 @@ impl Ctx {
             pr: pr.number,
             head_sha: pr.head.sha.clone(),
             gates,
+            title: pr.title.clone(),
             author: pr.author().map(str::to_string),
             waived,
             open: pr.is_open(),

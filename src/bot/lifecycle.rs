@@ -54,7 +54,7 @@ impl Ctx {
             return Ok((rows, vec![]));
         }
         let now = self.store.now();
-        let gates = self.config.gates();
+        let gates = self.gates(repo);
         let mut pushes: HashMap<String, Pushed> = HashMap::new();
         let (mut stand, mut ended) = (Vec::new(), Vec::new());
         for w in rows {

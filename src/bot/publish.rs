@@ -262,8 +262,10 @@ pub async fn statuses_of_head(
                         .await?;
                 }
             }
+            crate::details::record_evaluations(ctx, &evals, gates.is_some()).await?;
             let all: Vec<&PrEvaluation> = evals.iter().collect();
-            let posted = statuses::post(&ctx.client, &ctx.config, repo, &all, &ctx.bot)
+            let links = ctx.links.as_ref();
+            let posted = statuses::post(&ctx.client, &ctx.config, links, repo, &all, &ctx.bot)
                 .await
                 .context("cannot post statuses")?;
             let mut notes = ended;
@@ -318,7 +320,7 @@ fn shared_head_note(ctx: &Ctx, evals: &[PrEvaluation]) -> Option<String> {
         return None;
     }
     let all: Vec<&PrEvaluation> = evals.iter().collect();
-    let combined = statuses::desired(&ctx.config, &all);
+    let combined = statuses::desired(&ctx.config, None, &all);
     let gates = ctx.config.gates();
     let held: Vec<(String, String, String)> = own
         .gates

@@ -420,6 +420,7 @@ mod tests {
             pr: 7,
             head_sha: facts.pr.head_sha.clone(),
             gates: vec![verdict],
+            title: String::new(),
             author: Some("alice".into()),
             waived: vec!["security".into()],
             open: true,

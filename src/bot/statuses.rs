@@ -6,6 +6,7 @@
 //! statuses there answer for all of them, so each is the strictest verdict over those PRs.
 
 use crate::config::Config;
+use crate::details::Links;
 use crate::gate::{clip, GateState, Verdict, MAX_DESCRIPTION};
 use crate::gitea::{GiteaClient, NewStatus, StatusState};
 use crate::types::RepoName;
@@ -41,7 +42,10 @@ pub struct Posted {
 /// A gate that does not apply to a PR (base branch not protected, no diff, PR closed) leaves
 /// that PR out: a "not applicable" success on the commit would open the gate of every other PR
 /// with that head. A gate that applies to none posts nothing.
-pub fn desired(config: &Config, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
+///
+/// With `links`, each status links to the details page of the PR it speaks for: the
+/// lowest-numbered PR in the gate's posted state (the N/A status: the first PR gated).
+pub fn desired(config: &Config, links: Option<&Links>, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
     let open: Vec<&PrEvaluation> = evals.iter().copied().filter(|e| e.open).collect();
     let mut out = Vec::new();
     // The PRs some gate applies to, in order, and per gate those it applies to.
@@ -59,6 +63,10 @@ pub fn desired(config: &Config, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
             continue;
         }
         let (state, description) = strictest(&verdicts);
+        let target_url = links.and_then(|l| {
+            let pr = verdicts.iter().find(|(_, v)| v.state == state)?.0;
+            Some(l.gate_url(&open.first()?.repo, pr, &gate.name))
+        });
         for (pr, _) in &verdicts {
             if !gated.contains(pr) {
                 gated.push(*pr);
@@ -76,18 +84,21 @@ pub fn desired(config: &Config, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
             },
             context: gate.context.clone(),
             description,
-            target_url: None,
+            target_url,
         });
     }
     if out.is_empty() {
         return out;
     }
     let gated: Vec<&PrEvaluation> = open.into_iter().filter(|e| gated.contains(&e.pr)).collect();
+    let target_url = links
+        .zip(gated.iter().min_by_key(|e| e.pr))
+        .map(|(l, e)| format!("{}#waivers", l.url(&e.repo, e.pr)));
     out.push(NewStatus {
         state: StatusState::Success,
         context: config.waiver.context.clone(),
         description: na_description(&gated, &applies),
-        target_url: None,
+        target_url,
     });
     out.extend(super::holds::hold_status(config, &gated));
     out
@@ -167,12 +178,13 @@ fn na_description(gated: &[&PrEvaluation], applies: &[(String, Vec<u64>)]) -> St
 pub async fn post(
     client: &GiteaClient,
     config: &Config,
+    links: Option<&Links>,
     repo: &RepoName,
     evals: &[&PrEvaluation],
     bot_login: &str,
 ) -> Result<Posted, crate::gitea::GiteaError> {
     let mut result = Posted::default();
-    let want = desired(config, evals);
+    let want = desired(config, links, evals);
     let Some(head) = evals.first().map(|e| e.head_sha.as_str()) else {
         return Ok(result);
     };
@@ -189,8 +201,12 @@ pub async fn post(
             .map(|u| u.login.as_str());
         let ours = creator.is_some_and(|c| c.eq_ignore_ascii_case(bot_login));
         match current {
+            // The link counts too: a new `external_url` (or link key) is posted once.
             Some(s)
-                if ours && s.state == want.state.as_str() && s.description == want.description =>
+                if ours
+                    && s.state == want.state.as_str()
+                    && s.description == want.description
+                    && s.target_url == want.target_url.as_deref().unwrap_or_default() =>
             {
                 result.unchanged.push(want.context.clone());
                 continue;

@@ -56,6 +56,7 @@ pub fn run(global: Option<&Path>, cmd: Command) -> anyhow::Result<Outcome> {
         config.source.display()
     );
     println!("# gitea token: {token}; webhook secret: {secret}");
+    println!("# {}", crate::details::describe_setting(&config));
     for line in gate_lines(&config) {
         println!("# {line}");
     }

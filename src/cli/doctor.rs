@@ -376,12 +376,18 @@ fn code_level(team: &crate::gitea::Team) -> &str {
         .as_str()
 }
 
+/// What an admin does when the bot's token gets 403 for a team's members (the details page of
+/// a gate in `error` says the same).
+pub(crate) fn forbidden_fix(bot: &str, team: &TeamRef, org: &str) -> String {
+    format!(
+        "add @{bot} to team {team} in {org} (Organisation → Teams → {team} → Add member), or make it an owner of {org}; the token needs read:organization"
+    )
+}
+
 /// What an admin does about a team the bot cannot use.
 fn team_fix(e: &TeamError, bot: &str, org: &str) -> String {
     match e {
-        TeamError::TeamForbidden { team, .. } => format!(
-            "add @{bot} to team {team} in {org} (Organisation → Teams → {team} → Add member), or make it an owner of {org}; the token needs read:organization"
-        ),
+        TeamError::TeamForbidden { team, .. } => forbidden_fix(bot, team, org),
         TeamError::CannotListTeams { .. } => {
             format!("add @{bot} to {org}'s gate teams (any team makes it an org member)")
         }

@@ -5,7 +5,7 @@ mod audit;
 mod check;
 mod commands;
 mod config_check;
-mod doctor;
+pub(crate) mod doctor;
 mod healthcheck;
 mod inbox;
 mod logging;

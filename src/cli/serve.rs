@@ -102,6 +102,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     .with_notify(notify.clone());
     let router = server::router(state)
         .merge(metrics::router(store.clone()))
+        .merge(crate::details::routes(config.clone(), store.clone(), served.clone()))
         .layer(axum::middleware::from_fn(metrics::count_webhooks))
         .layer(axum::middleware::from_fn(peer_span));
 

@@ -41,6 +41,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("server", "webhook_secret", Kind::Str),
     ("server", "webhook_secret_file", Kind::Str),
     ("server", "max_body_bytes", Kind::Int),
+    ("server", "external_url", Kind::Str),
     ("database", "path", Kind::Str),
     ("database", "inbox_retention", Kind::Duration),
     ("poller", "interval_secs", Kind::Int),

@@ -9,6 +9,7 @@
 
 mod audit;
 mod cursors;
+mod details;
 mod health;
 mod holds;
 mod inbox;
@@ -33,6 +34,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool, TransactionManager};
 
 pub use audit::{actions, AuditFilter, AuditRow, NewAudit};
 pub use cursors::{CursorRow, EvaluationRow, NewEvaluation, Recorded, ReplyRow};
+pub use details::DetailsRow;
 pub use health::Unwritable;
 pub use holds::{HoldRow, NewHold};
 pub use inbox::{Enqueued, EventRow, EventSource, EventState, NewEvent, MAX_ATTEMPTS};

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod commands_reference;
 mod deploy;
+mod details;
 mod doctor;
 mod durability;
 mod e2e;

@@ -37,7 +37,8 @@ pub async fn command_hold(
         (None, true) => HoldAction::Hold,
         (Some(by), false) => HoldAction::Unhold { held_by: by },
     };
-    let gates: Vec<GateSpec> = ctx.config.gates().iter().map(GateSpec::from).collect();
+    let here = ctx.gates(&thread.repo);
+    let gates: Vec<GateSpec> = here.iter().map(GateSpec::from).collect();
     let teams = hold_teams(&gates);
     let decision = super::authorise(ctx, &thread.repo, |a| {
         authorise_hold(&teams, &thread.author, pull.author(), action, a)
@@ -46,7 +47,7 @@ pub async fn command_hold(
     match decision {
         Authorisation::Allowed { .. } => {
             ctx.metrics.command(name, "ok");
-            planned.evaluate = ctx.gate_names.canonical().to_vec();
+            planned.evaluate = here.iter().map(|g| g.name.clone()).collect();
             match action {
                 HoldAction::Hold => {
                     let reason = reason.unwrap_or_default();

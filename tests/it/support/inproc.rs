@@ -57,7 +57,8 @@ impl InProc {
         .with_gitea(client.clone())
         .with_served(served.clone())
         .with_notify(notify.clone());
-        let router = server::router(state);
+        let router =
+            server::router(state).merge(sopbot::details::routes(config.clone(), store.clone(), served.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stop_rx) = watch::channel(false);
