@@ -26,6 +26,7 @@ impl From<&Gate> for GateSpec {
             team: g.team.clone(),
             waivable_by: g.waivable_by.clone(),
             require_official: g.require_official,
+            policy: g.policy.clone(),
         }
     }
 }

@@ -57,11 +57,18 @@ const KEYS: &[(&str, &str, Kind)] = &[
 
 /// The keys of a `[gate.NAME]`, longest first so `team_id` is not read as `team`.
 const GATE_KEYS: &[(&str, Kind)] = &[
+    ("block_on_request_changes", Kind::Bool),
+    ("waiver_overrides_block", Kind::Bool),
+    ("exclude_committers", Kind::Bool),
     ("require_official", Kind::Bool),
+    ("request_review", Kind::Bool),
+    ("paths_ignore", Kind::List),
     ("waivable_by", Kind::List),
     ("team_id", Kind::Int),
     ("context", Kind::Str),
+    ("approvals", Kind::Int),
     ("aliases", Kind::List),
+    ("paths", Kind::List),
     ("team", Kind::Str),
 ];
 

@@ -8,6 +8,7 @@
 
 mod authorise;
 mod describe;
+mod policy;
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use crate::types::TeamRef;
 
 pub use authorise::{authorise_revoke, authorise_waiver, AuthStep, Authorisation};
 pub use describe::clip;
+pub use policy::{BadGlob, Committers, GatePolicy, PathFilter};
 
 /// Longest status description we post; Gitea's UI cuts longer ones.
 pub const MAX_DESCRIPTION: usize = 140;
@@ -99,6 +101,8 @@ pub struct GateSpec {
     /// Count only approvals Gitea marked official (the team had write access to the code, or
     /// was in the branch rule's approvals whitelist, when the review was submitted).
     pub require_official: bool,
+    /// Approvals needed, paths, blocks, committers (`docs/policies.md`).
+    pub policy: GatePolicy,
 }
 
 /// The pull request, as far as the gates care.
@@ -165,6 +169,11 @@ pub struct Facts {
     /// Reviewers whose review Gitea stored as PENDING although it looks like a verdict
     /// (a misfiled `APPROVE` …), when the token can see them.
     pub misfiled: Vec<String>,
+    /// The paths the PR changes (a rename gives both names), read only when a gate has
+    /// `paths`: `None` not read, `Err` the listing failed (the gate is then `error`).
+    pub files: Option<Result<Vec<String>, String>>,
+    /// Who authored and committed the PR's commits, read only for `exclude_committers`.
+    pub committers: Option<Result<Committers, String>>,
 }
 
 impl Default for PrFacts {
@@ -201,6 +210,8 @@ pub enum Skip {
     NotOpen,
     EmptyDiff,
     BaseNotProtected,
+    /// The gate has `paths` and the PR changes none of them.
+    NoMatchingPath,
 }
 
 /// A reviewer considered for the gate and what Gitea said about their membership.
@@ -317,14 +328,73 @@ fn decide(
         return Step::Done(v);
     }
 
-    if let Some(w) = facts.waivers.iter().find(|w| w.gate == gate.name) {
+    if let Some(filter) = &gate.policy.paths {
+        match &facts.files {
+            Some(Ok(files)) if !files.iter().any(|f| filter.selects(f)) => {
+                let mut v = done(
+                    GateState::Success,
+                    describe::no_matching_path(&filter.describe()),
+                );
+                v.skipped = Some(Skip::NoMatchingPath);
+                return Step::Done(v);
+            }
+            Some(Ok(_)) => {}
+            // Never "not applicable" on doubt: a listing that failed may have hidden the match.
+            Some(Err(e)) => {
+                return Step::Done(done(GateState::Error, describe::files_unknown(Some(e))))
+            }
+            None => return Step::Done(done(GateState::Error, describe::files_unknown(None))),
+        }
+    }
+    let committers = match (&facts.committers, gate.policy.exclude_committers) {
+        (_, false) => None,
+        (Some(Ok(c)), true) => Some(c),
+        (_, true) => return Step::Done(done(GateState::Error, describe::commits_unknown())),
+    };
+
+    // A waiver declared by a committer does not count when committers are excluded.
+    let mut waiver = facts.waivers.iter().find(|w| w.gate == gate.name);
+    let mut not_counted = None;
+    if let Some(w) = waiver.filter(|w| committers.is_some_and(|c| c.contains(&w.declared_by))) {
+        not_counted = Some(describe::committer(&w.declared_by, "waiver"));
+        waiver = None;
+    }
+    let waived = |w: &WaiverFacts| {
         let mut v = done(GateState::Success, describe::waived(w));
         v.waiver = Some(w.clone());
-        return Step::Done(v);
+        Step::Done(v)
+    };
+    let policy = &gate.policy;
+    match waiver {
+        Some(w) if !policy.block_on_request_changes || policy.waiver_overrides_block => {
+            return waived(w)
+        }
+        _ => {}
+    }
+    if policy.block_on_request_changes {
+        match blocked(gate, facts, &mut lookup) {
+            Blocked::Ask(step) => return step,
+            Blocked::By(login) => {
+                return Step::Done(done(
+                    GateState::Failure,
+                    describe::blocked(&login, waiver.is_some()),
+                ))
+            }
+            Blocked::Unknown(described) => return Step::Done(done(GateState::Error, described)),
+            Blocked::No => {}
+        }
+    }
+    if let Some(w) = waiver {
+        return waived(w);
+    }
+    if let Some(sha) = committers.and_then(|c| c.unlinked.first()) {
+        return Step::Done(done(GateState::Failure, describe::unlinked_commit(sha)));
     }
 
-    let considered = candidates(facts, opts, gate.require_official);
+    let considered = candidates(facts, opts, gate.require_official, committers);
+    let needed = policy.approvals.max(1) as usize;
     let mut probed = Vec::with_capacity(considered.logins.len());
+    let mut approvers: Vec<String> = Vec::new();
     for &login in &considered.logins {
         match lookup(&gate.team, login) {
             None => return probe(gate, login),
@@ -335,8 +405,17 @@ fn decide(
                     official: considered.is_official(login),
                     re_requested: false,
                 });
-                let mut v = done(GateState::Success, describe::approved(login, &gate.team));
-                v.approved_by = Some(login.to_string());
+                approvers.push(login.to_string());
+                if approvers.len() < needed {
+                    continue;
+                }
+                let described = if needed == 1 {
+                    describe::approved(login, &gate.team)
+                } else {
+                    describe::approved_by_all(&approvers, &gate.team)
+                };
+                let mut v = done(GateState::Success, described);
+                v.approved_by = approvers.into_iter().next();
                 v.candidates = probed;
                 v.ignored = considered.ignored();
                 return Step::Done(v);
@@ -369,43 +448,117 @@ fn decide(
         }
     }
 
-    let forbidden = probed.iter().any(|c| c.membership == Membership::Forbidden);
-    let scopes = probed.iter().find_map(|c| match &c.membership {
-        Membership::MissingScope(s) => Some(s.clone()),
-        _ => None,
-    });
-    let error = probed.iter().find_map(|c| match &c.membership {
-        Membership::Error(e) => Some(e.clone()),
-        _ => None,
-    });
-    let (state, description) = if let Some(scopes) = scopes {
-        (
-            GateState::Error,
-            describe::missing_scope(&gate.team, &scopes),
-        )
-    } else if forbidden {
-        (GateState::Error, describe::forbidden(&gate.team))
-    } else if let Some(e) = error {
-        (GateState::Error, describe::lookup_failed(&gate.team, &e))
-    } else if let Some(login) = unofficial_member {
-        let described = if re_requested(&facts.reviews, login) {
-            describe::re_requested(login)
-        } else {
-            describe::not_official(login, &gate.team)
-        };
-        (GateState::Failure, described)
-    } else {
-        let misfiled = facts.misfiled.first().map(String::as_str);
-        (
-            GateState::Failure,
-            describe::awaiting(&gate.team, &probed, misfiled),
-        )
+    let (state, mut description) = match unknown(&gate.team, &probed) {
+        Some(described) => (GateState::Error, described),
+        None => {
+            let described = if let Some(login) = unofficial_member {
+                if re_requested(&facts.reviews, login) {
+                    describe::re_requested(login)
+                } else {
+                    describe::not_official(login, &gate.team)
+                }
+            } else if !approvers.is_empty() {
+                describe::partly_approved(&approvers, policy.approvals, &gate.team)
+            } else if needed > 1 {
+                describe::awaiting_many(policy.approvals, &gate.team)
+            } else {
+                let misfiled = facts.misfiled.first().map(String::as_str);
+                describe::awaiting(&gate.team, &probed, misfiled)
+            };
+            (GateState::Failure, described)
+        }
     };
+    if state == GateState::Failure {
+        // Say why an approval or a waiver someone sees on the PR does not count.
+        if let Some(excluded) = not_counted {
+            description = excluded.then(description);
+        } else if let Some((login, _)) = considered.ignored.iter().find(|(_, why)| *why == COMMITTED)
+        {
+            description = description.then(describe::committer(login, "approval"));
+        }
+    }
     let mut v = done(state, description);
     v.candidates = probed;
     v.ignored = considered.ignored();
     v.misfiled = facts.misfiled.clone();
     Step::Done(v)
+}
+
+/// Why an approval by a committer is ignored (`exclude_committers`).
+const COMMITTED: &str = "committed to this PR";
+
+/// A doubt among the probed reviewers' memberships, described: a missing scope, a 403, an error.
+fn unknown(team: &TeamRef, probed: &[Candidate]) -> Option<describe::Described> {
+    let scopes = probed.iter().find_map(|c| match &c.membership {
+        Membership::MissingScope(s) => Some(s.clone()),
+        _ => None,
+    });
+    let forbidden = probed.iter().any(|c| c.membership == Membership::Forbidden);
+    let error = probed.iter().find_map(|c| match &c.membership {
+        Membership::Error(e) => Some(e.clone()),
+        _ => None,
+    });
+    if let Some(scopes) = scopes {
+        Some(describe::missing_scope(team, &scopes))
+    } else if forbidden {
+        Some(describe::forbidden(team))
+    } else {
+        error.map(|e| describe::lookup_failed(team, &e))
+    }
+}
+
+/// Whether a team member's request for changes stands (`block_on_request_changes`).
+enum Blocked {
+    No,
+    By(String),
+    /// A membership to ask for first.
+    Ask(Step),
+    /// A blocker's membership could not be verified.
+    Unknown(describe::Described),
+}
+
+/// Each reviewer's latest review that is an approval or a request for changes and is not
+/// dismissed (Gitea's own rule: comments neither block nor unblock) decides whether they block.
+/// The PR author's own request counts too: a block is never opened on a doubt.
+fn blocked(
+    gate: &GateSpec,
+    facts: &Facts,
+    lookup: &mut impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Blocked {
+    let mut latest: Vec<(&str, &ReviewFacts)> = Vec::new();
+    for r in &facts.reviews {
+        let Some(login) = r.reviewer.as_deref() else {
+            continue;
+        };
+        if r.dismissed || !matches!(r.kind, ReviewKind::Approved | ReviewKind::RequestChanges) {
+            continue;
+        }
+        match latest.iter_mut().find(|(l, _)| same_login(l, login)) {
+            Some(entry) if entry.1.id < r.id => entry.1 = r,
+            Some(_) => {}
+            None => latest.push((login, r)),
+        }
+    }
+    let mut probed = Vec::new();
+    for (login, r) in latest {
+        if r.kind != ReviewKind::RequestChanges {
+            continue;
+        }
+        match lookup(&gate.team, login) {
+            None => return Blocked::Ask(probe(gate, login)),
+            Some(Membership::Member) => return Blocked::By(login.to_string()),
+            Some(m) => probed.push(Candidate {
+                login: login.to_string(),
+                membership: m,
+                official: r.official,
+                re_requested: false,
+            }),
+        }
+    }
+    match unknown(&gate.team, &probed) {
+        Some(described) => Blocked::Unknown(described),
+        None => Blocked::No,
+    }
 }
 
 /// Whether `login`'s approval lost `official` to a later request for their review. Gitea's
@@ -490,7 +643,13 @@ impl Considered<'_> {
 /// The logins whose approval would open a gate if they are team members, in the order given,
 /// each once; those whose approval lacks only Gitea's `official` flag; and the approvals that
 /// do not count, with why.
-fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> Considered<'a> {
+fn candidates<'a>(
+    facts: &'a Facts,
+    opts: &Options,
+    require_official: bool,
+    committers: Option<&Committers>,
+) -> Considered<'a> {
+    let committed = |login: &str| committers.is_some_and(|c| c.contains(login));
     let author = facts.pr.author.as_deref();
     let mut logins = Logins::default();
     let mut unofficial = Vec::new();
@@ -506,6 +665,8 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> C
         };
         let why = if is_login(login, author) {
             Some("is the PR author")
+        } else if committed(login) {
+            Some(COMMITTED)
         } else if r.dismissed {
             Some("approval was dismissed")
         } else if opts.strict_head_sha && r.commit_id != facts.pr.head_sha {
@@ -536,6 +697,8 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> C
             }
             if is_login(login, author) {
                 ignored.push((login, "is the PR author"));
+            } else if committed(login) {
+                ignored.push((login, COMMITTED));
             } else {
                 logins.add(login);
             }
