@@ -788,3 +788,6 @@ fn is_comment_approval(body: &str, opts: &Options) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod policy_tests;
