@@ -27,6 +27,8 @@ pub struct Ctx {
     pub gate_names: GateNames,
     /// One evaluate-and-post at a time per head commit (see [`HeadLocks`]).
     pub(crate) heads: HeadLocks,
+    /// Changed paths and committers per head, for the gate policies.
+    pub(crate) changes: super::changes::ChangesCache,
 }
 
 impl Ctx {
@@ -48,6 +50,7 @@ impl Ctx {
             bot_is_admin,
             metrics: crate::metrics::get(),
             heads: HeadLocks::default(),
+            changes: Default::default(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The bot: events in, handlers plan, `publish` posts statuses and replies. The same code
 //! serves `serve`, `check` and the demo.
 
+mod changes;
 mod ctx;
 mod evaluate;
 pub mod event;

@@ -42,6 +42,8 @@ use crate::secret::Secret;
 use crate::types::RepoName;
 
 mod admin;
+mod changes;
+pub use changes::{ChangedFile, PrCommit};
 
 /// Items asked for per page: Gitea's default `MAX_RESPONSE_ITEMS`.
 pub const PAGE_SIZE: usize = 50;

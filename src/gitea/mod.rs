@@ -16,7 +16,9 @@ pub mod webhook;
 #[cfg(test)]
 mod testkit;
 
-pub use client::{CallObserver, CallRecord, ClientOptions, GiteaClient, PAGE_SIZE};
+pub use client::{
+    CallObserver, CallRecord, ChangedFile, ClientOptions, GiteaClient, PrCommit, PAGE_SIZE,
+};
 pub use error::{scope_fix, GiteaError, TOKEN_SCOPES};
 pub use glob::{gitea_glob, RequiredContexts};
 pub use models::{
