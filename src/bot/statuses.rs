@@ -40,7 +40,8 @@ pub struct Posted {
 ///
 /// A gate that does not apply to a PR (base branch not protected, no diff, PR closed) leaves
 /// that PR out: a "not applicable" success on the commit would open the gate of every other PR
-/// with that head. A gate that applies to none posts nothing.
+/// with that head. A gate that applies to none posts nothing. A gate whose `paths` the PR does
+/// not touch does post its success, ranked with the others ([`crate::gate::Skip::posts_status`]).
 pub fn desired(config: &Config, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
     let open: Vec<&PrEvaluation> = evals.iter().copied().filter(|e| e.open).collect();
     let mut out = Vec::new();
@@ -52,7 +53,8 @@ pub fn desired(config: &Config, evals: &[&PrEvaluation]) -> Vec<NewStatus> {
             .iter()
             .filter_map(|e| {
                 let v = e.gates.iter().find(|v| v.gate == gate.name)?;
-                v.skipped.is_none().then_some((e.pr, v))
+                let posted = v.skipped.as_ref().is_none_or(|s| s.posts_status());
+                posted.then_some((e.pr, v))
             })
             .collect();
         if verdicts.is_empty() {

@@ -214,6 +214,16 @@ pub enum Skip {
     NoMatchingPath,
 }
 
+impl Skip {
+    /// Whether the verdict is posted as a status all the same. A gate whose `paths` a PR does
+    /// not touch must not block it, so its "not applicable" success is posted, and ranked with
+    /// the other PRs on the commit (one that touches the paths still holds the commit).
+    /// The other skips post nothing: the PR is not gated at all.
+    pub fn posts_status(&self) -> bool {
+        matches!(self, Skip::NoMatchingPath)
+    }
+}
+
 /// A reviewer considered for the gate and what Gitea said about their membership.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Candidate {

@@ -21,6 +21,7 @@ mod metrics;
 mod official;
 mod ops;
 mod parser_props;
+mod policies;
 mod scopes;
 mod setup;
 mod simulation;
