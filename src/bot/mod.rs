@@ -8,6 +8,7 @@ pub mod event;
 mod handlers;
 pub mod publish;
 pub mod replies;
+mod review_requests;
 pub mod statuses;
 pub mod worker;
 

@@ -266,6 +266,7 @@ pub async fn statuses_of_head(
                 .await
                 .context("cannot post statuses")?;
             let notes = guard(ctx, repo, &evals, &posted).await?;
+            super::review_requests::request_reviews(ctx, repo, &evals).await;
             Ok(Published {
                 evals,
                 posted,

@@ -14,6 +14,7 @@ mod inbox;
 #[cfg(test)]
 mod migration_tests;
 mod outcomes;
+mod review_requests;
 mod waivers;
 
 use std::fmt;

@@ -322,3 +322,85 @@ async fn config_check_shows_every_policy_key_and_refuses_one_that_cannot_work() 
         assert!(err.contains(words), "{bad}: {err}");
     }
 }
+
+#[tokio::test]
+async fn request_review_asks_the_team_once_ever_also_across_a_restart() {
+    let mut t = Tester::setup_in(with_erin())
+        .config(|c| c.extra("request_review = true\n"))
+        .process()
+        .start()
+        .await;
+    let posts = |t: &Tester| {
+        t.emu
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "POST" && c.path.ends_with("/pulls/7/requested_reviewers"))
+            .count()
+    };
+    let id = t.comment("dave", "/refire").await;
+    t.expect_reply(id).await;
+    t.expect_status(SECURITY, "failure", "awaiting").await;
+    let requested = |t: &Tester| {
+        t.world(|w| {
+            let security = w.team_id("security");
+            w.reviews(REPO, PR)
+                .iter()
+                .filter(|r| r.state == "REQUEST_REVIEW")
+                .map(|r| r.team == Some(security))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(requested(&t), [true], "security asked, qa not");
+    assert_eq!(posts(&t), 1);
+    let audit = t.audit_of("review.requested").await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["gate"], "security");
+
+    // Evaluated again, and again after a restart: never asked twice.
+    t.push().await;
+    t.expect_status(SECURITY, "failure", "awaiting").await;
+    t.restart().await;
+    let id = t.comment("dave", "/refire security").await;
+    t.expect_reply(id).await;
+    assert_eq!(posts(&t), 1, "asked once, ever");
+    t.finish();
+}
+
+#[tokio::test]
+async fn a_review_request_that_fails_is_audited_and_never_blocks_the_gate() {
+    let t = Tester::setup_in(with_erin())
+        .config(|c| c.extra("request_review = true\n"))
+        .start()
+        .await;
+    t.emu.fail_path(
+        &format!("/api/v1/repos/acme/widgets/pulls/{PR}/requested_reviewers"),
+        10,
+        500,
+    );
+    review(&t, "carol", "APPROVED").await;
+    t.expect_status(SECURITY, "success", "approved by @carol").await;
+    let id = t.comment("dave", "/refire").await;
+    t.expect_reply(id).await;
+    // qa has no request_review; security passed: nothing asked, nothing failed.
+    assert!(t.audit_of("review.request_failed").await.is_empty());
+    let t = Tester::setup_in(with_erin())
+        .config(|c| c.extra("request_review = true\n"))
+        .start()
+        .await;
+    t.emu.fail_path(
+        &format!("/api/v1/repos/acme/widgets/pulls/{PR}/requested_reviewers"),
+        10,
+        500,
+    );
+    let id = t.comment("dave", "/refire").await;
+    t.expect_reply(id).await;
+    t.expect_status(SECURITY, "failure", "awaiting").await;
+    let failed = t
+        .eventually("the failed request audited", || async {
+            let rows = t.audit_of("review.request_failed").await;
+            (!rows.is_empty()).then_some(rows)
+        })
+        .await;
+    assert_eq!(failed[0]["gate"], "security");
+    t.finish();
+}
