@@ -404,3 +404,30 @@ async fn a_review_request_that_fails_is_audited_and_never_blocks_the_gate() {
     assert_eq!(failed[0]["gate"], "security");
     t.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_fails_a_gate_needing_more_approvals_than_its_team_has() {
+    // security: carol and erin (sopbot, in it to read it, never approves).
+    let emu = gitea_emu::Emulator::start(with_erin()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &'static str| {
+        let config = write_config(dir.path(), &crate::support::config_text(&emu, extra));
+        async move { sopbot(&config, &["doctor"]).await }
+    };
+    let out = run("approvals = 3\n").await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let fail: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fail.len(), 1, "{text}");
+    assert!(
+        fail[0].contains("gate.security.approvals = 3: needs 3 approvals, team security in acme has 2"),
+        "{text}"
+    );
+    let out = run("approvals = 2\n").await;
+    let text = stdout(&out);
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("gate.security.approvals = 2: needs 2 approvals, team security in acme has 2, so a PR by one of them can never pass"),
+        "{text}"
+    );
+}

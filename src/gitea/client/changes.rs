@@ -97,6 +97,13 @@ impl GiteaClient {
         self.send(call).await.map(|_| ())
     }
 
+    /// Every member of a team (`doctor`: can the team give `approvals` approvals at all?).
+    pub async fn team_members(&self, team_id: i64) -> Result<Vec<User>, GiteaError> {
+        let id = team_id.to_string();
+        self.complete(Call::get("/teams/{id}/members", &["teams", &id, "members"]))
+            .await
+    }
+
     /// A paged listing read to its end, refused when shorter than the total Gitea announced.
     async fn complete<T: serde::de::DeserializeOwned>(
         &self,
