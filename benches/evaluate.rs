@@ -12,8 +12,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sopbot::gate::{
-    evaluate_with, Facts, GatePolicy, GateSpec, GateState, Membership, Options, PrFacts, ReviewFacts,
-    ReviewKind, Verdict, WaiverFacts,
+    evaluate_with, Facts, GatePolicy, GateSpec, GateState, Membership, Options, PrFacts,
+    ReviewFacts, ReviewKind, Verdict, WaiverFacts,
 };
 use sopbot::types::TeamRef;
 

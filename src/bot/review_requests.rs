@@ -19,8 +19,7 @@ pub(crate) async fn request_reviews(ctx: &Ctx, repo: &RepoName, evals: &[PrEvalu
             let Some(gate) = gates.iter().find(|g| g.name == v.gate) else {
                 continue;
             };
-            if !gate.policy.request_review || v.state != GateState::Failure || v.skipped.is_some()
-            {
+            if !gate.policy.request_review || v.state != GateState::Failure || v.skipped.is_some() {
                 continue;
             }
             if let Err(e) = request_one(ctx, repo, eval.pr, &gate.name, &gate.team).await {
@@ -37,7 +36,11 @@ async fn request_one(
     gate: &str,
     team: &TeamRef,
 ) -> anyhow::Result<()> {
-    if !ctx.store.claim_review_request(&repo.full(), pr as i64, gate).await? {
+    if !ctx
+        .store
+        .claim_review_request(&repo.full(), pr as i64, gate)
+        .await?
+    {
         return Ok(());
     }
     let asked = match ctx.teams.resolve(&repo.owner, team).await {

@@ -388,27 +388,46 @@ async fn check_approvals(
     let mut orgs: Vec<&String> = config.repos.iter().map(|r| &r.name.owner).collect();
     orgs.dedup();
     for org in orgs {
-        for gate in config.gates().into_iter().filter(|g| g.policy.approvals > 1) {
+        for gate in config
+            .gates()
+            .into_iter()
+            .filter(|g| g.policy.approvals > 1)
+        {
             // A team that does not resolve was reported above.
             let Ok(team) = directory.resolve(org, &gate.team).await else {
                 continue;
             };
             let what = format!("gate.{}.approvals = {}", gate.name, gate.policy.approvals);
             let members = match client.team_members(team.id).await {
-                Ok(m) => m.iter().filter(|u| !u.login.eq_ignore_ascii_case(bot)).count(),
+                Ok(m) => m
+                    .iter()
+                    .filter(|u| !u.login.eq_ignore_ascii_case(bot))
+                    .count(),
                 Err(e) => {
-                    r.fail(&format!("{what}: cannot list team {} in {org}: {e}", team.name), "give the bot's token read:organization, and add it to the team");
+                    r.fail(
+                        &format!("{what}: cannot list team {} in {org}: {e}", team.name),
+                        "give the bot's token read:organization, and add it to the team",
+                    );
                     continue;
                 }
             };
             let needed = gate.policy.approvals as usize;
-            let team_has = format!("needs {needed} approvals, team {} in {org} has {members}", team.name);
+            let team_has = format!(
+                "needs {needed} approvals, team {} in {org} has {members}",
+                team.name
+            );
             if needed > members {
-                r.fail(&format!("{what}: {team_has}"), "lower approvals, or add members to the team");
+                r.fail(
+                    &format!("{what}: {team_has}"),
+                    "lower approvals, or add members to the team",
+                );
             } else if needed == members {
                 r.warn(&format!("{what}: {team_has}, so a PR by one of them can never pass (the author never counts)"), "lower approvals, or add a member to the team");
             } else {
-                r.ok(&format!("{what}: team {} in {org} has {members} members", team.name));
+                r.ok(&format!(
+                    "{what}: team {} in {org} has {members} members",
+                    team.name
+                ));
             }
         }
     }

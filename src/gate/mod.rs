@@ -383,7 +383,7 @@ fn decide(
     }
     if policy.block_on_request_changes {
         match blocked(gate, facts, &mut lookup) {
-            Blocked::Ask(step) => return step,
+            Blocked::Ask(login) => return probe(gate, &login),
             Blocked::By(login) => {
                 return Step::Done(done(
                     GateState::Failure,
@@ -482,7 +482,8 @@ fn decide(
         // Say why an approval or a waiver someone sees on the PR does not count.
         if let Some(excluded) = not_counted {
             description = excluded.then(description);
-        } else if let Some((login, _)) = considered.ignored.iter().find(|(_, why)| *why == COMMITTED)
+        } else if let Some((login, _)) =
+            considered.ignored.iter().find(|(_, why)| *why == COMMITTED)
         {
             description = description.then(describe::committer(login, "approval"));
         }
@@ -521,8 +522,8 @@ fn unknown(team: &TeamRef, probed: &[Candidate]) -> Option<describe::Described> 
 enum Blocked {
     No,
     By(String),
-    /// A membership to ask for first.
-    Ask(Step),
+    /// The login whose membership to ask for first.
+    Ask(String),
     /// A blocker's membership could not be verified.
     Unknown(describe::Described),
 }
@@ -555,7 +556,7 @@ fn blocked(
             continue;
         }
         match lookup(&gate.team, login) {
-            None => return Blocked::Ask(probe(gate, login)),
+            None => return Blocked::Ask(login.to_string()),
             Some(Membership::Member) => return Blocked::By(login.to_string()),
             Some(m) => probed.push(Candidate {
                 login: login.to_string(),

@@ -177,7 +177,14 @@ fn paths(include: &[&str], ignore: &[&str]) -> GatePolicy {
 #[test]
 fn paths_table() {
     let files = |l: &[&str]| Some(Ok(l.iter().map(|s| s.to_string()).collect()));
-    let cases: Vec<(&str, GatePolicy, Option<Result<Vec<String>, String>>, GateState, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        GatePolicy,
+        Option<Result<Vec<String>, String>>,
+        GateState,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "a change under the path applies",
             paths(&["src/auth/**"], &[]),
@@ -301,7 +308,15 @@ fn blocking(overrides: bool) -> GatePolicy {
 fn block_table() {
     let mut dismissed = reject(2, "carol");
     dismissed.dismissed = true;
-    let cases: Vec<(&str, GatePolicy, Vec<ReviewFacts>, Vec<WaiverFacts>, GateState, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        GatePolicy,
+        Vec<ReviewFacts>,
+        Vec<WaiverFacts>,
+        GateState,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "a member's standing request blocks an approval",
             blocking(false),

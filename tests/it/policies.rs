@@ -30,7 +30,11 @@ async fn security_with(lines: &'static str) -> Tester {
 async fn review(t: &Tester, reviewer: &str, kind: &str) {
     let hook = t.world(|w| {
         w.review(REPO, PR, reviewer, kind, "review");
-        let action = if kind == "APPROVED" { "approved" } else { "rejected" };
+        let action = if kind == "APPROVED" {
+            "approved"
+        } else {
+            "rejected"
+        };
         w.webhook_for_review(REPO, PR, reviewer, action)
     });
     t.deliver(&hook).await;
@@ -87,8 +91,12 @@ async fn a_paths_gate_is_not_applicable_until_the_pr_changes_a_matching_file() {
     // PR #7 changes README.md and src/lib.rs.
     let id = t.comment("dave", "/refire").await;
     t.expect_reply(id).await;
-    t.expect_status(AUTH, "success", "not applicable: no change under src/auth/**")
-        .await;
+    t.expect_status(
+        AUTH,
+        "success",
+        "not applicable: no change under src/auth/**",
+    )
+    .await;
     t.expect_status(SECURITY, "failure", "awaiting").await;
     // A re-evaluation without a push reads the files no more.
     let before = calls_to(&t, "files").len();
@@ -103,8 +111,12 @@ async fn a_paths_gate_is_not_applicable_until_the_pr_changes_a_matching_file() {
         w.set_pr_files(REPO, PR, &["README.md", "src/auth/login.rs"]);
     });
     synchronized(&t).await;
-    t.expect_status(AUTH, "failure", "awaiting an approval from a member of team security")
-        .await;
+    t.expect_status(
+        AUTH,
+        "failure",
+        "awaiting an approval from a member of team security",
+    )
+    .await;
     review(&t, "carol", "APPROVED").await;
     t.expect_status(AUTH, "success", "approved by @carol").await;
     assert_eq!(calls_to(&t, "files").len(), 2, "one read per head");
@@ -148,8 +160,11 @@ async fn a_files_listing_that_fails_is_an_error_never_not_applicable() {
         .config(|c| c.extra(AUTH_GATE))
         .start()
         .await;
-    t.emu
-        .fail_path(&format!("/api/v1/repos/acme/widgets/pulls/{PR}/files"), 100, 500);
+    t.emu.fail_path(
+        &format!("/api/v1/repos/acme/widgets/pulls/{PR}/files"),
+        100,
+        500,
+    );
     let id = t.comment("dave", "/refire auth").await;
     t.expect_reply(id).await;
     t.expect_status(AUTH, "error", "cannot tell whether the gate applies")
@@ -161,9 +176,11 @@ async fn a_files_listing_that_fails_is_an_error_never_not_applicable() {
 async fn a_standing_request_for_changes_blocks_even_a_waiver_until_dismissed() {
     let t = security_with("block_on_request_changes = true\n").await;
     review(&t, "erin", "APPROVED").await;
-    t.expect_status(SECURITY, "success", "approved by @erin").await;
+    t.expect_status(SECURITY, "success", "approved by @erin")
+        .await;
     review(&t, "carol", "REQUEST_CHANGES").await;
-    t.expect_status(SECURITY, "failure", "blocked by @carol").await;
+    t.expect_status(SECURITY, "failure", "blocked by @carol")
+        .await;
     // A manager's waiver does not clear it, and the reply says so.
     let id = t.comment("mia", "/sop-n/a security reviewed offline").await;
     let reply = t.expect_reply(id).await;
@@ -191,7 +208,8 @@ async fn a_standing_request_for_changes_blocks_even_a_waiver_until_dismissed() {
 async fn waiver_overrides_block_lets_a_waiver_open_a_blocked_gate() {
     let t = security_with("block_on_request_changes = true\nwaiver_overrides_block = true\n").await;
     review(&t, "carol", "REQUEST_CHANGES").await;
-    t.expect_status(SECURITY, "failure", "blocked by @carol").await;
+    t.expect_status(SECURITY, "failure", "blocked by @carol")
+        .await;
     let id = t.comment("mia", "/sop-n/a security reviewed offline").await;
     t.expect_reply(id).await;
     t.expect_status(SECURITY, "success", "waived by @mia").await;
@@ -220,7 +238,8 @@ async fn a_committers_approval_does_not_count_until_a_force_push_removes_their_c
     assert!(reply.contains("committed to this PR"), "{reply}");
     // erin did not commit: her approval counts.
     review(&t, "erin", "APPROVED").await;
-    t.expect_status(SECURITY, "success", "approved by @erin").await;
+    t.expect_status(SECURITY, "success", "approved by @erin")
+        .await;
 
     // A force-push to alice's commits alone, re-read per head: carol's approval counts.
     let t2 = security_with("exclude_committers = true\n").await;
@@ -237,7 +256,8 @@ async fn a_committers_approval_does_not_count_until_a_force_push_removes_their_c
         w.force_push(REPO, PR, &[(alice.clone(), alice)]);
     });
     synchronized(&t2).await;
-    t2.expect_status(SECURITY, "success", "approved by @carol").await;
+    t2.expect_status(SECURITY, "success", "approved by @carol")
+        .await;
     t.finish();
     t2.finish();
 }
@@ -254,7 +274,9 @@ async fn a_commit_no_account_is_linked_to_fails_closed_but_a_waiver_opens_it() {
     t.expect_status(SECURITY, "failure", "cannot tell who wrote commit")
         .await;
     // A committer's waiver would not count; mia is no committer.
-    let id = t.comment("mia", "/sop-n/a security reviewed the ghost commit").await;
+    let id = t
+        .comment("mia", "/sop-n/a security reviewed the ghost commit")
+        .await;
     t.expect_reply(id).await;
     t.expect_status(SECURITY, "success", "waived by @mia").await;
     t.finish();
@@ -288,7 +310,9 @@ async fn config_check_shows_every_policy_key_and_refuses_one_that_cannot_work() 
     let base = "[gitea]\nurl = \"http://127.0.0.1:1\"\n[gate.auth]\nteam = \"security\"\n";
     let good = write_config(
         dir.path(),
-        &format!("{base}approvals = 2\npaths = [\"src/auth/**\"]\nblock_on_request_changes = true\n"),
+        &format!(
+            "{base}approvals = 2\npaths = [\"src/auth/**\"]\nblock_on_request_changes = true\n"
+        ),
     );
     let out = sopbot(&good, &["config", "check"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -306,8 +330,16 @@ async fn config_check_shows_every_policy_key_and_refuses_one_that_cannot_work() 
     }
     for (bad, key, words) in [
         ("approvals = 0\n", "gate.auth.approvals", "at least 1"),
-        ("paths = [\"src/{auth\"]\n", "gate.auth.paths", "does not parse"),
-        ("paths_ignore = [\"\"]\n", "gate.auth.paths_ignore", "empty pattern"),
+        (
+            "paths = [\"src/{auth\"]\n",
+            "gate.auth.paths",
+            "does not parse",
+        ),
+        (
+            "paths_ignore = [\"\"]\n",
+            "gate.auth.paths_ignore",
+            "empty pattern",
+        ),
         (
             "waiver_overrides_block = true\n",
             "gate.auth.waiver_overrides_block",
@@ -378,7 +410,8 @@ async fn a_review_request_that_fails_is_audited_and_never_blocks_the_gate() {
         500,
     );
     review(&t, "carol", "APPROVED").await;
-    t.expect_status(SECURITY, "success", "approved by @carol").await;
+    t.expect_status(SECURITY, "success", "approved by @carol")
+        .await;
     let id = t.comment("dave", "/refire").await;
     t.expect_reply(id).await;
     // qa has no request_review; security passed: nothing asked, nothing failed.
@@ -420,7 +453,9 @@ async fn doctor_fails_a_gate_needing_more_approvals_than_its_team_has() {
     let fail: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert_eq!(fail.len(), 1, "{text}");
     assert!(
-        fail[0].contains("gate.security.approvals = 3: needs 3 approvals, team security in acme has 2"),
+        fail[0].contains(
+            "gate.security.approvals = 3: needs 3 approvals, team security in acme has 2"
+        ),
         "{text}"
     );
     let out = run("approvals = 2\n").await;

@@ -84,6 +84,6 @@ pub use server::{Call, Emulator};
 pub use webhook::Delivery;
 pub use world::{
     Access, Branch, ChangedFile, Comment, CommentKind, GitIdent, Issue, Org, PrChange, PrChanges,
-    PrCommit, Pull, Reaction, Repo, Review,
-    Status, Team, TeamDenial, User, World, ALLOWED_REACTIONS, FIRST_TEAM_ID, OWNERS_TEAM_ID,
+    PrCommit, Pull, Reaction, Repo, Review, Status, Team, TeamDenial, User, World,
+    ALLOWED_REACTIONS, FIRST_TEAM_ID, OWNERS_TEAM_ID,
 };

@@ -806,7 +806,15 @@ impl World {
                 listed_head: None,
             }),
         });
-        let (repo_id, head) = (self.repos[ri].id, self.repos[ri].issues.last().and_then(|i| i.pull.as_ref()).map(|p| p.head_sha.clone()).unwrap_or_default());
+        let (repo_id, head) = (
+            self.repos[ri].id,
+            self.repos[ri]
+                .issues
+                .last()
+                .and_then(|i| i.pull.as_ref())
+                .map(|p| p.head_sha.clone())
+                .unwrap_or_default(),
+        );
         self.record_commit(repo_id, index, &head, author);
         index
     }

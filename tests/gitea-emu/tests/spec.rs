@@ -318,10 +318,17 @@ async fn every_endpoint_matches_the_swagger_spec() {
     assert_eq!(a.json[0]["filename"], "src/new.rs");
     assert_eq!(a.json[0]["previous_filename"], "src/auth/old.rs");
     assert_eq!(a.json[0]["status"], "renamed");
-    assert!(a.header("link").unwrap().contains("rel=\"first\""), "{:?}", a.headers);
+    assert!(
+        a.header("link").unwrap().contains("rel=\"first\""),
+        "{:?}",
+        a.headers
+    );
     rep.ok("get", "/repos/{owner}/{repo}/pulls/{index}/files", 200, &a);
     let a = api
-        .get(BOT, "/repos/acme/widgets/pulls/7/commits?verification=false&files=false")
+        .get(
+            BOT,
+            "/repos/acme/widgets/pulls/7/commits?verification=false&files=false",
+        )
         .await;
     let commits = a.json.as_array().unwrap();
     assert_eq!(a.total(), Some(commits.len()));
@@ -330,7 +337,12 @@ async fn every_endpoint_matches_the_swagger_spec() {
     assert!(last["author"].is_null(), "{last}");
     assert_eq!(last["commit"]["author"]["email"], "ghost@elsewhere.example");
     assert_eq!(last["committer"]["login"], "alice");
-    rep.ok("get", "/repos/{owner}/{repo}/pulls/{index}/commits", 200, &a);
+    rep.ok(
+        "get",
+        "/repos/{owner}/{repo}/pulls/{index}/commits",
+        200,
+        &a,
+    );
     let a = api
         .post(
             BOT,

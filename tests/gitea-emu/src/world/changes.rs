@@ -131,7 +131,13 @@ impl World {
 
     /// Pushes a commit written by `author` and committed by `committer` (a push by the PR's
     /// author, as [`World::push`]); returns the new head.
-    pub fn push_commit(&mut self, repo: &str, n: u64, author: GitIdent, committer: GitIdent) -> String {
+    pub fn push_commit(
+        &mut self,
+        repo: &str,
+        n: u64,
+        author: GitIdent,
+        committer: GitIdent,
+    ) -> String {
         let sha = self.push(repo, n);
         let last = self
             .changes_mut(repo, n)
@@ -146,7 +152,10 @@ impl World {
     /// Force-pushes the PR to a new history: its commits become `commits` (author, committer
     /// pairs), the last one the new head; returns it.
     pub fn force_push(&mut self, repo: &str, n: u64, commits: &[(GitIdent, GitIdent)]) -> String {
-        assert!(!commits.is_empty(), "gitea-emu: a force-push needs a commit");
+        assert!(
+            !commits.is_empty(),
+            "gitea-emu: a force-push needs a commit"
+        );
         let head = self.push(repo, n);
         let created = self.now();
         let mut history = Vec::with_capacity(commits.len());

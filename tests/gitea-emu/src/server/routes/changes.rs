@@ -142,7 +142,11 @@ pub(crate) async fn pull_files(
     st.api(&headers, |w, doer| {
         let repo = find_repo(w, &o, &r, doer)?;
         let pr = find_pr(w, repo, &n)?;
-        let head = pr.pull.as_ref().map(|p| p.head_sha.clone()).unwrap_or_default();
+        let head = pr
+            .pull
+            .as_ref()
+            .map(|p| p.head_sha.clone())
+            .unwrap_or_default();
         let files = w.pr_changes(&repo.name, pr.index).files;
         let total = files.len();
         let paging = params.paging();
@@ -167,7 +171,11 @@ pub(crate) async fn pull_commits(
     st.api(&headers, |w, doer| {
         let repo = find_repo(w, &o, &r, doer)?;
         let pr = find_pr(w, repo, &n)?;
-        let base = pr.pull.as_ref().map(|p| p.merge_base.clone()).unwrap_or_default();
+        let base = pr
+            .pull
+            .as_ref()
+            .map(|p| p.merge_base.clone())
+            .unwrap_or_default();
         let commits = w.pr_changes(&repo.name, pr.index).commits;
         let parents: Vec<String> = std::iter::once(base)
             .chain(commits.iter().map(|c| c.sha.clone()))
@@ -202,12 +210,20 @@ pub(crate) async fn request_reviewers(
         let teams: Vec<String> = form
             .get("team_reviewers")
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let poster = w.issue(&repo_name, index).author.eq_ignore_ascii_case(doer);
         let in_a_team = w.teams.iter().any(|t| w.is_team_member(t.id, doer));
         if !poster && !in_a_team && !w.is_site_admin(doer) {
-            return Err(json_error(w, StatusCode::FORBIDDEN, "reviewer can't be requested"));
+            return Err(json_error(
+                w,
+                StatusCode::FORBIDDEN,
+                "reviewer can't be requested",
+            ));
         }
         for t in &teams {
             if !w.teams.iter().any(|x| x.name.eq_ignore_ascii_case(t)) {
