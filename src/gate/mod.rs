@@ -310,173 +310,39 @@ fn decide(
     opts: &Options,
     mut lookup: impl FnMut(&TeamRef, &str) -> Option<Membership>,
 ) -> Step {
-    let done = |state, described: describe::Described| Verdict {
-        gate: gate.name.clone(),
-        state,
-        description: clip(&described.plain, MAX_DESCRIPTION),
-        why: described.markdown,
-        approved_by: None,
-        waiver: None,
-        candidates: vec![],
-        skipped: None,
-        ignored: vec![],
-        misfiled: vec![],
+    let committers = match applies(gate, facts) {
+        Ok(c) => c,
+        Err(v) => return Step::Done(v),
     };
-
-    if facts.pr.head_sha.is_empty() {
-        // Without a head commit nothing can be judged, least of all "no changes".
-        return Step::Done(done(
-            GateState::Error,
-            describe::Described::said(
-                "Gitea gave no head commit for this PR; comment /refire to retry",
-            ),
-        ));
-    }
-    if let Some(skip) = skip_reason(&facts.pr) {
-        let mut v = done(GateState::Success, describe::skipped(&skip, &facts.pr));
-        v.skipped = Some(skip);
+    let not_counted = match waiver_or_block(gate, facts, committers, &mut lookup) {
+        Ok(not_counted) => not_counted,
+        Err(step) => return step,
+    };
+    let considered = candidates(facts, opts, gate.require_official, committers);
+    let (approvers, probed, unofficial_member) =
+        match approvals(gate, facts, &considered, &mut lookup) {
+            Ok(found) => found,
+            Err(step) => return step,
+        };
+    let needed = gate.policy.approvals.max(1) as usize;
+    if approvers.len() >= needed {
+        let described = if needed == 1 {
+            describe::approved(&approvers[0], &gate.team)
+        } else {
+            describe::approved_by_all(&approvers, &gate.team)
+        };
+        let mut v = verdict(gate, GateState::Success, described);
+        v.approved_by = approvers.into_iter().next();
+        v.candidates = probed;
+        v.ignored = considered.ignored();
         return Step::Done(v);
     }
-
-    if let Some(filter) = &gate.policy.paths {
-        match &facts.files {
-            Some(Ok(files)) if !files.iter().any(|f| filter.selects(f)) => {
-                let mut v = done(
-                    GateState::Success,
-                    describe::no_matching_path(&filter.describe()),
-                );
-                v.skipped = Some(Skip::NoMatchingPath);
-                return Step::Done(v);
-            }
-            Some(Ok(_)) => {}
-            // Never "not applicable" on doubt: a listing that failed may have hidden the match.
-            Some(Err(e)) => {
-                return Step::Done(done(GateState::Error, describe::files_unknown(Some(e))))
-            }
-            None => return Step::Done(done(GateState::Error, describe::files_unknown(None))),
-        }
-    }
-    let committers = match (&facts.committers, gate.policy.exclude_committers) {
-        (_, false) => None,
-        (Some(Ok(c)), true) => Some(c),
-        (_, true) => return Step::Done(done(GateState::Error, describe::commits_unknown())),
-    };
-
-    // A waiver declared by a committer does not count when committers are excluded.
-    let mut waiver = facts.waivers.iter().find(|w| w.gate == gate.name);
-    let mut not_counted = None;
-    if let Some(w) = waiver.filter(|w| committers.is_some_and(|c| c.contains(&w.declared_by))) {
-        not_counted = Some(describe::committer(&w.declared_by, "waiver"));
-        waiver = None;
-    }
-    let waived = |w: &WaiverFacts| {
-        let mut v = done(GateState::Success, describe::waived(w));
-        v.waiver = Some(w.clone());
-        Step::Done(v)
-    };
-    let policy = &gate.policy;
-    match waiver {
-        Some(w) if !policy.block_on_request_changes || policy.waiver_overrides_block => {
-            return waived(w)
-        }
-        _ => {}
-    }
-    if policy.block_on_request_changes {
-        match blocked(gate, facts, &mut lookup) {
-            Blocked::Ask(login) => return probe(gate, &login),
-            Blocked::By(login) => {
-                return Step::Done(done(
-                    GateState::Failure,
-                    describe::blocked(&login, waiver.is_some()),
-                ))
-            }
-            Blocked::Unknown(described) => return Step::Done(done(GateState::Error, described)),
-            Blocked::No => {}
-        }
-    }
-    if let Some(w) = waiver {
-        return waived(w);
-    }
-    if let Some(sha) = committers.and_then(|c| c.unlinked.first()) {
-        return Step::Done(done(GateState::Failure, describe::unlinked_commit(sha)));
-    }
-
-    let considered = candidates(facts, opts, gate.require_official, committers);
-    let needed = policy.approvals.max(1) as usize;
-    let mut probed = Vec::with_capacity(considered.logins.len());
-    let mut approvers: Vec<String> = Vec::new();
-    for &login in &considered.logins {
-        match lookup(&gate.team, login) {
-            None => return probe(gate, login),
-            Some(Membership::Member) => {
-                probed.push(Candidate {
-                    login: login.to_string(),
-                    membership: Membership::Member,
-                    official: considered.is_official(login),
-                    re_requested: false,
-                });
-                approvers.push(login.to_string());
-                if approvers.len() < needed {
-                    continue;
-                }
-                let described = if needed == 1 {
-                    describe::approved(login, &gate.team)
-                } else {
-                    describe::approved_by_all(&approvers, &gate.team)
-                };
-                let mut v = done(GateState::Success, described);
-                v.approved_by = approvers.into_iter().next();
-                v.candidates = probed;
-                v.ignored = considered.ignored();
-                return Step::Done(v);
-            }
-            Some(other) => probed.push(Candidate {
-                login: login.to_string(),
-                membership: other,
-                official: considered.is_official(login),
-                re_requested: false,
-            }),
-        }
-    }
-    // Nothing counts. A member whose approval Gitea did not mark official is the likeliest
-    // reason on a new installation: find one, to say how to fix it.
-    let mut unofficial_member = None;
-    for &login in &considered.unofficial {
-        let Some(m) = lookup(&gate.team, login) else {
-            return probe(gate, login);
-        };
-        let member = m == Membership::Member;
-        probed.push(Candidate {
-            login: login.to_string(),
-            membership: m,
-            official: false,
-            re_requested: member && re_requested(&facts.reviews, login),
-        });
-        if member {
-            unofficial_member = Some(login);
-            break;
-        }
-    }
-
     let (state, mut description) = match unknown(&gate.team, &probed) {
         Some(described) => (GateState::Error, described),
-        None => {
-            let described = if let Some(login) = unofficial_member {
-                if re_requested(&facts.reviews, login) {
-                    describe::re_requested(login)
-                } else {
-                    describe::not_official(login, &gate.team)
-                }
-            } else if !approvers.is_empty() {
-                describe::partly_approved(&approvers, policy.approvals, &gate.team)
-            } else if needed > 1 {
-                describe::awaiting_many(policy.approvals, &gate.team)
-            } else {
-                let misfiled = facts.misfiled.first().map(String::as_str);
-                describe::awaiting(&gate.team, &probed, misfiled)
-            };
-            (GateState::Failure, described)
-        }
+        None => (
+            GateState::Failure,
+            awaiting(gate, facts, &approvers, &probed, unofficial_member),
+        ),
     };
     if state == GateState::Failure {
         // Say why an approval or a waiver someone sees on the PR does not count.
@@ -488,11 +354,215 @@ fn decide(
             description = description.then(describe::committer(login, "approval"));
         }
     }
-    let mut v = done(state, description);
+    let mut v = verdict(gate, state, description);
     v.candidates = probed;
     v.ignored = considered.ignored();
     v.misfiled = facts.misfiled.clone();
     Step::Done(v)
+}
+
+/// A verdict with nothing but its state and description.
+fn verdict(gate: &GateSpec, state: GateState, described: describe::Described) -> Verdict {
+    Verdict {
+        gate: gate.name.clone(),
+        state,
+        description: clip(&described.plain, MAX_DESCRIPTION),
+        why: described.markdown,
+        approved_by: None,
+        waiver: None,
+        candidates: vec![],
+        skipped: None,
+        ignored: vec![],
+        misfiled: vec![],
+    }
+}
+
+/// Whether the gate applies to the PR at all (`Err`: the verdict that says it does not, or
+/// that it cannot tell), and the PR's committers when the gate excludes them.
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn applies<'a>(gate: &GateSpec, facts: &'a Facts) -> Result<Option<&'a Committers>, Verdict> {
+    if facts.pr.head_sha.is_empty() {
+        // Without a head commit nothing can be judged, least of all "no changes".
+        return Err(verdict(
+            gate,
+            GateState::Error,
+            describe::Described::said(
+                "Gitea gave no head commit for this PR; comment /refire to retry",
+            ),
+        ));
+    }
+    let skipped = |skip: Skip, described| {
+        let mut v = verdict(gate, GateState::Success, described);
+        v.skipped = Some(skip);
+        Err(v)
+    };
+    if let Some(skip) = skip_reason(&facts.pr) {
+        let described = describe::skipped(&skip, &facts.pr);
+        return skipped(skip, described);
+    }
+    if let Some(filter) = &gate.policy.paths {
+        match &facts.files {
+            Some(Ok(files)) if !files.iter().any(|f| filter.selects(f)) => {
+                let described = describe::no_matching_path(&filter.describe());
+                return skipped(Skip::NoMatchingPath, described);
+            }
+            Some(Ok(_)) => {}
+            // Never "not applicable" on doubt: a listing that failed may have hidden the match.
+            Some(Err(e)) => {
+                let described = describe::files_unknown(Some(e));
+                return Err(verdict(gate, GateState::Error, described));
+            }
+            None => {
+                let described = describe::files_unknown(None);
+                return Err(verdict(gate, GateState::Error, described));
+            }
+        }
+    }
+    match (&facts.committers, gate.policy.exclude_committers) {
+        (_, false) => Ok(None),
+        (Some(Ok(c)), true) => Ok(Some(c)),
+        (_, true) => Err(verdict(gate, GateState::Error, describe::commits_unknown())),
+    }
+}
+
+/// A waiver, a block, or a commit nobody can be tied to decides the gate (`Err`, or a probe);
+/// otherwise the approvals do, and `Ok` says why a waiver on the PR did not count, if one did
+/// not (its declarer committed).
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn waiver_or_block(
+    gate: &GateSpec,
+    facts: &Facts,
+    committers: Option<&Committers>,
+    lookup: &mut impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Result<Option<describe::Described>, Step> {
+    let mut waiver = facts.waivers.iter().find(|w| w.gate == gate.name);
+    let mut not_counted = None;
+    if let Some(w) = waiver.filter(|w| committers.is_some_and(|c| c.contains(&w.declared_by))) {
+        not_counted = Some(describe::committer(&w.declared_by, "waiver"));
+        waiver = None;
+    }
+    let waived = |w: &WaiverFacts| {
+        let mut v = verdict(gate, GateState::Success, describe::waived(w));
+        v.waiver = Some(w.clone());
+        Err(Step::Done(v))
+    };
+    let policy = &gate.policy;
+    if let Some(w) = waiver {
+        if !policy.block_on_request_changes || policy.waiver_overrides_block {
+            return waived(w);
+        }
+    }
+    if policy.block_on_request_changes {
+        let block = match blocked(gate, facts, lookup) {
+            Blocked::Ask(login) => return Err(probe(gate, &login)),
+            Blocked::By(login) => Some((
+                GateState::Failure,
+                describe::blocked(&login, waiver.is_some()),
+            )),
+            Blocked::Unknown(described) => Some((GateState::Error, described)),
+            Blocked::No => None,
+        };
+        if let Some((state, described)) = block {
+            return Err(Step::Done(verdict(gate, state, described)));
+        }
+    }
+    if let Some(w) = waiver {
+        return waived(w);
+    }
+    unlinked(gate, committers)?;
+    Ok(not_counted)
+}
+
+/// With committers excluded, a commit no account is linked to leaves every approval in doubt.
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn unlinked(gate: &GateSpec, committers: Option<&Committers>) -> Result<(), Step> {
+    match committers.and_then(|c| c.unlinked.first()) {
+        Some(sha) => Err(Step::Done(verdict(
+            gate,
+            GateState::Failure,
+            describe::unlinked_commit(sha),
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Counting approvals: the members found (up to the number needed), every reviewer probed,
+/// and, when too few count, a member whose approval only lacks Gitea's `official` flag.
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+#[allow(clippy::type_complexity)]
+fn approvals<'a>(
+    gate: &GateSpec,
+    facts: &Facts,
+    considered: &Considered<'a>,
+    lookup: &mut impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Result<(Vec<String>, Vec<Candidate>, Option<&'a str>), Step> {
+    let needed = gate.policy.approvals.max(1) as usize;
+    let mut probed = Vec::with_capacity(considered.logins.len());
+    let mut approvers: Vec<String> = Vec::new();
+    for &login in &considered.logins {
+        let Some(m) = lookup(&gate.team, login) else {
+            return Err(probe(gate, login));
+        };
+        if m == Membership::Member {
+            approvers.push(login.to_string());
+        }
+        probed.push(Candidate {
+            login: login.to_string(),
+            membership: m,
+            official: considered.is_official(login),
+            re_requested: false,
+        });
+        if approvers.len() >= needed {
+            return Ok((approvers, probed, None));
+        }
+    }
+    // Too few count. A member whose approval Gitea did not mark official is the likeliest
+    // reason on a new installation: find one, to say how to fix it.
+    for &login in &considered.unofficial {
+        let Some(m) = lookup(&gate.team, login) else {
+            return Err(probe(gate, login));
+        };
+        let member = m == Membership::Member;
+        probed.push(Candidate {
+            login: login.to_string(),
+            membership: m,
+            official: false,
+            re_requested: member && re_requested(&facts.reviews, login),
+        });
+        if member {
+            return Ok((approvers, probed, Some(login)));
+        }
+    }
+    Ok((approvers, probed, None))
+}
+
+/// What a gate with too few approvals awaits.
+fn awaiting(
+    gate: &GateSpec,
+    facts: &Facts,
+    approvers: &[String],
+    probed: &[Candidate],
+    unofficial_member: Option<&str>,
+) -> describe::Described {
+    let needed = gate.policy.approvals;
+    if let Some(login) = unofficial_member {
+        if re_requested(&facts.reviews, login) {
+            describe::re_requested(login)
+        } else {
+            describe::not_official(login, &gate.team)
+        }
+    } else if !approvers.is_empty() {
+        describe::partly_approved(approvers, needed, &gate.team)
+    } else if needed > 1 {
+        describe::awaiting_many(needed, &gate.team)
+    } else {
+        let misfiled = facts.misfiled.first().map(String::as_str);
+        describe::awaiting(&gate.team, probed, misfiled)
+    }
 }
 
 /// Why an approval by a committer is ignored (`exclude_committers`).
