@@ -466,3 +466,27 @@ async fn doctor_fails_a_gate_needing_more_approvals_than_its_team_has() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn not_applicable_on_one_pr_never_opens_the_gate_of_another_on_the_same_commit() {
+    // #8 shares #7's head commit, into release: against release it changes src/auth/.
+    let mut w = with_erin().with_branch(REPO, "release", true);
+    let other = w.open_pr_from_branch(REPO, "alice", "release", "feature/rate-limiter");
+    w.set_pr_files(REPO, other, &["src/auth/login.rs"]);
+    let t = Tester::setup_in(w)
+        .config(|c| c.branches(&["main", "release"]).extra(AUTH_GATE))
+        .start()
+        .await;
+    let id = t.comment("dave", "/refire auth").await;
+    let reply = t.expect_reply(id).await;
+    assert!(
+        reply.contains("not applicable"),
+        "#7's own verdict: {reply}"
+    );
+    let status = t.expect_status(AUTH, "failure", "awaiting").await;
+    assert!(
+        status.description.contains(&format!("#{other}")),
+        "{status:?}"
+    );
+    t.finish();
+}
