@@ -12,8 +12,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sopbot::gate::{
-    evaluate_with, Facts, GateSpec, GateState, Membership, Options, PrFacts, ReviewFacts,
-    ReviewKind, Verdict, WaiverFacts,
+    evaluate_with, Facts, GatePolicy, GateSpec, GateState, Membership, Options, PrFacts,
+    ReviewFacts, ReviewKind, Verdict, WaiverFacts,
 };
 use sopbot::types::TeamRef;
 
@@ -27,6 +27,7 @@ fn gate(name: &str) -> GateSpec {
         team: TeamRef::Name(name.into()),
         waivable_by: vec![TeamRef::Name(name.into()), TeamRef::Name("managers".into())],
         require_official: true,
+        policy: GatePolicy::default(),
     }
 }
 

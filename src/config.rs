@@ -201,6 +201,27 @@ pub struct GateConfig {
     /// false, any team member's approval counts, even by a reviewer without write access.
     #[serde(default = "default_true")]
     pub require_official: bool,
+    /// Distinct team members whose approval is needed (`docs/policies.md`).
+    #[serde(default = "default_approvals")]
+    pub approvals: u32,
+    /// Globs: the gate applies only to PRs changing a file they select (default: every PR).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Globs of changed files that never make the gate apply.
+    #[serde(default)]
+    pub paths_ignore: Vec<String>,
+    /// A team member's standing REQUEST_CHANGES makes the gate `failure`.
+    #[serde(default)]
+    pub block_on_request_changes: bool,
+    /// A waiver opens the gate even while a request for changes blocks it.
+    #[serde(default)]
+    pub waiver_overrides_block: bool,
+    /// Approvals and waivers by the PR's commit authors and committers do not count.
+    #[serde(default)]
+    pub exclude_committers: bool,
+    /// Ask the gate's team for a review once, when the gate first awaits approval.
+    #[serde(default)]
+    pub request_review: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -263,6 +284,7 @@ pub struct Gate {
     pub context: String,
     pub waivable_by: Vec<TeamRef>,
     pub require_official: bool,
+    pub policy: crate::gate::GatePolicy,
 }
 
 impl fmt::Debug for GiteaConfig {
@@ -383,6 +405,9 @@ fn default_hold_context() -> String {
 fn default_true() -> bool {
     true
 }
+fn default_approvals() -> u32 {
+    1
+}
 fn default_approval_words() -> Vec<String> {
     ["APPROVED", "LGTM", "ACCEPTED"].map(String::from).to_vec()
 }
@@ -394,6 +419,13 @@ fn default_gates() -> BTreeMap<String, GateConfig> {
         waivable_by: vec![team.into()],
         aliases: vec![],
         require_official: true,
+        approvals: default_approvals(),
+        paths: vec![],
+        paths_ignore: vec![],
+        block_on_request_changes: false,
+        waiver_overrides_block: false,
+        exclude_committers: false,
+        request_review: false,
     };
     BTreeMap::from([
         ("qa".into(), gate("qa")),
@@ -604,6 +636,7 @@ impl Config {
                 }
                 _ => {}
             }
+            self.validate_policy(&key, gate)?;
             if !contexts.insert(self.gate_context(name, gate)) {
                 return Err(self.invalid(key + ".context", "two gates share this status context"));
             }
@@ -630,6 +663,30 @@ impl Config {
             return Err(self.invalid("poller.discover_interval", "must be more than 0"));
         }
         self.validate_repos()
+    }
+
+    /// A policy that cannot work is an error naming its key (`docs/policies.md`). Whether
+    /// `approvals` exceeds the team's size only Gitea knows: `doctor` reports that.
+    fn validate_policy(&self, key: &str, gate: &GateConfig) -> Result<(), ConfigError> {
+        if gate.approvals == 0 {
+            return Err(self.invalid(
+                format!("{key}.approvals"),
+                "must be at least 1 (a gate nobody needs to approve is no gate: remove it)",
+            ));
+        }
+        if let Err(bad) = crate::gate::PathFilter::new(&gate.paths, &gate.paths_ignore) {
+            return Err(self.invalid(
+                format!("{key}.{}", bad.key),
+                format!("glob `{}` does not parse: {}", bad.pattern, bad.message),
+            ));
+        }
+        if gate.waiver_overrides_block && !gate.block_on_request_changes {
+            return Err(self.invalid(
+                format!("{key}.waiver_overrides_block"),
+                "has no effect without block_on_request_changes = true",
+            ));
+        }
+        Ok(())
     }
 
     fn gate_context(&self, name: &str, gate: &GateConfig) -> String {
@@ -665,6 +722,15 @@ impl Config {
             context: self.gate_context(name, g),
             waivable_by,
             require_official: g.require_official,
+            policy: crate::gate::GatePolicy {
+                approvals: g.approvals,
+                // Validated when read; were it not, the gate applies to every PR.
+                paths: crate::gate::PathFilter::new(&g.paths, &g.paths_ignore).unwrap_or(None),
+                block_on_request_changes: g.block_on_request_changes,
+                waiver_overrides_block: g.waiver_overrides_block,
+                exclude_committers: g.exclude_committers,
+                request_review: g.request_review,
+            },
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Ctx {
     /// Signs the details-page link of each status; `None` when `server.external_url` (or the
     /// webhook secret) is not set.
     pub links: Option<crate::details::Links>,
+    /// Changed paths and committers per head, for the gate policies.
+    pub(crate) changes: super::changes::ChangesCache,
 }
 
 impl Ctx {
@@ -57,6 +59,7 @@ impl Ctx {
             bot_is_admin,
             metrics: crate::metrics::get(),
             heads: HeadLocks::default(),
+            changes: Default::default(),
         })
     }
 

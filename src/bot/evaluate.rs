@@ -26,6 +26,7 @@ impl From<&Gate> for GateSpec {
             team: g.team.clone(),
             waivable_by: g.waivable_by.clone(),
             require_official: g.require_official,
+            policy: g.policy.clone(),
         }
     }
 }
@@ -214,17 +215,22 @@ impl Ctx {
         let waived: Vec<String> = facts.waivers.iter().map(|w| w.gate.clone()).collect();
         let opts = Options::from(&self.config.evaluation);
 
-        // Skip rules and waivers first: they need no reviews and no probes.
+        // Skip rules and waivers first: they need no reviews and no probes. A waiver that a
+        // request for changes may override is not decided without the reviews.
         let decided_without_reviews = |facts: &Facts| {
             selected.iter().all(|g| {
+                let block = g.policy.block_on_request_changes && !g.policy.waiver_overrides_block;
                 matches!(
                     gate::evaluate(&GateSpec::from(g), facts, &opts, &Answers::new()),
-                    Step::Done(v) if v.skipped.is_some() || v.waiver.is_some()
+                    Step::Done(v) if v.skipped.is_some() || (v.waiver.is_some() && !block)
                 )
             })
         };
         if facts.pr.open && !decided_without_reviews(&facts) {
             facts.pr.base_protected = self.base_protected(repo, &pr.base.ref_name).await?;
+        }
+        if facts.pr.open && facts.pr.base_protected {
+            self.read_changes(repo, pr, &selected, &mut facts).await;
         }
         let mut answers = Answers::new();
         let mut reviews = None;
@@ -260,6 +266,32 @@ impl Ctx {
         eval.ended = ended;
         eval.hold = self.hold_state(repo, pr.number).await?;
         Ok(eval)
+    }
+
+    /// Reads what the selected gates' policies need: the changed paths for `paths`, the
+    /// committers for `exclude_committers` (each cached per head and base). A failure is kept
+    /// in the facts, where it makes those gates `error`.
+    async fn read_changes(
+        &self,
+        repo: &RepoName,
+        pr: &PullRequest,
+        selected: &[Gate],
+        facts: &mut Facts,
+    ) {
+        if selected.iter().any(|g| g.policy.paths.is_some()) {
+            let files = self.changes.paths(&self.client, repo, pr).await;
+            if let Err(e) = &files {
+                tracing::warn!(repo = %repo.full(), pr = pr.number, error = %e, "cannot list the PR's changed files");
+            }
+            facts.files = Some(files);
+        }
+        if selected.iter().any(|g| g.policy.exclude_committers) {
+            let committers = self.changes.committers(&self.client, repo, pr).await;
+            if let Err(e) = &committers {
+                tracing::warn!(repo = %repo.full(), pr = pr.number, error = %e, "cannot list the PR's commits");
+            }
+            facts.committers = Some(committers);
+        }
     }
 
     /// Reads the PR's reviews (and, with comment approvals, its never-edited comments) into

@@ -1,6 +1,7 @@
 //! The bot: events in, handlers plan, `publish` posts statuses and replies. The same code
 //! serves `serve`, `check` and the demo.
 
+mod changes;
 mod ctx;
 mod evaluate;
 pub mod event;
@@ -9,6 +10,7 @@ mod holds;
 mod lifecycle;
 pub mod publish;
 pub mod replies;
+mod review_requests;
 pub mod statuses;
 pub mod worker;
 

@@ -270,6 +270,7 @@ pub async fn statuses_of_head(
                 .context("cannot post statuses")?;
             let mut notes = ended;
             notes.extend(guard(ctx, repo, &evals, &posted).await?);
+            super::review_requests::request_reviews(ctx, repo, &evals).await;
             Ok(Published {
                 evals,
                 posted,

@@ -382,7 +382,7 @@ pub fn withdrawn(line: usize, gate: &str) -> String {
 mod tests {
     use super::*;
     use crate::command::{parse_comment, GateNames};
-    use crate::gate::{evaluate_with, Facts, GateSpec, Options, PrFacts, WaiverFacts};
+    use crate::gate::{evaluate_with, Facts, GatePolicy, GateSpec, Options, PrFacts, WaiverFacts};
     use crate::text::rendered;
     use crate::types::TeamRef;
 
@@ -395,6 +395,7 @@ mod tests {
             team: TeamRef::Name("security".into()),
             waivable_by: vec![TeamRef::Name("managers".into())],
             require_official: true,
+            policy: GatePolicy::default(),
         };
         let facts = Facts {
             pr: PrFacts {

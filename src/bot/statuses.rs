@@ -41,7 +41,8 @@ pub struct Posted {
 ///
 /// A gate that does not apply to a PR (base branch not protected, no diff, PR closed) leaves
 /// that PR out: a "not applicable" success on the commit would open the gate of every other PR
-/// with that head. A gate that applies to none posts nothing.
+/// with that head. A gate that applies to none posts nothing. A gate whose `paths` the PR does
+/// not touch does post its success, ranked with the others ([`crate::gate::Skip::posts_status`]).
 ///
 /// With `links`, each status links to the details page of the PR it speaks for: the
 /// lowest-numbered PR in the gate's posted state (the N/A status: the first PR gated).
@@ -56,7 +57,8 @@ pub fn desired(config: &Config, links: Option<&Links>, evals: &[&PrEvaluation]) 
             .iter()
             .filter_map(|e| {
                 let v = e.gates.iter().find(|v| v.gate == gate.name)?;
-                v.skipped.is_none().then_some((e.pr, v))
+                let posted = v.skipped.as_ref().is_none_or(|s| s.posts_status());
+                posted.then_some((e.pr, v))
             })
             .collect();
         if verdicts.is_empty() {

@@ -107,7 +107,7 @@ fn init_text() -> String {
     format!(
         "# Written by `sopbot config init` (sopbot {version}).\n\
          # Every key can also be set from the environment, which wins over this file:\n{vars}\
-         #   SOPBOT_GATE_<NAME>_TEAM (…_TEAM_ID, _CONTEXT, _WAIVABLE_BY, _ALIASES)\n\
+         #   SOPBOT_GATE_<NAME>_TEAM (…_TEAM_ID, _CONTEXT, _WAIVABLE_BY, _ALIASES, _APPROVALS, _PATHS …)\n\
          #   SOPBOT_REPOS=\"acme/widgets:main,acme/gadgets\"\n\
          # Check the result with: sopbot config check FILE\n\n{EXAMPLE}",
         version = env!("CARGO_PKG_VERSION"),

@@ -296,6 +296,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
         }
     }
     check_official(config, &repos, &client, &directory, r).await;
+    check_approvals(config, &repos, &client, &directory, &bot.login, r).await;
     r.add(
         "note",
         "write:repository and write:issue cannot be checked without side effects; the first status or reply will show them",
@@ -431,4 +432,68 @@ async fn served_repos(config: &Config, client: &GiteaClient, r: &mut Report) -> 
         .iter()
         .filter_map(|n| served.get(&n.full()))
         .collect()
+}
+
+/// A gate needing more approvals than its team has members (the bot, which never approves, not
+/// counted) can never open: `[gate.NAME] approvals` names it. Equal is a warning: a PR by one of
+/// them can never get that many, the author never counting (`docs/policies.md`).
+async fn check_approvals(
+    config: &Config,
+    repos: &[RepoConfig],
+    client: &GiteaClient,
+    directory: &TeamDirectory,
+    bot: &str,
+    r: &mut Report,
+) {
+    // Each (organisation, gate) once: repositories may give a gate another team.
+    let mut checks: Vec<(String, crate::config::Gate)> = Vec::new();
+    for repo in repos {
+        for gate in config.gates_for(repo).into_iter().filter(|g| g.policy.approvals > 1) {
+            let key = (repo.name.owner.clone(), gate);
+            if !checks.iter().any(|(o, g)| *o == key.0 && g.name == key.1.name && g.team == key.1.team) {
+                checks.push(key);
+            }
+        }
+    }
+    for (org, gate) in checks {
+        let org = &org;
+        {
+            // A team that does not resolve was reported above.
+            let Ok(team) = directory.resolve(org, &gate.team).await else {
+                continue;
+            };
+            let what = format!("gate.{}.approvals = {}", gate.name, gate.policy.approvals);
+            let members = match client.team_members(team.id).await {
+                Ok(m) => m
+                    .iter()
+                    .filter(|u| !u.login.eq_ignore_ascii_case(bot))
+                    .count(),
+                Err(e) => {
+                    r.fail(
+                        &format!("{what}: cannot list team {} in {org}: {e}", team.name),
+                        "give the bot's token read:organization, and add it to the team",
+                    );
+                    continue;
+                }
+            };
+            let needed = gate.policy.approvals as usize;
+            let team_has = format!(
+                "needs {needed} approvals, team {} in {org} has {members}",
+                team.name
+            );
+            if needed > members {
+                r.fail(
+                    &format!("{what}: {team_has}"),
+                    "lower approvals, or add members to the team",
+                );
+            } else if needed == members {
+                r.warn(&format!("{what}: {team_has}, so a PR by one of them can never pass (the author never counts)"), "lower approvals, or add a member to the team");
+            } else {
+                r.ok(&format!(
+                    "{what}: team {} in {org} has {members} members",
+                    team.name
+                ));
+            }
+        }
+    }
 }

@@ -64,11 +64,18 @@ const KEYS: &[(&str, &str, Kind)] = &[
 
 /// The keys of a `[gate.NAME]`, longest first so `team_id` is not read as `team`.
 const GATE_KEYS: &[(&str, Kind)] = &[
+    ("block_on_request_changes", Kind::Bool),
+    ("waiver_overrides_block", Kind::Bool),
+    ("exclude_committers", Kind::Bool),
     ("require_official", Kind::Bool),
+    ("request_review", Kind::Bool),
+    ("paths_ignore", Kind::List),
     ("waivable_by", Kind::List),
     ("team_id", Kind::Int),
     ("context", Kind::Str),
+    ("approvals", Kind::Int),
     ("aliases", Kind::List),
+    ("paths", Kind::List),
     ("team", Kind::Str),
 ];
 
@@ -129,7 +136,7 @@ pub fn overlay(doc: &mut Table, vars: &[(String, String)]) -> Result<Vec<String>
             }
             "gate" => {
                 let (gate, key, kind) = gate_key(key).ok_or_else(|| {
-                    err("names no gate key (SOPBOT_GATE_<NAME>_TEAM, _TEAM_ID, _CONTEXT, _WAIVABLE_BY, _ALIASES or _REQUIRE_OFFICIAL)".into())
+                    err("names no gate key (SOPBOT_GATE_<NAME>_TEAM, _TEAM_ID, _CONTEXT, _WAIVABLE_BY, _ALIASES, _REQUIRE_OFFICIAL, or a policy key: _APPROVALS, _PATHS, _PATHS_IGNORE, _BLOCK_ON_REQUEST_CHANGES, _WAIVER_OVERRIDES_BLOCK, _EXCLUDE_COMMITTERS, _REQUEST_REVIEW)".into())
                 })?;
                 let gates = table_in(doc, "gate");
                 let table = table_in(gates, &gate);
@@ -260,6 +267,28 @@ mod tests {
         list.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn policy_keys_of_a_gate_come_from_the_environment_too() {
+        let mut doc = Table::new();
+        overlay(
+            &mut doc,
+            &vars(&[
+                ("SOPBOT_GATE_AUTH_APPROVALS", "2"),
+                ("SOPBOT_GATE_AUTH_PATHS", "src/auth/**"),
+                ("SOPBOT_GATE_AUTH_PATHS_IGNORE", "docs/**, **/*.md"),
+                ("SOPBOT_GATE_AUTH_BLOCK_ON_REQUEST_CHANGES", "true"),
+                ("SOPBOT_GATE_AUTH_EXCLUDE_COMMITTERS", "yes"),
+            ]),
+        )
+        .unwrap();
+        let auth = &doc["gate"]["auth"];
+        assert_eq!(auth["approvals"].as_integer(), Some(2));
+        assert_eq!(auth["paths"].as_array().unwrap().len(), 1);
+        assert_eq!(auth["paths_ignore"][1].as_str(), Some("**/*.md"));
+        assert_eq!(auth["block_on_request_changes"].as_bool(), Some(true));
+        assert_eq!(auth["exclude_committers"].as_bool(), Some(true));
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Config {
     /// Checks `[[repo]]` gate selections and overrides and every `[[org]]`.
     pub(super) fn validate_repos(&self) -> Result<(), ConfigError> {
         for (i, repo) in self.repos.iter().enumerate() {
-            self.validate_policy(
+            self.validate_repo_policy(
                 &format!("repo[{i}]"),
                 repo.gates.as_deref(),
                 &repo.gate_overrides,
@@ -143,12 +143,12 @@ impl Config {
             if !seen.insert(org.name.to_ascii_lowercase()) {
                 return Err(self.invalid(key + ".name", "organisation listed twice"));
             }
-            self.validate_policy(&key, org.gates.as_deref(), &org.gate_overrides)?;
+            self.validate_repo_policy(&key, org.gates.as_deref(), &org.gate_overrides)?;
         }
         Ok(())
     }
 
-    fn validate_policy(
+    fn validate_repo_policy(
         &self,
         key: &str,
         gates: Option<&[String]>,

@@ -81,6 +81,8 @@ pub(super) fn skipped(skip: &Skip, pr: &PrFacts) -> Described {
         Skip::BaseNotProtected => Described::said("not applicable: base branch ")
             .name(&pr.base_branch)
             .say(" is not protected"),
+        // The watched paths are in `no_matching_path`, which the gate builds instead.
+        Skip::NoMatchingPath => Described::said("not applicable: no change under the gate's paths"),
     }
 }
 
@@ -160,4 +162,107 @@ pub(super) fn re_requested(login: &str) -> Described {
         .say("'s approval was cleared by a new review request; ")
         .login(login)
         .say(" approves again")
+}
+
+// ----- policies (`docs/policies.md`) -----------------------------------------------------------
+
+impl Described {
+    /// `self`, then `; `, then `next`.
+    pub(super) fn then(self, next: Described) -> Self {
+        let mut s = self.say("; ");
+        s.plain.push_str(&next.plain);
+        s.markdown.push_str(&next.markdown);
+        s
+    }
+
+    /// A team by its bare name (`security`), as in "1/2 from security".
+    fn short_team(self, t: &TeamRef) -> Self {
+        match t {
+            TeamRef::Name(n) => self.name(n),
+            TeamRef::Id(_) => self.team(t),
+        }
+    }
+
+    fn logins(mut self, logins: &[String]) -> Self {
+        for (i, l) in logins.iter().enumerate() {
+            if i > 0 {
+                self = self.say(", ");
+            }
+            self = self.login(l);
+        }
+        self
+    }
+}
+
+/// The gate's `paths` select none of the PR's changes.
+pub(super) fn no_matching_path(watched: &str) -> Described {
+    Described::said("not applicable: no change ").quote(watched)
+}
+
+/// The gate has `paths`, but the PR's changed files are not known.
+pub(super) fn files_unknown(error: Option<&str>) -> Described {
+    let _ = error; // Gitea's text is in the log; a status keeps the fix.
+    Described::said(
+        "cannot tell whether the gate applies: the PR's changed files could not be read; comment /refire to retry",
+    )
+}
+
+/// The gate excludes committers, but the PR's commits are not known.
+pub(super) fn commits_unknown() -> Described {
+    Described::said(
+        "cannot tell who committed to this PR: its commits could not be read; comment /refire to retry",
+    )
+}
+
+/// Some commit's author or committer is no Gitea account.
+pub(super) fn unlinked_commit(sha: &str) -> Described {
+    Described::said("cannot tell who wrote commit ")
+        .quote(sha)
+        .say(" (its email is no Gitea account's), so no approval counts: a waiver by a non-committer opens the gate")
+}
+
+/// Enough members approved.
+pub(super) fn approved_by_all(logins: &[String], t: &TeamRef) -> Described {
+    Described::said("approved by ")
+        .logins(logins)
+        .say(" (")
+        .team(t)
+        .say(")")
+}
+
+/// Some but not enough members approved: "1/2 from security (@carol)".
+pub(super) fn partly_approved(logins: &[String], needed: u32, t: &TeamRef) -> Described {
+    Described::said(&format!("{}/{needed} from ", logins.len()))
+        .short_team(t)
+        .say(" (")
+        .logins(logins)
+        .say(")")
+}
+
+/// "Needs N approvals": the awaiting wording when more than one is needed.
+pub(super) fn awaiting_many(needed: u32, t: &TeamRef) -> Described {
+    Described::said(&format!("0/{needed} from ")).short_team(t)
+}
+
+/// A team member's standing request for changes.
+pub(super) fn blocked(login: &str, waived: bool) -> Described {
+    let s = Described::said("blocked by ")
+        .login(login)
+        .say(": changes requested; ")
+        .login(login)
+        .say(" approves, or the review is dismissed");
+    if waived {
+        s.say(" (a waiver does not clear a block)")
+    } else {
+        s
+    }
+}
+
+/// A login whose approval or waiver does not count because they committed to the PR.
+pub(super) fn committer(login: &str, what: &str) -> Described {
+    Described::said("")
+        .login(login)
+        .say(&format!("'s {what} does not count: "))
+        .login(login)
+        .say(" committed to this PR")
 }

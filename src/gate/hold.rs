@@ -70,6 +70,7 @@ mod tests {
                 .map(|t| TeamRef::Name(t.to_string()))
                 .collect(),
             require_official: true,
+            policy: Default::default(),
         };
         vec![
             spec("qa", "qa", &["qa", "managers"]),

@@ -10,6 +10,7 @@ mod authorise;
 mod describe;
 mod hold;
 pub mod lifecycle;
+mod policy;
 
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ use crate::types::TeamRef;
 pub use authorise::{authorise_revoke, authorise_waiver, AuthStep, Authorisation};
 pub use describe::clip;
 pub use hold::{authorise_hold, hold_teams, HoldAction};
+pub use policy::{BadGlob, Committers, GatePolicy, PathFilter};
 
 /// Longest status description we post; Gitea's UI cuts longer ones.
 pub const MAX_DESCRIPTION: usize = 140;
@@ -102,6 +104,8 @@ pub struct GateSpec {
     /// Count only approvals Gitea marked official (the team had write access to the code, or
     /// was in the branch rule's approvals whitelist, when the review was submitted).
     pub require_official: bool,
+    /// Approvals needed, paths, blocks, committers (`docs/policies.md`).
+    pub policy: GatePolicy,
 }
 
 /// The pull request, as far as the gates care.
@@ -168,6 +172,11 @@ pub struct Facts {
     /// Reviewers whose review Gitea stored as PENDING although it looks like a verdict
     /// (a misfiled `APPROVE` …), when the token can see them.
     pub misfiled: Vec<String>,
+    /// The paths the PR changes (a rename gives both names), read only when a gate has
+    /// `paths`: `None` not read, `Err` the listing failed (the gate is then `error`).
+    pub files: Option<Result<Vec<String>, String>>,
+    /// Who authored and committed the PR's commits, read only for `exclude_committers`.
+    pub committers: Option<Result<Committers, String>>,
 }
 
 impl Default for PrFacts {
@@ -204,6 +213,18 @@ pub enum Skip {
     NotOpen,
     EmptyDiff,
     BaseNotProtected,
+    /// The gate has `paths` and the PR changes none of them.
+    NoMatchingPath,
+}
+
+impl Skip {
+    /// Whether the verdict is posted as a status all the same. A gate whose `paths` a PR does
+    /// not touch must not block it, so its "not applicable" success is posted, and ranked with
+    /// the other PRs on the commit (one that touches the paths still holds the commit).
+    /// The other skips post nothing: the PR is not gated at all.
+    pub fn posts_status(&self) -> bool {
+        matches!(self, Skip::NoMatchingPath)
+    }
 }
 
 /// A reviewer considered for the gate and what Gitea said about their membership.
@@ -292,7 +313,60 @@ fn decide(
     opts: &Options,
     mut lookup: impl FnMut(&TeamRef, &str) -> Option<Membership>,
 ) -> Step {
-    let done = |state, described: describe::Described| Verdict {
+    let committers = match applies(gate, facts) {
+        Ok(c) => c,
+        Err(v) => return Step::Done(v),
+    };
+    let not_counted = match waiver_or_block(gate, facts, committers, &mut lookup) {
+        Ok(not_counted) => not_counted,
+        Err(step) => return step,
+    };
+    let considered = candidates(facts, opts, gate.require_official, committers);
+    let (approvers, probed, unofficial_member) =
+        match approvals(gate, facts, &considered, &mut lookup) {
+            Ok(found) => found,
+            Err(step) => return step,
+        };
+    let needed = gate.policy.approvals.max(1) as usize;
+    if approvers.len() >= needed {
+        let described = if needed == 1 {
+            describe::approved(&approvers[0], &gate.team)
+        } else {
+            describe::approved_by_all(&approvers, &gate.team)
+        };
+        let mut v = verdict(gate, GateState::Success, described);
+        v.approved_by = approvers.into_iter().next();
+        v.candidates = probed;
+        v.ignored = considered.ignored();
+        return Step::Done(v);
+    }
+    let (state, mut description) = match unknown(&gate.team, &probed) {
+        Some(described) => (GateState::Error, described),
+        None => (
+            GateState::Failure,
+            awaiting(gate, facts, &approvers, &probed, unofficial_member),
+        ),
+    };
+    if state == GateState::Failure {
+        // Say why an approval or a waiver someone sees on the PR does not count.
+        if let Some(excluded) = not_counted {
+            description = excluded.then(description);
+        } else if let Some((login, _)) =
+            considered.ignored.iter().find(|(_, why)| *why == COMMITTED)
+        {
+            description = description.then(describe::committer(login, "approval"));
+        }
+    }
+    let mut v = verdict(gate, state, description);
+    v.candidates = probed;
+    v.ignored = considered.ignored();
+    v.misfiled = facts.misfiled.clone();
+    Step::Done(v)
+}
+
+/// A verdict with nothing but its state and description.
+fn verdict(gate: &GateSpec, state: GateState, described: describe::Described) -> Verdict {
+    Verdict {
         gate: gate.name.clone(),
         state,
         description: clip(&described.plain, MAX_DESCRIPTION),
@@ -303,61 +377,157 @@ fn decide(
         skipped: None,
         ignored: vec![],
         misfiled: vec![],
-    };
+    }
+}
 
+/// Whether the gate applies to the PR at all (`Err`: the verdict that says it does not, or
+/// that it cannot tell), and the PR's committers when the gate excludes them.
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn applies<'a>(gate: &GateSpec, facts: &'a Facts) -> Result<Option<&'a Committers>, Verdict> {
     if facts.pr.head_sha.is_empty() {
         // Without a head commit nothing can be judged, least of all "no changes".
-        return Step::Done(done(
+        return Err(verdict(
+            gate,
             GateState::Error,
             describe::Described::said(
                 "Gitea gave no head commit for this PR; comment /refire to retry",
             ),
         ));
     }
-    if let Some(skip) = skip_reason(&facts.pr) {
-        let mut v = done(GateState::Success, describe::skipped(&skip, &facts.pr));
+    let skipped = |skip: Skip, described| {
+        let mut v = verdict(gate, GateState::Success, described);
         v.skipped = Some(skip);
-        return Step::Done(v);
+        Err(v)
+    };
+    if let Some(skip) = skip_reason(&facts.pr) {
+        let described = describe::skipped(&skip, &facts.pr);
+        return skipped(skip, described);
     }
-
-    if let Some(w) = facts.waivers.iter().find(|w| w.gate == gate.name) {
-        let mut v = done(GateState::Success, describe::waived(w));
-        v.waiver = Some(w.clone());
-        return Step::Done(v);
-    }
-
-    let considered = candidates(facts, opts, gate.require_official);
-    let mut probed = Vec::with_capacity(considered.logins.len());
-    for &login in &considered.logins {
-        match lookup(&gate.team, login) {
-            None => return probe(gate, login),
-            Some(Membership::Member) => {
-                probed.push(Candidate {
-                    login: login.to_string(),
-                    membership: Membership::Member,
-                    official: considered.is_official(login),
-                    re_requested: false,
-                });
-                let mut v = done(GateState::Success, describe::approved(login, &gate.team));
-                v.approved_by = Some(login.to_string());
-                v.candidates = probed;
-                v.ignored = considered.ignored();
-                return Step::Done(v);
+    if let Some(filter) = &gate.policy.paths {
+        match &facts.files {
+            Some(Ok(files)) if !files.iter().any(|f| filter.selects(f)) => {
+                let described = describe::no_matching_path(&filter.describe());
+                return skipped(Skip::NoMatchingPath, described);
             }
-            Some(other) => probed.push(Candidate {
-                login: login.to_string(),
-                membership: other,
-                official: considered.is_official(login),
-                re_requested: false,
-            }),
+            Some(Ok(_)) => {}
+            // Never "not applicable" on doubt: a listing that failed may have hidden the match.
+            Some(Err(e)) => {
+                let described = describe::files_unknown(Some(e));
+                return Err(verdict(gate, GateState::Error, described));
+            }
+            None => {
+                let described = describe::files_unknown(None);
+                return Err(verdict(gate, GateState::Error, described));
+            }
         }
     }
-    // Nothing counts. A member whose approval Gitea did not mark official is the likeliest
+    match (&facts.committers, gate.policy.exclude_committers) {
+        (_, false) => Ok(None),
+        (Some(Ok(c)), true) => Ok(Some(c)),
+        (_, true) => Err(verdict(gate, GateState::Error, describe::commits_unknown())),
+    }
+}
+
+/// A waiver, a block, or a commit nobody can be tied to decides the gate (`Err`, or a probe);
+/// otherwise the approvals do, and `Ok` says why a waiver on the PR did not count, if one did
+/// not (its declarer committed).
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn waiver_or_block(
+    gate: &GateSpec,
+    facts: &Facts,
+    committers: Option<&Committers>,
+    lookup: &mut impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Result<Option<describe::Described>, Step> {
+    let mut waiver = facts.waivers.iter().find(|w| w.gate == gate.name);
+    let mut not_counted = None;
+    if let Some(w) = waiver.filter(|w| committers.is_some_and(|c| c.contains(&w.declared_by))) {
+        not_counted = Some(describe::committer(&w.declared_by, "waiver"));
+        waiver = None;
+    }
+    let waived = |w: &WaiverFacts| {
+        let mut v = verdict(gate, GateState::Success, describe::waived(w));
+        v.waiver = Some(w.clone());
+        Err(Step::Done(v))
+    };
+    let policy = &gate.policy;
+    if let Some(w) = waiver {
+        if !policy.block_on_request_changes || policy.waiver_overrides_block {
+            return waived(w);
+        }
+    }
+    if policy.block_on_request_changes {
+        let block = match blocked(gate, facts, lookup) {
+            Blocked::Ask(login) => return Err(probe(gate, &login)),
+            Blocked::By(login) => Some((
+                GateState::Failure,
+                describe::blocked(&login, waiver.is_some()),
+            )),
+            Blocked::Unknown(described) => Some((GateState::Error, described)),
+            Blocked::No => None,
+        };
+        if let Some((state, described)) = block {
+            return Err(Step::Done(verdict(gate, state, described)));
+        }
+    }
+    if let Some(w) = waiver {
+        return waived(w);
+    }
+    unlinked(gate, committers)?;
+    Ok(not_counted)
+}
+
+/// With committers excluded, a commit no account is linked to leaves every approval in doubt.
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn unlinked(gate: &GateSpec, committers: Option<&Committers>) -> Result<(), Step> {
+    match committers.and_then(|c| c.unlinked.first()) {
+        Some(sha) => Err(Step::Done(verdict(
+            gate,
+            GateState::Failure,
+            describe::unlinked_commit(sha),
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Counting approvals: the members found (up to the number needed), every reviewer probed,
+/// and, when too few count, a member whose approval only lacks Gitea's `official` flag.
+// `Err` is the decided step or verdict, moved once per evaluation: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+#[allow(clippy::type_complexity)]
+fn approvals<'a>(
+    gate: &GateSpec,
+    facts: &Facts,
+    considered: &Considered<'a>,
+    lookup: &mut impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Result<(Vec<String>, Vec<Candidate>, Option<&'a str>), Step> {
+    let needed = gate.policy.approvals.max(1) as usize;
+    let mut probed = Vec::with_capacity(considered.logins.len());
+    let mut approvers: Vec<String> = Vec::new();
+    for &login in &considered.logins {
+        let Some(m) = lookup(&gate.team, login) else {
+            return Err(probe(gate, login));
+        };
+        if m == Membership::Member {
+            approvers.push(login.to_string());
+        }
+        probed.push(Candidate {
+            login: login.to_string(),
+            membership: m,
+            official: considered.is_official(login),
+            re_requested: false,
+        });
+        if approvers.len() >= needed {
+            return Ok((approvers, probed, None));
+        }
+    }
+    // Too few count. A member whose approval Gitea did not mark official is the likeliest
     // reason on a new installation: find one, to say how to fix it.
-    let mut unofficial_member = None;
     for &login in &considered.unofficial {
         let Some(m) = lookup(&gate.team, login) else {
-            return probe(gate, login);
+            return Err(probe(gate, login));
         };
         let member = m == Membership::Member;
         probed.push(Candidate {
@@ -367,48 +537,112 @@ fn decide(
             re_requested: member && re_requested(&facts.reviews, login),
         });
         if member {
-            unofficial_member = Some(login);
-            break;
+            return Ok((approvers, probed, Some(login)));
         }
     }
+    Ok((approvers, probed, None))
+}
 
-    let forbidden = probed.iter().any(|c| c.membership == Membership::Forbidden);
+/// What a gate with too few approvals awaits.
+fn awaiting(
+    gate: &GateSpec,
+    facts: &Facts,
+    approvers: &[String],
+    probed: &[Candidate],
+    unofficial_member: Option<&str>,
+) -> describe::Described {
+    let needed = gate.policy.approvals;
+    if let Some(login) = unofficial_member {
+        if re_requested(&facts.reviews, login) {
+            describe::re_requested(login)
+        } else {
+            describe::not_official(login, &gate.team)
+        }
+    } else if !approvers.is_empty() {
+        describe::partly_approved(approvers, needed, &gate.team)
+    } else if needed > 1 {
+        describe::awaiting_many(needed, &gate.team)
+    } else {
+        let misfiled = facts.misfiled.first().map(String::as_str);
+        describe::awaiting(&gate.team, probed, misfiled)
+    }
+}
+
+/// Why an approval by a committer is ignored (`exclude_committers`).
+const COMMITTED: &str = "committed to this PR";
+
+/// A doubt among the probed reviewers' memberships, described: a missing scope, a 403, an error.
+fn unknown(team: &TeamRef, probed: &[Candidate]) -> Option<describe::Described> {
     let scopes = probed.iter().find_map(|c| match &c.membership {
         Membership::MissingScope(s) => Some(s.clone()),
         _ => None,
     });
+    let forbidden = probed.iter().any(|c| c.membership == Membership::Forbidden);
     let error = probed.iter().find_map(|c| match &c.membership {
         Membership::Error(e) => Some(e.clone()),
         _ => None,
     });
-    let (state, description) = if let Some(scopes) = scopes {
-        (
-            GateState::Error,
-            describe::missing_scope(&gate.team, &scopes),
-        )
+    if let Some(scopes) = scopes {
+        Some(describe::missing_scope(team, &scopes))
     } else if forbidden {
-        (GateState::Error, describe::forbidden(&gate.team))
-    } else if let Some(e) = error {
-        (GateState::Error, describe::lookup_failed(&gate.team, &e))
-    } else if let Some(login) = unofficial_member {
-        let described = if re_requested(&facts.reviews, login) {
-            describe::re_requested(login)
-        } else {
-            describe::not_official(login, &gate.team)
-        };
-        (GateState::Failure, described)
+        Some(describe::forbidden(team))
     } else {
-        let misfiled = facts.misfiled.first().map(String::as_str);
-        (
-            GateState::Failure,
-            describe::awaiting(&gate.team, &probed, misfiled),
-        )
-    };
-    let mut v = done(state, description);
-    v.candidates = probed;
-    v.ignored = considered.ignored();
-    v.misfiled = facts.misfiled.clone();
-    Step::Done(v)
+        error.map(|e| describe::lookup_failed(team, &e))
+    }
+}
+
+/// Whether a team member's request for changes stands (`block_on_request_changes`).
+enum Blocked {
+    No,
+    By(String),
+    /// The login whose membership to ask for first.
+    Ask(String),
+    /// A blocker's membership could not be verified.
+    Unknown(describe::Described),
+}
+
+/// Each reviewer's latest review that is an approval or a request for changes and is not
+/// dismissed (Gitea's own rule: comments neither block nor unblock) decides whether they block.
+/// The PR author's own request counts too: a block is never opened on a doubt.
+fn blocked(
+    gate: &GateSpec,
+    facts: &Facts,
+    lookup: &mut impl FnMut(&TeamRef, &str) -> Option<Membership>,
+) -> Blocked {
+    let mut latest: Vec<(&str, &ReviewFacts)> = Vec::new();
+    for r in &facts.reviews {
+        let Some(login) = r.reviewer.as_deref() else {
+            continue;
+        };
+        if r.dismissed || !matches!(r.kind, ReviewKind::Approved | ReviewKind::RequestChanges) {
+            continue;
+        }
+        match latest.iter_mut().find(|(l, _)| same_login(l, login)) {
+            Some(entry) if entry.1.id < r.id => entry.1 = r,
+            Some(_) => {}
+            None => latest.push((login, r)),
+        }
+    }
+    let mut probed = Vec::new();
+    for (login, r) in latest {
+        if r.kind != ReviewKind::RequestChanges {
+            continue;
+        }
+        match lookup(&gate.team, login) {
+            None => return Blocked::Ask(login.to_string()),
+            Some(Membership::Member) => return Blocked::By(login.to_string()),
+            Some(m) => probed.push(Candidate {
+                login: login.to_string(),
+                membership: m,
+                official: r.official,
+                re_requested: false,
+            }),
+        }
+    }
+    match unknown(&gate.team, &probed) {
+        Some(described) => Blocked::Unknown(described),
+        None => Blocked::No,
+    }
 }
 
 /// Whether `login`'s approval lost `official` to a later request for their review. Gitea's
@@ -493,7 +727,13 @@ impl Considered<'_> {
 /// The logins whose approval would open a gate if they are team members, in the order given,
 /// each once; those whose approval lacks only Gitea's `official` flag; and the approvals that
 /// do not count, with why.
-fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> Considered<'a> {
+fn candidates<'a>(
+    facts: &'a Facts,
+    opts: &Options,
+    require_official: bool,
+    committers: Option<&Committers>,
+) -> Considered<'a> {
+    let committed = |login: &str| committers.is_some_and(|c| c.contains(login));
     let author = facts.pr.author.as_deref();
     let mut logins = Logins::default();
     let mut unofficial = Vec::new();
@@ -509,6 +749,8 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> C
         };
         let why = if is_login(login, author) {
             Some("is the PR author")
+        } else if committed(login) {
+            Some(COMMITTED)
         } else if r.dismissed {
             Some("approval was dismissed")
         } else if opts.strict_head_sha && r.commit_id != facts.pr.head_sha {
@@ -539,6 +781,8 @@ fn candidates<'a>(facts: &'a Facts, opts: &Options, require_official: bool) -> C
             }
             if is_login(login, author) {
                 ignored.push((login, "is the PR author"));
+            } else if committed(login) {
+                ignored.push((login, COMMITTED));
             } else {
                 logins.add(login);
             }
@@ -628,3 +872,6 @@ fn is_comment_approval(body: &str, opts: &Options) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod policy_tests;

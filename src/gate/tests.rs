@@ -11,6 +11,7 @@ fn qa() -> GateSpec {
         team: TeamRef::Name("qa".into()),
         waivable_by: vec![TeamRef::Name("qa".into()), TeamRef::Name("managers".into())],
         require_official: true,
+        policy: GatePolicy::default(),
     }
 }
 

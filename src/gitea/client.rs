@@ -42,8 +42,10 @@ use crate::secret::Secret;
 use crate::types::RepoName;
 
 mod admin;
+mod changes;
 mod commits;
 
+pub use changes::{ChangedFile, PrCommit};
 pub use commits::{CommitRef, GitCommit};
 
 /// Items asked for per page: Gitea's default `MAX_RESPONSE_ITEMS`.

@@ -17,7 +17,8 @@ pub mod webhook;
 mod testkit;
 
 pub use client::{
-    CallObserver, CallRecord, ClientOptions, CommitRef, GitCommit, GiteaClient, PAGE_SIZE,
+    CallObserver, CallRecord, ChangedFile, ClientOptions, CommitRef, GitCommit, GiteaClient,
+    PrCommit, PAGE_SIZE,
 };
 pub use error::{scope_fix, GiteaError, TOKEN_SCOPES};
 pub use glob::{gitea_glob, RequiredContexts};

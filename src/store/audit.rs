@@ -37,6 +37,9 @@ pub mod actions {
     pub const EDIT_IGNORED: &str = "comment.edit_ignored";
     /// Commands in a reply in a code-review thread: not acted on (`README.md`, Commands).
     pub const THREAD_IGNORED: &str = "comment.thread_ignored";
+    /// sopbot asked a gate's team to review a PR (`request_review`), or failed to.
+    pub const REVIEW_REQUESTED: &str = "review.requested";
+    pub const REVIEW_REQUEST_FAILED: &str = "review.request_failed";
 }
 
 /// One audit entry.

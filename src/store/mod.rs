@@ -16,6 +16,7 @@ mod inbox;
 #[cfg(test)]
 mod migration_tests;
 mod outcomes;
+mod review_requests;
 mod waivers;
 
 use std::fmt;

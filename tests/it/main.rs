@@ -24,6 +24,7 @@ mod official;
 mod ops;
 mod parser_props;
 mod repos;
+mod policies;
 mod scopes;
 mod setup;
 mod simulation;

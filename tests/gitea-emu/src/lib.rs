@@ -83,6 +83,7 @@ pub use flavor::{Flavor, FORGEJO_VERSION, GITEA_VERSION};
 pub use server::{Call, Emulator};
 pub use webhook::Delivery;
 pub use world::{
-    Access, Branch, Comment, CommentKind, Issue, Org, PrChange, Pull, Reaction, Repo, Review,
-    Status, Team, TeamDenial, User, World, ALLOWED_REACTIONS, FIRST_TEAM_ID, OWNERS_TEAM_ID,
+    Access, Branch, ChangedFile, Comment, CommentKind, GitIdent, Issue, Org, PrChange, PrChanges,
+    PrCommit, Pull, Reaction, Repo, Review, Status, Team, TeamDenial, User, World,
+    ALLOWED_REACTIONS, FIRST_TEAM_ID, OWNERS_TEAM_ID,
 };

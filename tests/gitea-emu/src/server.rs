@@ -34,7 +34,7 @@ mod routes;
 mod scopes;
 
 use routes::{
-    admin, comments::*, commits::*, issues::*, pulls::*, repos::*, statuses::*, teams::*,
+    admin, changes, comments::*, commits::*, issues::*, pulls::*, repos::*, statuses::*, teams::*,
 };
 
 use crate::faults::{Action, Faults};
@@ -343,6 +343,18 @@ fn router(state: AppState) -> Router {
         .route(
             &format!("{repo}/pulls/{{index}}/reviews/{{id}}"),
             get(get_review),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/files"),
+            get(changes::pull_files),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/commits"),
+            get(changes::pull_commits),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/requested_reviewers"),
+            axum::routing::post(changes::request_reviewers),
         )
         .route(&format!("{repo}/issues"), get(list_issues))
         .route(&format!("{repo}/issues/comments"), get(list_repo_comments))

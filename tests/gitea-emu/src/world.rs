@@ -13,6 +13,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
+mod changes;
+pub use changes::{ChangedFile, GitIdent, PrChanges, PrCommit};
+
 /// Id of the "Owners" team every organisation has.
 pub const OWNERS_TEAM_ID: i64 = 1;
 /// Id given to the first team created with [`World::with_team`]; later ones count up.
@@ -346,6 +349,8 @@ pub struct World {
     sha_counter: u64,
     /// Set while [`World::review_unchecked`] stores a review Gitea's API would refuse.
     unchecked: bool,
+    /// Files and commits per (repo id, PR number), see [`World::pr_changes`].
+    pub(crate) pr_changes: std::collections::HashMap<(i64, u64), PrChanges>,
 }
 
 impl World {
@@ -386,6 +391,7 @@ impl World {
             next_review_id: 1,
             sha_counter: 0,
             unchecked: false,
+            pr_changes: Default::default(),
         };
         w.org.created = w.now();
         w.teams.push(Team {
@@ -837,6 +843,16 @@ impl World {
                 listed_head: None,
             }),
         });
+        let (repo_id, head) = (
+            self.repos[ri].id,
+            self.repos[ri]
+                .issues
+                .last()
+                .and_then(|i| i.pull.as_ref())
+                .map(|p| p.head_sha.clone())
+                .unwrap_or_default(),
+        );
+        self.record_commit(repo_id, index, &head, author);
         index
     }
 
@@ -1001,6 +1017,7 @@ impl World {
                 self.mark_stale(repo_id, s, &sha);
             }
         }
+        self.record_commit(repo_id, n, &sha, &author);
         let body = format!("{{\"is_force_push\":false,\"commit_ids\":[\"{sha}\"]}}");
         let c = self.new_comment(repo_id, n, CommentKind::PullPush, Some(author), &body, now);
         self.insert_comment(c);

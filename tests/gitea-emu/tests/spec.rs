@@ -302,6 +302,70 @@ async fn every_endpoint_matches_the_swagger_spec() {
         &a,
     );
 
+    // A PR's files and commits (`GetPullRequestFiles`, `GetPullRequestCommits` in
+    // routers/api/v1/repo/pull.go @ v1.25.4): always paged, X-Total-Count and Link; a commit's
+    // `author`/`committer` are the accounts its git emails belong to, null for a stranger.
+    emu.with_world(|w| {
+        w.set_pr_files("widgets", 7, &["README.md", "src/auth/a.rs", "src/b.rs"]);
+        w.rename_pr_file("widgets", 7, "src/auth/old.rs", "src/new.rs");
+        let alice = w.identity("alice");
+        w.push_commit("widgets", 7, gitea_emu::GitIdent::stranger("ghost"), alice);
+    });
+    let a = api
+        .get(BOT, "/repos/acme/widgets/pulls/7/files?page=2&limit=3")
+        .await;
+    assert_eq!(a.total(), Some(4));
+    assert_eq!(a.json[0]["filename"], "src/new.rs");
+    assert_eq!(a.json[0]["previous_filename"], "src/auth/old.rs");
+    assert_eq!(a.json[0]["status"], "renamed");
+    assert!(
+        a.header("link").unwrap().contains("rel=\"first\""),
+        "{:?}",
+        a.headers
+    );
+    rep.ok("get", "/repos/{owner}/{repo}/pulls/{index}/files", 200, &a);
+    let a = api
+        .get(
+            BOT,
+            "/repos/acme/widgets/pulls/7/commits?verification=false&files=false",
+        )
+        .await;
+    let commits = a.json.as_array().unwrap();
+    assert_eq!(a.total(), Some(commits.len()));
+    assert_eq!(commits[0]["author"]["login"], "alice");
+    let last = commits.last().unwrap();
+    assert!(last["author"].is_null(), "{last}");
+    assert_eq!(last["commit"]["author"]["email"], "ghost@elsewhere.example");
+    assert_eq!(last["committer"]["login"], "alice");
+    rep.ok(
+        "get",
+        "/repos/{owner}/{repo}/pulls/{index}/commits",
+        200,
+        &a,
+    );
+    let a = api
+        .post(
+            BOT,
+            "/repos/acme/widgets/pulls/7/requested_reviewers",
+            json!({"team_reviewers": ["qa"]}),
+        )
+        .await;
+    assert_eq!(a.json[0]["team"]["name"], "qa", "{}", a.text);
+    rep.ok(
+        "post",
+        "/repos/{owner}/{repo}/pulls/{index}/requested_reviewers",
+        201,
+        &a,
+    );
+    let a = api
+        .post(
+            BOT,
+            "/repos/acme/widgets/pulls/7/requested_reviewers",
+            json!({"team_reviewers": ["no-such-team"]}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.text);
+
     let a = api.get(BOT, "/repos/acme/widgets/issues/7/timeline").await;
     let kinds: Vec<&str> = a
         .json
