@@ -114,6 +114,18 @@ impl InProc {
     }
 }
 
+impl InProc {
+    /// Stops the server, the workers and the poller, and waits until they are gone (a bot
+    /// started after this is the only one using the database).
+    pub async fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
 impl Drop for InProc {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
