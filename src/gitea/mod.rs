@@ -25,4 +25,4 @@ pub use models::{
     Team, TimelineComment, User,
 };
 pub use server_kind::ServerKind;
-pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, DEFAULT_VISIBILITY_TTL};
+pub use teams::{ResolvedTeam, TeamDirectory, TeamError, DEFAULT_VISIBILITY_TTL};

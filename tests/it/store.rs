@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use sopbot::clock::Clock;
 use sopbot::store::{
     actions, AuditFilter, CommentOutcome, Enqueued, EventSource, EventState, NewAudit,
     NewEvaluation, NewEvent, NewWaiver, Store, StoreError, WaiverFilter, MAX_ATTEMPTS,
@@ -15,24 +16,24 @@ use tempfile::TempDir;
 use crate::support as common;
 use common::waive;
 
-/// A clock the test moves by hand.
+/// A clock the test moves by hand (the store's [`Clock`], moved by chrono durations).
 #[derive(Clone)]
-struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+struct TestClock(Clock);
 
 impl TestClock {
     fn new() -> TestClock {
         let start = DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        TestClock(Arc::new(Mutex::new(start)))
+        TestClock(Clock::manual(start))
     }
 
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
+        self.0.now()
     }
 
     fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
+        self.0.advance(by.to_std().unwrap());
     }
 }
 
@@ -47,11 +48,10 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sopbot.db");
     let clock = TestClock::new();
-    let c = clock.clone();
     let store = Store::open(&path)
         .await
         .unwrap()
-        .with_clock(Arc::new(move || c.now()));
+        .with_clock(clock.0.clone());
     Fixture {
         _dir: dir,
         path,
