@@ -162,6 +162,9 @@ impl Ctx {
     }
 
     /// As [`Ctx::evaluate`], for a PR already fetched.
+    ///
+    /// Long (~85 lines): each Gitea read happens only when the facts gathered so far have not
+    /// decided every gate, and that order of reads is the point; it reads top to bottom.
     pub async fn evaluate_pr(
         &self,
         repo: &RepoName,

@@ -42,6 +42,7 @@ use crate::secret::Secret;
 use crate::types::RepoName;
 
 mod admin;
+pub use admin::{BranchProtection, Hook};
 
 /// Items asked for per page: Gitea's default `MAX_RESPONSE_ITEMS`.
 pub const PAGE_SIZE: usize = 50;

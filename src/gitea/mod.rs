@@ -16,6 +16,7 @@ pub mod webhook;
 #[cfg(test)]
 mod testkit;
 
+pub use client::{BranchProtection, Hook};
 pub use client::{CallObserver, CallRecord, ClientOptions, GiteaClient, PAGE_SIZE};
 pub use error::{scope_fix, GiteaError, TOKEN_SCOPES};
 pub use glob::{gitea_glob, RequiredContexts};

@@ -118,6 +118,8 @@ struct Said<'a> {
 /// A comment that may hold commands: react, decide, and plan the reply. Reads only what its
 /// commands need: the PR for `/sop-n/a`, `/sop-revoke` and `/refire` (they evaluate), the
 /// waivers for `/sop-n/a` and `/sop-revoke`, the thread order for `/sop-n/a`.
+/// Long (~95 lines) because its reads run concurrently (`tokio::join!`) and the futures share
+/// its locals; split, each piece would take most of them as arguments.
 async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::Result<Plan> {
     let Said {
         pr,
