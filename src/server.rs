@@ -246,7 +246,7 @@ async fn handle_delivery(
 ) -> Response {
     let body = match verified_body(app, headers, body) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err((status, message)) => return reply(status, message),
     };
     let decoded = webhook::decode_delivery(headers, &body);
     let event = match decoded {
@@ -274,19 +274,19 @@ fn verified_body(
     app: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Response> {
+) -> Result<Bytes, (StatusCode, String)> {
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             tracing::warn!(limit = app.max_body, "body too large");
-            return Err(reply(
+            return Err((
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("body larger than {} bytes", app.max_body),
             ));
         }
         Err(rejection) => {
             tracing::warn!(error = %rejection.body_text(), "cannot read the body");
-            return Err(reply(rejection.status(), rejection.body_text()));
+            return Err((rejection.status(), rejection.body_text()));
         }
     };
     if let Some(secret) = &app.secret {
@@ -296,7 +296,7 @@ fn verified_body(
             if is_form(headers) {
                 message.push_str(" (set the hook's content type to application/json)");
             }
-            return Err(reply(StatusCode::UNAUTHORIZED, message));
+            return Err((StatusCode::UNAUTHORIZED, message));
         }
     }
     Ok(body)

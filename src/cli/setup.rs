@@ -184,7 +184,7 @@ async fn ensure_protection(
     contexts: &[String],
     dry_run: bool,
 ) -> anyhow::Result<bool> {
-    let rule = rules.iter().find(|r| &r.rule_name == branch);
+    let rule = rules.iter().find(|r| r.rule_name == branch);
     if rule.is_none() {
         // Gitea applies the rule of the exact name before any pattern: a new rule named
         // after the branch would silently replace the pattern rule's approvals and push
