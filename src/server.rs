@@ -42,7 +42,7 @@ use crate::gitea::webhook::{self, Decoded};
 use crate::gitea::GiteaClient;
 use crate::secret::Secret;
 use crate::store::{Enqueued, EventSource, NewEvent, Store};
-use crate::types::RepoName;
+use crate::types::{PrNumber, RepoName};
 
 /// Body limit when none is set (the config's default too).
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -261,7 +261,7 @@ async fn handle_delivery(
     let span = tracing::Span::current();
     span.record("repo", event.repo());
     if let Some(pr) = event.pr() {
-        span.record("pr", pr);
+        span.record("pr", pr.0);
     }
     match acted_on(app, event) {
         Ok(event) => enqueue(app, event, delivery).await,
@@ -332,7 +332,7 @@ async fn enqueue(app: &AppState, event: Event, delivery: Option<String>) -> Resp
         kind: event.kind_name().to_string(),
         repo: event.repo().to_string(),
         // `decode` only yields numbers that fit.
-        pr: event.pr().and_then(|pr| i64::try_from(pr).ok()),
+        pr: event.pr().map(PrNumber::to_sql),
         delivery_id: delivery,
         payload: event.to_json(),
     };

@@ -11,6 +11,7 @@ use sopbot::store::{
     actions, AuditFilter, CommentOutcome, Enqueued, EventSource, EventState, NewAudit,
     NewEvaluation, NewEvent, NewWaiver, Store, StoreError, WaiverFilter, MAX_ATTEMPTS,
 };
+use sopbot::types::PrNumber;
 use tempfile::TempDir;
 
 use crate::support as common;
@@ -215,7 +216,10 @@ async fn waiver_round_trips_through_insert_show_and_list() {
         .unwrap();
     assert_eq!(listed, vec![w.clone()]);
     assert_eq!(
-        f.store.active_waivers("acme/widgets", 7).await.unwrap(),
+        f.store
+            .active_waivers("acme/widgets", PrNumber(7))
+            .await
+            .unwrap(),
         vec![w.clone()]
     );
     assert_eq!(
@@ -254,7 +258,7 @@ async fn revocation_records_who_why_and_when() {
     assert_eq!(f.store.get_waiver(w.id).await.unwrap(), Some(r.clone()));
     assert!(f
         .store
-        .active_waivers("acme/widgets", 7)
+        .active_waivers("acme/widgets", PrNumber(7))
         .await
         .unwrap()
         .is_empty());
@@ -797,7 +801,12 @@ async fn cursors_and_evaluations_keep_the_latest_value() {
     assert_eq!(c.comments_since, f.clock.now());
     assert_eq!(s.cursor("acme/widgets").await.unwrap(), Some(c));
 
-    assert_eq!(s.last_evaluation("acme/widgets", 7).await.unwrap(), None);
+    assert_eq!(
+        s.last_evaluation("acme/widgets", PrNumber(7))
+            .await
+            .unwrap(),
+        None
+    );
     let mut eval = NewEvaluation {
         repo: "acme/widgets".into(),
         pr: 7,
@@ -808,7 +817,12 @@ async fn cursors_and_evaluations_keep_the_latest_value() {
     eval.reviews_fingerprint = "r2".into();
     let e = s.record_evaluation(&eval).await.unwrap();
     assert_eq!(e.reviews_fingerprint, "r2");
-    assert_eq!(s.last_evaluation("acme/widgets", 7).await.unwrap(), Some(e));
+    assert_eq!(
+        s.last_evaluation("acme/widgets", PrNumber(7))
+            .await
+            .unwrap(),
+        Some(e)
+    );
 }
 
 #[tokio::test]

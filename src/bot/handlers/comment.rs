@@ -73,7 +73,7 @@ pub async fn handle_comment(ctx: &Ctx, repo: &RepoName, event: &Event) -> anyhow
     else {
         return Ok(Plan::Nothing);
     };
-    let (pr, comment_id) = (*pr, *comment_id);
+    let (pr, comment_id) = (u64::from(*pr), *comment_id);
     // A deleted comment ends its waivers whoever wrote it (a deleted account is `user: null`),
     // and whatever its author's login.
     if *action == CommentAction::Deleted {
@@ -198,7 +198,7 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
             if !needs_waivers {
                 return Ok(vec![]);
             }
-            anyhow::Ok(store.active_waivers(&full, pr as i64).await?)
+            anyhow::Ok(store.active_waivers(&full, pr.into()).await?)
         };
         let (late, active) = tokio::try_join!(late, active)?;
         let thread = Thread {
