@@ -32,7 +32,7 @@ use crate::bot::pr_fingerprint;
 use crate::config::Config;
 use crate::gitea::{Comment, GiteaClient, IssueSummary};
 use crate::store::{CursorRow, Enqueued, EventSource, NewEvent, Store, WaiverFilter};
-use crate::types::RepoName;
+use crate::types::{PrNumber, RepoName};
 
 /// How far each listing reaches back before its cursor: `since` has second granularity and a
 /// row may be committed a little after its timestamp; the dedup keys drop what was seen.
@@ -251,7 +251,7 @@ impl Poller {
         let edited = c.updated_at > c.created_at + chrono::Duration::seconds(1);
         Some(Event::Comment {
             repo: repo.full(),
-            pr,
+            pr: pr.into(),
             comment_id: c.id,
             action: if edited {
                 CommentAction::Edited
@@ -366,13 +366,13 @@ impl Poller {
         let reviews = self.client.reviews(repo, n).await?;
         let waiver_ids: Vec<i64> = self
             .store
-            .active_waivers(&repo.full(), n as i64)
+            .active_waivers(&repo.full(), n.into())
             .await?
             .iter()
             .map(|w| w.id)
             .collect();
         let fp = pr_fingerprint(&pr.base.ref_name, &reviews, &waiver_ids);
-        let last = self.store.last_evaluation(&repo.full(), n as i64).await?;
+        let last = self.store.last_evaluation(&repo.full(), n.into()).await?;
         if last
             .as_ref()
             .is_some_and(|l| l.head_sha == pr.head.sha && l.reviews_fingerprint == fp)
@@ -387,7 +387,7 @@ impl Poller {
             .unwrap_or_default();
         let event = Event::Reevaluate {
             repo: repo.full(),
-            pr: n,
+            pr: n.into(),
             why: format!("head or reviews changed since {since} at {}", pr.head.sha),
             fingerprint: Some(fp),
         };
@@ -401,7 +401,7 @@ impl Poller {
     async fn closed_pull(&self, repo: &RepoName, n: u64) -> anyhow::Result<usize> {
         if self
             .store
-            .active_waivers(&repo.full(), n as i64)
+            .active_waivers(&repo.full(), n.into())
             .await?
             .is_empty()
         {
@@ -413,10 +413,10 @@ impl Poller {
         }
         let event = Event::PullRequest {
             repo: repo.full(),
-            pr: n,
+            pr: n.into(),
             action: PrAction::Closed,
             merged: pr.merged,
-            head_sha: pr.head.sha.clone(),
+            head_sha: pr.head.sha.as_str().into(),
             updated_at: pr.updated_at,
         };
         debug!(%repo, pr = n, "poller: closed with active waivers");
@@ -448,7 +448,7 @@ impl Poller {
         // stored right after (and before the evaluations below start).
         for pr in &open {
             self.store
-                .census_head(&repo.full(), pr.number as i64, &pr.head.sha)
+                .census_head(&repo.full(), pr.number.into(), &pr.head.sha.as_str().into())
                 .await?;
         }
         self.store.set_swept_at(&repo.full(), started).await?;
@@ -456,11 +456,11 @@ impl Poller {
         for pr in &open {
             let last = self
                 .store
-                .last_evaluation(&repo.full(), pr.number as i64)
+                .last_evaluation(&repo.full(), pr.number.into())
                 .await?;
             if self
                 .store
-                .has_unfinished_event(&repo.full(), pr.number as i64)
+                .has_unfinished_event(&repo.full(), pr.number.into())
                 .await?
             {
                 continue;
@@ -471,7 +471,7 @@ impl Poller {
                 .unwrap_or_default();
             let event = Event::Reevaluate {
                 repo: repo.full(),
-                pr: pr.number,
+                pr: pr.number.into(),
                 why: format!(
                     "sweep: last evaluated {since}, swept at {}",
                     started.to_rfc3339()
@@ -536,7 +536,7 @@ impl Poller {
             }
             let event = Event::Comment {
                 repo: repo.full(),
-                pr,
+                pr: pr.into(),
                 comment_id,
                 action: CommentAction::Deleted,
                 author: Some(w.declared_by.clone()),
@@ -566,7 +566,7 @@ impl Poller {
                 source: EventSource::Poller,
                 kind: event.kind_name().to_string(),
                 repo: event.repo().to_string(),
-                pr: event.pr().map(|pr| pr as i64),
+                pr: event.pr().map(PrNumber::to_sql),
                 delivery_id: None,
                 payload: event.to_json(),
             })

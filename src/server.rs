@@ -43,7 +43,7 @@ use crate::gitea::webhook::{self, Decoded};
 use crate::gitea::GiteaClient;
 use crate::secret::Secret;
 use crate::store::{Enqueued, EventSource, NewEvent, Store};
-use crate::types::RepoName;
+use crate::types::{PrNumber, RepoName};
 
 /// Body limit when none is set (the config's default too).
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -263,32 +263,10 @@ async fn handle_delivery(
     delivery: Option<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
+    let body = match verified_body(app, headers, body) {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            tracing::warn!(limit = app.max_body, "body too large");
-            return reply(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body larger than {} bytes", app.max_body),
-            );
-        }
-        Err(rejection) => {
-            tracing::warn!(error = %rejection.body_text(), "cannot read the body");
-            return reply(rejection.status(), rejection.body_text());
-        }
+        Err((status, message)) => return reply(status, message),
     };
-
-    if let Some(secret) = &app.secret {
-        if let Err(problem) = webhook::verify_signature(secret, headers, &body) {
-            tracing::warn!(problem = problem.as_str(), "refused: signature");
-            let mut message = problem.as_str().to_string();
-            if is_form(headers) {
-                message.push_str(" (set the hook's content type to application/json)");
-            }
-            return reply(StatusCode::UNAUTHORIZED, message);
-        }
-    }
-
     let decoded = webhook::decode_delivery(headers, &body);
     let event = match decoded {
         Ok(Decoded::Event(event)) => event,
@@ -302,34 +280,78 @@ async fn handle_delivery(
     let span = tracing::Span::current();
     span.record("repo", event.repo());
     if let Some(pr) = event.pr() {
-        span.record("pr", pr);
+        span.record("pr", pr.0);
     }
+    match acted_on(app, event) {
+        Ok(event) => enqueue(app, event, delivery).await,
+        Err(why) => ignored(why),
+    }
+}
 
+/// The body, read within the limit and (with a secret) signed by Gitea; else the answer.
+fn verified_body(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, (StatusCode, String)> {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::warn!(limit = app.max_body, "body too large");
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {} bytes", app.max_body),
+            ));
+        }
+        Err(rejection) => {
+            tracing::warn!(error = %rejection.body_text(), "cannot read the body");
+            return Err((rejection.status(), rejection.body_text()));
+        }
+    };
+    if let Some(secret) = &app.secret {
+        if let Err(problem) = webhook::verify_signature(secret, headers, &body) {
+            tracing::warn!(problem = problem.as_str(), "refused: signature");
+            let mut message = problem.as_str().to_string();
+            if is_form(headers) {
+                message.push_str(" (set the hook's content type to application/json)");
+            }
+            return Err((StatusCode::UNAUTHORIZED, message));
+        }
+    }
+    Ok(body)
+}
+
+/// The event with the repository spelled as configured, or why sopbot does not act on it.
+fn acted_on(app: &AppState, event: Event) -> Result<Event, &'static str> {
     let Some(repo) = app.served(event.repo()) else {
-        return ignored("repository not served");
+        return Err("repository not served");
     };
     let event = event.with_repo(repo);
     match &event {
         Event::Comment { author, .. } if app.is_bot(author.as_deref()) => {
-            return ignored("comment by the bot itself");
+            Err("comment by the bot itself")
         }
         // The bot's own statuses would otherwise come back as events: a loop.
         Event::Status { sender, .. } if app.is_bot(sender.as_deref()) => {
-            return ignored("status posted by the bot itself");
+            Err("status posted by the bot itself")
         }
         Event::Status { context, .. } if !app.contexts.contains(context) => {
-            return ignored("status on a context that is not sopbot's");
+            Err("status on a context that is not sopbot's")
         }
-        _ => {}
+        _ => Ok(event),
     }
+}
 
+/// Stores the event in the inbox and wakes the workers: 202 once stored, 503 when the
+/// database refuses.
+async fn enqueue(app: &AppState, event: Event, delivery: Option<String>) -> Response {
     let new = NewEvent {
         dedup_key: event.dedup_key(),
         source: EventSource::Webhook,
         kind: event.kind_name().to_string(),
         repo: event.repo().to_string(),
         // `decode` only yields numbers that fit.
-        pr: event.pr().and_then(|pr| i64::try_from(pr).ok()),
+        pr: event.pr().map(PrNumber::to_sql),
         delivery_id: delivery,
         payload: event.to_json(),
     };

@@ -124,6 +124,85 @@ impl FromStr for PrRef {
     }
 }
 
+/// A pull request's number in its repository (Gitea's `index`). Serialized as the bare number;
+/// stored as SQLite's INTEGER ([`PrNumber::to_sql`] at the store's edge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PrNumber(pub u64);
+
+impl PrNumber {
+    /// The number as the database stores it. Gitea's numbers are int64, so every real one fits;
+    /// one that does not is stored as `i64::MAX`, which no PR has.
+    pub fn to_sql(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+
+    /// A number read back from the database (never negative: only [`PrNumber::to_sql`]
+    /// writes them).
+    pub fn from_sql(n: i64) -> PrNumber {
+        PrNumber(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl From<u64> for PrNumber {
+    fn from(n: u64) -> PrNumber {
+        PrNumber(n)
+    }
+}
+
+impl From<PrNumber> for u64 {
+    fn from(n: PrNumber) -> u64 {
+        n.0
+    }
+}
+
+impl fmt::Display for PrNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A commit's SHA as Gitea spells it (lower-case hex). Serialized as the bare string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct CommitSha(pub String);
+
+impl CommitSha {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for CommitSha {
+    fn from(s: String) -> CommitSha {
+        CommitSha(s)
+    }
+}
+
+impl From<&str> for CommitSha {
+    fn from(s: &str) -> CommitSha {
+        CommitSha(s.to_string())
+    }
+}
+
+impl From<CommitSha> for String {
+    fn from(s: CommitSha) -> String {
+        s.0
+    }
+}
+
+impl AsRef<str> for CommitSha {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +219,20 @@ mod tests {
         assert!("acme/widgets#0".parse::<PrRef>().is_err());
         assert!("/widgets".parse::<RepoName>().is_err());
         assert!("a/b/c".parse::<RepoName>().is_err());
+    }
+
+    #[test]
+    fn pr_numbers_and_shas_serialize_bare_and_pr_numbers_fit_the_database() {
+        let pr: PrNumber = serde_json::from_str("7").unwrap();
+        assert_eq!(
+            (pr, serde_json::to_string(&pr).unwrap()),
+            (PrNumber(7), "7".into())
+        );
+        assert_eq!(pr.to_string(), "7");
+        assert_eq!(PrNumber::from_sql(pr.to_sql()), pr);
+        assert_eq!(PrNumber(u64::MAX).to_sql(), i64::MAX);
+        let sha: CommitSha = serde_json::from_str("\"abc123\"").unwrap();
+        assert_eq!(serde_json::to_string(&sha).unwrap(), "\"abc123\"");
+        assert_eq!(sha.to_string(), "abc123");
     }
 }

@@ -72,7 +72,7 @@ async fn cost(
     let id = emu.with_world(|w| w.comment("widgets", 7, author, body));
     let event = Event::Comment {
         repo: "acme/widgets".into(),
-        pr: 7,
+        pr: sopbot::types::PrNumber(7),
         comment_id: id,
         action: CommentAction::Created,
         author: Some(author.into()),

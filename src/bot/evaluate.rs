@@ -16,7 +16,7 @@ use crate::gate::{
     ReviewFacts, ReviewKind, Step, Verdict, WaiverFacts,
 };
 use crate::gitea::{PullRequest, Review, ReviewState, TeamError};
-use crate::types::{RepoName, TeamRef};
+use crate::types::{CommitSha, RepoName, TeamRef};
 
 /// The config's gate as the pure evaluation takes it: `gate/` knows no config type.
 impl From<&Gate> for GateSpec {
@@ -132,8 +132,9 @@ impl Ctx {
             return Ok(open.into_iter().filter(on_head).collect());
         }
         let mut siblings: Vec<PullRequest> = recent.into_iter().filter(on_head).collect();
-        for n in self.store.prs_on_head(&repo.full(), &pr.head.sha).await? {
-            let Ok(n) = u64::try_from(n) else { continue };
+        let head = CommitSha::from(pr.head.sha.as_str());
+        for n in self.store.prs_on_head(&repo.full(), &head).await? {
+            let n = u64::from(n);
             if n == pr.number || siblings.iter().any(|s| s.number == n) {
                 continue;
             }
@@ -144,7 +145,7 @@ impl Ctx {
                 Ok(_) => {}
                 // Deleted: it shares nothing, and must not block this commit's evaluations.
                 Err(e) if e.is_not_found() => {
-                    self.store.forget_evaluation(&repo.full(), n as i64).await?
+                    self.store.forget_evaluation(&repo.full(), n.into()).await?
                 }
                 Err(e) => {
                     return Err(anyhow::Error::new(e)
@@ -172,6 +173,9 @@ impl Ctx {
     }
 
     /// As [`Ctx::evaluate`], for a PR already fetched.
+    ///
+    /// Long (~85 lines): each Gitea read happens only when the facts gathered so far have not
+    /// decided every gate, and that order of reads is the point; it reads top to bottom.
     pub async fn evaluate_pr(
         &self,
         repo: &RepoName,

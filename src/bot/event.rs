@@ -16,6 +16,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::types::{CommitSha, PrNumber};
+
 /// One thing that happened, as the engine sees it. Serialized with a `kind` tag
 /// (`comment`, `pull_request`, `review`, `review_request`, `status`, `reevaluate`): that JSON
 /// is the inbox payload.
@@ -26,7 +28,7 @@ pub enum Event {
     Comment {
         /// `owner/name`.
         repo: String,
-        pr: u64,
+        pr: PrNumber,
         comment_id: i64,
         action: CommentAction,
         /// The comment's author (`None` for migrated comments whose user is `null`). On a
@@ -45,13 +47,13 @@ pub enum Event {
     /// A pull request was opened, reopened, pushed to, retargeted or closed.
     PullRequest {
         repo: String,
-        pr: u64,
+        pr: PrNumber,
         action: PrAction,
         /// Only meaningful with [`PrAction::Closed`].
         #[serde(default)]
         merged: bool,
         /// The PR's head commit as the payload gives it.
-        head_sha: String,
+        head_sha: CommitSha,
         /// The PR's `updated_at`, which tells two events with the same action apart.
         #[serde(default)]
         updated_at: Option<DateTime<Utc>>,
@@ -60,7 +62,7 @@ pub enum Event {
     /// id or state beyond the verdict: the engine reads the reviews from the API.
     Review {
         repo: String,
-        pr: u64,
+        pr: PrNumber,
         reviewer: Option<String>,
         verdict: ReviewVerdict,
         /// The PR's `updated_at`.
@@ -72,7 +74,7 @@ pub enum Event {
     /// again at once.
     ReviewRequest {
         repo: String,
-        pr: u64,
+        pr: PrNumber,
         /// `review_request_removed` rather than `review_requested`.
         removed: bool,
         reviewer: Option<String>,
@@ -85,7 +87,7 @@ pub enum Event {
     /// verdict at once instead of at the next sweep.
     Status {
         repo: String,
-        sha: String,
+        sha: CommitSha,
         context: String,
         state: String,
         /// The status's id: each posted status is one event.
@@ -96,7 +98,7 @@ pub enum Event {
     /// Evaluate all gates of a PR again (poller, CLI).
     Reevaluate {
         repo: String,
-        pr: u64,
+        pr: PrNumber,
         /// Why, for logs and the dedup key: one re-evaluation per distinct `why`.
         why: String,
         /// The reviews fingerprint the poller saw (`bot::pr_fingerprint`), recorded with
@@ -184,7 +186,7 @@ impl Event {
 
     /// The pull request number; `None` for a commit status, which is about a commit (its
     /// events form one queue per repository).
-    pub fn pr(&self) -> Option<u64> {
+    pub fn pr(&self) -> Option<PrNumber> {
         match self {
             Event::Comment { pr, .. }
             | Event::PullRequest { pr, .. }

@@ -47,7 +47,7 @@ impl Ctx {
     ) -> anyhow::Result<(Vec<WaiverRow>, Vec<EndedWaiver>)> {
         let rows = self
             .store
-            .active_waivers(&repo.full(), pr.number as i64)
+            .active_waivers(&repo.full(), pr.number.into())
             .await?;
         let rules = self.config.lifecycle();
         if rows.is_empty() || !pr.is_open() || rules == Default::default() {

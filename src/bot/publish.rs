@@ -254,11 +254,11 @@ pub async fn statuses_of_head(
             for eval in &evals {
                 if eval.open {
                     ctx.store
-                        .note_head(&repo.full(), eval.pr as i64, &eval.head_sha)
+                        .note_head(&repo.full(), eval.pr.into(), &eval.head_sha.as_str().into())
                         .await?;
                 } else {
                     ctx.store
-                        .forget_evaluation(&repo.full(), eval.pr as i64)
+                        .forget_evaluation(&repo.full(), eval.pr.into())
                         .await?;
                 }
             }

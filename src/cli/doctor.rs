@@ -4,6 +4,7 @@
 use crate::config::{Config, RepoConfig};
 use crate::gitea::{
     scope_fix, GiteaClient, GiteaError, RequiredContexts, ServerKind, TeamDirectory, TeamError,
+    User,
 };
 use crate::repos::Served;
 use crate::store::Store;
@@ -88,6 +89,28 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<Outcome> {
 }
 
 async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
+    check_local(config, r).await;
+    let Some((client, bot)) = connect(config, r).await? else {
+        return Ok(());
+    };
+    let repos = served_repos(config, &client, r).await;
+    for repo in &repos {
+        check_repo(config, &client, &bot.login, repo, r).await;
+    }
+    let directory = TeamDirectory::new(client.clone(), std::time::Duration::ZERO);
+    check_teams(config, &repos, &directory, &bot.login, r).await;
+    check_official(config, &repos, &client, &directory, r).await;
+    check_approvals(config, &repos, &client, &directory, &bot.login, r).await;
+    r.add(
+        "note",
+        "write:repository and write:issue cannot be checked without side effects; the first status or reply will show them",
+        None,
+    );
+    Ok(())
+}
+
+/// What needs no Gitea: the config itself, the database, the webhook secret.
+async fn check_local(config: &Config, r: &mut Report) {
     r.ok(&format!(
         "config {} is valid ({} repos, {} gates)",
         config.source.display(),
@@ -121,7 +144,11 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
         ),
         Err(e) => r.fail(&e.to_string(), "fix the webhook secret setting"),
     }
+}
 
+/// Gitea answers and the token is good: the client and the bot's account, or `None` (the
+/// failure reported) when the later checks cannot run.
+async fn connect(config: &Config, r: &mut Report) -> anyhow::Result<Option<(GiteaClient, User)>> {
     let (url, token) = match (config.gitea_url(), config.gitea_token()) {
         (Ok(u), Ok(t)) => (u, t),
         (Err(e), _) | (_, Err(e)) => {
@@ -129,7 +156,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                 &e.to_string(),
                 "set gitea.url and the bot's token (gitea.token_file or SOPBOT_GITEA_TOKEN)",
             );
-            return Ok(());
+            return Ok(None);
         }
     };
     let client = GiteaClient::new(url, token, super::client_options(config)?)?;
@@ -155,7 +182,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                 "check gitea.url and that this host can reach it"
             };
             r.fail(&format!("Gitea at {url} does not answer: {e}"), fix);
-            return Ok(());
+            return Ok(None);
         }
     }
 
@@ -168,7 +195,7 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             ));
             u
         }
-        Err(e) if r.missing_scope(&e) => return Ok(()),
+        Err(e) if r.missing_scope(&e) => return Ok(None),
         Err(e) => {
             let fix = match &e {
                 GiteaError::Unauthorized { .. } => "the token is invalid or revoked: create a new one for the bot account",
@@ -176,100 +203,126 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
                 _ => "check that Gitea is healthy and retry",
             };
             r.fail(&format!("token check failed: {e}"), fix);
-            return Ok(());
+            return Ok(None);
         }
     };
+    Ok(Some((client, bot)))
+}
 
-    let repos = served_repos(config, &client, r).await;
-    for repo in &repos {
-        match client.repo(&repo.name).await {
-            Ok(info) => {
-                let push = info.permissions.as_ref().is_some_and(|p| p.push);
-                if push {
-                    r.ok(&format!("repository {} is visible and writable", repo.name));
-                } else {
-                    r.fail(
-                        &format!("repository {} is visible but @{} has no write access", repo.name, bot.login),
-                        "give the bot write access (a team with write on the repo, or collaborator): statuses need it",
+/// The repository is visible and writable, and each configured branch requires every gate.
+async fn check_repo(
+    config: &Config,
+    client: &GiteaClient,
+    bot: &str,
+    repo: &RepoConfig,
+    r: &mut Report,
+) {
+    match client.repo(&repo.name).await {
+        Ok(info) => {
+            let push = info.permissions.as_ref().is_some_and(|p| p.push);
+            if push {
+                r.ok(&format!("repository {} is visible and writable", repo.name));
+            } else {
+                r.fail(
+                    &format!("repository {} is visible but @{} has no write access", repo.name, bot),
+                    "give the bot write access (a team with write on the repo, or collaborator): statuses need it",
+                );
+            }
+        }
+        Err(e) if r.missing_scope(&e) => {}
+        Err(e) if e.is_not_found() => r.fail(
+            &format!("repository {} is not visible to @{}", repo.name, bot),
+            "check the name, and that the bot is in a team with access to it",
+        ),
+        Err(e) => r.fail(
+            &format!("repository {}: {e}", repo.name),
+            "check Gitea and retry",
+        ),
+    }
+    for branch in &repo.branches {
+        check_branch(config, client, repo, branch, r).await;
+    }
+}
+
+/// The branch is protected and requires every gate's status by name.
+async fn check_branch(
+    config: &Config,
+    client: &GiteaClient,
+    repo: &RepoConfig,
+    branch: &str,
+    r: &mut Report,
+) {
+    match client.branch(&repo.name, branch).await {
+        Ok(b) if !b.protected => r.warn(
+            &format!("{}: branch {branch} is not protected in Gitea", repo.name),
+            "add a branch protection rule requiring the gate status contexts (README: branch protection)",
+        ),
+        Ok(b) => {
+            let required = RequiredContexts::new(&b.status_check_contexts);
+            if b.enable_status_check {
+                for p in &required.invalid {
+                    r.warn(
+                        &format!("{}: branch {branch} requires the status check pattern `{p}`, which is not a valid glob: Gitea ignores it", repo.name),
+                        "fix or remove the pattern in the rule's required status checks (Gitea's glob: * ? [...] {a,b} \\)",
                     );
                 }
             }
-            Err(e) if r.missing_scope(&e) => {}
-            Err(e) if e.is_not_found() => r.fail(
-                &format!("repository {} is not visible to @{}", repo.name, bot.login),
-                "check the name, and that the bot is in a team with access to it",
-            ),
-            Err(e) => r.fail(
-                &format!("repository {}: {e}", repo.name),
-                "check Gitea and retry",
-            ),
-        }
-        for branch in &repo.branches {
-            match client.branch(&repo.name, branch).await {
-                Ok(b) if !b.protected => r.warn(
-                    &format!("{}: branch {branch} is not protected in Gitea", repo.name),
-                    "add a branch protection rule requiring the gate status contexts (README: branch protection)",
-                ),
-                Ok(b) => {
-                    let required = RequiredContexts::new(&b.status_check_contexts);
-                    if b.enable_status_check {
-                        for p in &required.invalid {
-                            r.warn(
-                                &format!("{}: branch {branch} requires the status check pattern `{p}`, which is not a valid glob: Gitea ignores it", repo.name),
-                                "fix or remove the pattern in the rule's required status checks (Gitea's glob: * ? [...] {a,b} \\)",
-                            );
-                        }
-                    }
-                    let missing: Vec<String> = config
-                        .gates_for(repo)
-                        .into_iter()
-                        .map(|g| g.context)
-                        .filter(|c| !b.enable_status_check || !required.requires(c))
-                        .collect();
-                    let here = config.gates_for(repo);
-                    let foreign: Vec<String> = config
-                        .gates()
-                        .into_iter()
-                        .filter(|g| !here.iter().any(|h| h.name == g.name))
-                        .map(|g| g.context)
-                        .filter(|c| b.enable_status_check && required.requires(c))
-                        .collect();
-                    if !foreign.is_empty() {
-                        r.warn(
-                            &format!("{}: branch {branch} requires {}, of gates that do not guard this repository: sopbot never posts them here, so only a status posted by hand satisfies them", repo.name, foreign.join(", ")),
-                            "remove them from the rule's required status checks, or add their gates to this repository's `gates`",
-                        );
-                    }
-                    if missing.is_empty() {
-                        r.ok(&format!("{}: branch {branch} requires every gate's status", repo.name));
-                    } else {
-                        let wildcards: Vec<String> = missing
-                            .iter()
-                            .filter_map(|c| Some(format!("`{}` matches {c}", required.wildcard_for(c)?)))
-                            .collect();
-                        let why = if wildcards.is_empty() || !b.enable_status_check {
-                            String::new()
-                        } else {
-                            format!(
-                                " by name ({}, but Gitea accepts any status matching a pattern: another job's success would open the gate)",
-                                wildcards.join("; ")
-                            )
-                        };
-                        r.warn(
-                            &format!("{}: branch {branch} does not require {}{why}", repo.name, missing.join(", ")),
-                            "add them by name to the rule's required status checks, or the gates do not block merging",
-                        );
-                    }
-                }
-                Err(e) if r.missing_scope(&e) => {}
-                Err(e) => r.fail(&format!("{}: branch {branch}: {e}", repo.name), "check the branch name in [[repo]].branches"),
+            let here = config.gates_for(repo);
+            let missing: Vec<String> = here
+                .iter()
+                .map(|g| g.context.clone())
+                .filter(|c| !b.enable_status_check || !required.requires(c))
+                .collect();
+            let foreign: Vec<String> = config
+                .gates()
+                .into_iter()
+                .filter(|g| !here.iter().any(|h| h.name == g.name))
+                .map(|g| g.context)
+                .filter(|c| b.enable_status_check && required.requires(c))
+                .collect();
+            if !foreign.is_empty() {
+                r.warn(
+                    &format!("{}: branch {branch} requires {}, of gates that do not guard this repository: sopbot never posts them here, so only a status posted by hand satisfies them", repo.name, foreign.join(", ")),
+                    "remove them from the rule's required status checks, or add their gates to this repository's `gates`",
+                );
+            }
+            if missing.is_empty() {
+                r.ok(&format!("{}: branch {branch} requires every gate's status", repo.name));
+            } else {
+                let wildcards: Vec<String> = missing
+                    .iter()
+                    .filter_map(|c| Some(format!("`{}` matches {c}", required.wildcard_for(c)?)))
+                    .collect();
+                let why = if wildcards.is_empty() || !b.enable_status_check {
+                    String::new()
+                } else {
+                    format!(
+                        " by name ({}, but Gitea accepts any status matching a pattern: another job's success would open the gate)",
+                        wildcards.join("; ")
+                    )
+                };
+                r.warn(
+                    &format!("{}: branch {branch} does not require {}{why}", repo.name, missing.join(", ")),
+                    "add them by name to the rule's required status checks, or the gates do not block merging",
+                );
             }
         }
+        Err(e) if r.missing_scope(&e) => {}
+        Err(e) => r.fail(&format!("{}: branch {branch}: {e}", repo.name), "check the branch name in [[repo]].branches"),
     }
+}
 
+/// Every team a gate reads resolves and its members can be read.
+async fn check_teams(
+    config: &Config,
+    repos: &[RepoConfig],
+    directory: &TeamDirectory,
+    bot: &str,
+    r: &mut Report,
+) {
     // Every team a gate reads: its own team and the teams that may waive it, in every org served.
     let mut teams: Vec<(String, TeamRef)> = Vec::new();
-    for repo in &repos {
+    for repo in repos {
         for gate in config.gates_for(repo) {
             for team in std::iter::once(gate.team).chain(gate.waivable_by) {
                 let key = (repo.name.owner.clone(), team);
@@ -279,7 +332,6 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             }
         }
     }
-    let directory = TeamDirectory::new(client.clone(), std::time::Duration::ZERO);
     for (org, team) in teams {
         match directory.resolve(&org, &team).await {
             Ok(t) => r.ok(&format!(
@@ -291,18 +343,10 @@ async fn run_checks(config: &Config, r: &mut Report) -> anyhow::Result<()> {
             }
             Err(e) => r.fail(
                 &format!("team {team} in {org}: {e}"),
-                &team_fix(&e, &bot.login, &org),
+                &team_fix(&e, bot, &org),
             ),
         }
     }
-    check_official(config, &repos, &client, &directory, r).await;
-    check_approvals(config, &repos, &client, &directory, &bot.login, r).await;
-    r.add(
-        "note",
-        "write:repository and write:issue cannot be checked without side effects; the first status or reply will show them",
-        None,
-    );
-    Ok(())
 }
 
 /// Whether each gate team's approvals can be official on each configured branch, as Gitea
@@ -448,9 +492,16 @@ async fn check_approvals(
     // Each (organisation, gate) once: repositories may give a gate another team.
     let mut checks: Vec<(String, crate::config::Gate)> = Vec::new();
     for repo in repos {
-        for gate in config.gates_for(repo).into_iter().filter(|g| g.policy.approvals > 1) {
+        for gate in config
+            .gates_for(repo)
+            .into_iter()
+            .filter(|g| g.policy.approvals > 1)
+        {
             let key = (repo.name.owner.clone(), gate);
-            if !checks.iter().any(|(o, g)| *o == key.0 && g.name == key.1.name && g.team == key.1.team) {
+            if !checks
+                .iter()
+                .any(|(o, g)| *o == key.0 && g.name == key.1.name && g.team == key.1.team)
+            {
                 checks.push(key);
             }
         }

@@ -42,25 +42,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
         commit = crate::BUILD_COMMIT,
         "starting"
     );
-    if let Some(listen) = &args.listen {
-        if listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::Missing(format!(
-                "--listen {listen}: must be an address like 127.0.0.1:8080"
-            ))
-            .into());
-        }
-        config.server.listen = listen.clone();
-    }
-    let auth = match config.webhook_secret()? {
-        Some(secret) => WebhookAuth::Secret(secret),
-        None if args.insecure_no_webhook_secret => {
-            warn!("webhook signatures are NOT checked (--insecure-no-webhook-secret)");
-            WebhookAuth::InsecureNone
-        }
-        None => return Err(ConfigError::Missing(
-            "no webhook secret: set server.webhook_secret_file (or SOPBOT_SERVER_WEBHOOK_SECRET_FILE), or pass --insecure-no-webhook-secret".into()
-        ).into()),
-    };
+    let auth = apply_args(&mut config, &args)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -102,7 +84,11 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     .with_notify(notify.clone());
     let router = server::router(state)
         .merge(metrics::router(store.clone()))
-        .merge(crate::details::routes(config.clone(), store.clone(), served.clone()))
+        .merge(crate::details::routes(
+            config.clone(),
+            store.clone(),
+            served.clone(),
+        ))
         .layer(axum::middleware::from_fn(metrics::count_webhooks))
         .layer(axum::middleware::from_fn(peer_span));
 
@@ -147,6 +133,30 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     pruner.abort();
     store.close().await;
     Ok(Outcome::Ok)
+}
+
+/// `--listen` over the config's address, and how deliveries are authenticated: the webhook
+/// secret, or nothing only when `--insecure-no-webhook-secret` says so.
+fn apply_args(config: &mut Config, args: &Args) -> anyhow::Result<WebhookAuth> {
+    if let Some(listen) = &args.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Missing(format!(
+                "--listen {listen}: must be an address like 127.0.0.1:8080"
+            ))
+            .into());
+        }
+        config.server.listen = listen.clone();
+    }
+    Ok(match config.webhook_secret()? {
+        Some(secret) => WebhookAuth::Secret(secret),
+        None if args.insecure_no_webhook_secret => {
+            warn!("webhook signatures are NOT checked (--insecure-no-webhook-secret)");
+            WebhookAuth::InsecureNone
+        }
+        None => return Err(ConfigError::Missing(
+            "no webhook secret: set server.webhook_secret_file (or SOPBOT_SERVER_WEBHOOK_SECRET_FILE), or pass --insecure-no-webhook-secret".into()
+        ).into()),
+    })
 }
 
 /// Deletes handled inbox events older than `retention` (0: never), at start and every hour.

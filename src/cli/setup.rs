@@ -5,7 +5,8 @@
 //! be an admin of the repository; without that it stops at the first read with one clear line.
 
 use crate::config::Config;
-use crate::gitea::{gitea_glob, GiteaClient, GiteaError, RequiredContexts};
+use crate::gitea::{gitea_glob, BranchProtection, GiteaClient, GiteaError, Hook, RequiredContexts};
+use crate::secret::Secret;
 use crate::types::RepoName;
 
 use super::Outcome;
@@ -88,6 +89,41 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
             "  {server} sends no status webhook (Gitea 1.23 and later do): a hand-posted status is overturned at the poller's next sweep"
         );
     }
+    let mut outcome = ensure_hook(&client, &args, &secret, statuses, &hooks).await?;
+    let contexts: Vec<String> = config
+        .gates_for(&repo_cfg)
+        .into_iter()
+        .map(|g| g.context)
+        .collect();
+    let branches = if repo_cfg.branches.is_empty() {
+        vec![client.repo(repo).await?.default_branch]
+    } else {
+        repo_cfg.branches.clone()
+    };
+    let rules = client
+        .branch_protections(repo)
+        .await
+        .map_err(|e| refused(repo, e))?;
+    for branch in &branches {
+        if !ensure_protection(&client, repo, branch, &rules, &contexts, args.dry_run).await? {
+            outcome = Outcome::CheckFailed;
+        }
+    }
+    if args.dry_run {
+        println!("dry run: nothing changed");
+    }
+    Ok(outcome)
+}
+
+/// Creates sopbot's webhook, or brings the existing one (found by its URL) up to what sopbot
+/// needs, printing each change. `CheckFailed` when Gitea did not keep an event it was sent.
+async fn ensure_hook(
+    client: &GiteaClient,
+    args: &Args,
+    secret: &Secret,
+    statuses: bool,
+    hooks: &[Hook],
+) -> anyhow::Result<Outcome> {
     let mut body = serde_json::json!({
         "type": "gitea",
         "config": {"url": args.webhook_url, "content_type": "json"},
@@ -95,7 +131,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
         "active": true,
         "branch_filter": "*",
     });
-    let mut hook_outcome = Outcome::Ok;
+    let mut outcome = Outcome::Ok;
     match hooks
         .iter()
         .find(|h| same_url(&h.config.url, &args.webhook_url))
@@ -108,8 +144,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                 HOOK_EVENTS.join(", ")
             );
             if !args.dry_run {
-                let saved = client.save_hook(repo, None, &body).await?;
-                hook_outcome = unsaved_events(saved.id, &saved.events, statuses);
+                let saved = client.save_hook(&args.repo, None, &body).await?;
+                outcome = unsaved_events(saved.id, &saved.events, statuses);
             }
         }
         Some(h) => {
@@ -147,92 +183,85 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<Outcome> {
                     changes.join("; ")
                 );
                 if !args.dry_run {
-                    let saved = client.save_hook(repo, Some(h.id), &body).await?;
-                    hook_outcome = unsaved_events(saved.id, &saved.events, statuses);
+                    let saved = client.save_hook(&args.repo, Some(h.id), &body).await?;
+                    outcome = unsaved_events(saved.id, &saved.events, statuses);
                 }
             }
         }
     }
 
-    let contexts: Vec<String> = config
-        .gates_for(&repo_cfg)
-        .into_iter()
-        .map(|g| g.context)
-        .collect();
-    let branches = if repo_cfg.branches.is_empty() {
-        vec![client.repo(repo).await?.default_branch]
-    } else {
-        repo_cfg.branches.clone()
-    };
-    let rules = client
-        .branch_protections(repo)
-        .await
-        .map_err(|e| refused(repo, e))?;
-    let mut outcome = hook_outcome;
-    for branch in &branches {
-        let rule = rules.iter().find(|r| &r.rule_name == branch);
-        if rule.is_none() {
-            // Gitea applies the rule of the exact name before any pattern: a new rule named
-            // after the branch would silently replace the pattern rule's approvals and push
-            // limits. Refuse, and say which rule to edit.
-            if let Some(p) = rules.iter().find(|r| pattern_covers(&r.rule_name, branch)) {
-                println!(
-                    "! branch protection {branch}: covered by the rule `{}`; setup will not add a \
-                     narrower rule that would override it: add {} to that rule in Gitea",
-                    p.rule_name,
-                    contexts.join(", ")
-                );
-                outcome = Outcome::CheckFailed;
-                continue;
-            }
-        }
-        let mut list = rule
-            .map(|r| r.status_check_contexts.clone())
-            .unwrap_or_default();
-        // Only a context named in the rule is required: Gitea is satisfied by any status that
-        // matches a wildcard pattern (see `RequiredContexts::requires`), so one is added by name.
-        let required = RequiredContexts::new(&list);
-        let missing: Vec<&String> = contexts.iter().filter(|c| !required.requires(c)).collect();
-        for c in &missing {
-            if let Some(p) = required.wildcard_for(c) {
-                println!(
-                    "  the rule's pattern `{p}` matches {c}, but any status matching it would \
-                     satisfy Gitea: {c} is added by name"
-                );
-            }
-        }
-        let enable = !rule.is_some_and(|r| r.enable_status_check);
-        if missing.is_empty() && !enable {
-            println!("= branch protection {branch}: requires every gate's status");
-            continue;
-        }
-        let sign = if rule.is_some() { "~" } else { "+" };
-        let names: Vec<&str> = missing.iter().map(|c| c.as_str()).collect();
-        println!(
-            "{sign} branch protection {branch}: require {}",
-            if names.is_empty() {
-                "status checks".to_string()
-            } else {
-                names.join(", ")
-            }
-        );
-        list.extend(missing.into_iter().cloned());
-        let body = serde_json::json!({
-            "rule_name": branch,
-            "branch_name": branch,
-            "enable_status_check": true,
-            "status_check_contexts": list,
-        });
-        if !args.dry_run {
-            client
-                .save_branch_protection(repo, branch, rule.is_some(), &body)
-                .await?;
-        }
-    }
-    if args.dry_run {
-        println!("dry run: nothing changed");
-    }
     Ok(outcome)
+}
+
+/// Makes the protection rule of `branch` require every gate's status by name, printing the
+/// change. `false` when a pattern rule covers the branch and setup refused to add a narrower
+/// one (the admin edits the pattern rule).
+async fn ensure_protection(
+    client: &GiteaClient,
+    repo: &RepoName,
+    branch: &str,
+    rules: &[BranchProtection],
+    contexts: &[String],
+    dry_run: bool,
+) -> anyhow::Result<bool> {
+    let rule = rules.iter().find(|r| r.rule_name == branch);
+    if rule.is_none() {
+        // Gitea applies the rule of the exact name before any pattern: a new rule named
+        // after the branch would silently replace the pattern rule's approvals and push
+        // limits. Refuse, and say which rule to edit.
+        if let Some(p) = rules.iter().find(|r| pattern_covers(&r.rule_name, branch)) {
+            println!(
+                "! branch protection {branch}: covered by the rule `{}`; setup will not add a \
+                 narrower rule that would override it: add {} to that rule in Gitea",
+                p.rule_name,
+                contexts.join(", ")
+            );
+            return Ok(false);
+        }
+    }
+    let mut list = rule
+        .map(|r| r.status_check_contexts.clone())
+        .unwrap_or_default();
+    // Only a context named in the rule is required: Gitea is satisfied by any status that
+    // matches a wildcard pattern (see `RequiredContexts::requires`), so one is added by name.
+    let required = RequiredContexts::new(&list);
+    let missing: Vec<&String> = contexts.iter().filter(|c| !required.requires(c)).collect();
+    for c in &missing {
+        if let Some(p) = required.wildcard_for(c) {
+            println!(
+                "  the rule's pattern `{p}` matches {c}, but any status matching it would \
+                 satisfy Gitea: {c} is added by name"
+            );
+        }
+    }
+    let enable = !rule.is_some_and(|r| r.enable_status_check);
+    if missing.is_empty() && !enable {
+        println!("= branch protection {branch}: requires every gate's status");
+        return Ok(true);
+    }
+    let sign = if rule.is_some() { "~" } else { "+" };
+    let names: Vec<&str> = missing.iter().map(|c| c.as_str()).collect();
+    println!(
+        "{sign} branch protection {branch}: require {}",
+        if names.is_empty() {
+            "status checks".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
+    list.extend(missing.into_iter().cloned());
+    let body = serde_json::json!({
+        "rule_name": branch,
+        "branch_name": branch,
+        "enable_status_check": true,
+        "status_check_contexts": list,
+    });
+    if !dry_run {
+        client
+            .save_branch_protection(repo, branch, rule.is_some(), &body)
+            .await?;
+    }
+    Ok(true)
 }
 
 /// The events of [`HOOK_EVENTS`] a hook's list lacks. Gitea reports `pull_request_only` back as

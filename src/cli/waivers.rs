@@ -5,7 +5,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, SecondsFormat, Utc};
 
 use crate::bot::event::Event;
 use crate::store::{EventSource, NewEvent, Store, StoreError, WaiverFilter, WaiverRow};
-use crate::types::RepoName;
+use crate::types::{PrNumber, RepoName};
 
 use super::{table, Outcome};
 
@@ -120,7 +120,7 @@ pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
             // The running bot (sharing this database) re-evaluates the PR from its inbox.
             let event = Event::Reevaluate {
                 repo: w.repo.clone(),
-                pr: w.pr as u64,
+                pr: PrNumber::from_sql(w.pr),
                 why: format!("waiver {} revoked by {by}", w.id),
                 fingerprint: None,
             };

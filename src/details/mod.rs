@@ -181,7 +181,7 @@ impl Record {
                 let (check, fix) = match (membership, team) {
                     (Some((_, Membership::MissingScope(scopes))), _) => (
                         format!("the bot's token lacks the {} scope", scopes.join(" / ")),
-                        crate::gitea::scope_fix(&scopes),
+                        crate::gitea::scope_fix(scopes),
                     ),
                     (Some((_, Membership::Forbidden)), Some(team)) => (
                         format!(

@@ -42,7 +42,12 @@ pub struct DetailsState {
 }
 
 impl DetailsState {
-    pub fn new(store: Store, links: Links, config: Arc<Config>, served: Arc<Served>) -> DetailsState {
+    pub fn new(
+        store: Store,
+        links: Links,
+        config: Arc<Config>,
+        served: Arc<Served>,
+    ) -> DetailsState {
         DetailsState {
             store,
             links,

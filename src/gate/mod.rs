@@ -307,6 +307,8 @@ pub fn evaluate_with(
 
 /// The evaluation itself. `lookup` gives a membership answer, or `None` when it is unknown:
 /// the evaluation then stops and asks for it ([`Step::Probe`]).
+/// Long (~120 lines) on purpose: the evaluation reads top to bottom in the order the README
+/// states the rules (skip, waiver, approvals, why nothing counts), each step short.
 fn decide(
     gate: &GateSpec,
     facts: &Facts,

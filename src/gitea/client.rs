@@ -45,6 +45,7 @@ mod admin;
 mod changes;
 mod commits;
 
+pub use admin::{BranchProtection, Hook};
 pub use changes::{ChangedFile, PrCommit};
 pub use commits::{CommitRef, GitCommit};
 

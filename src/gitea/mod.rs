@@ -16,6 +16,7 @@ pub mod webhook;
 #[cfg(test)]
 mod testkit;
 
+pub use client::{BranchProtection, Hook};
 pub use client::{
     CallObserver, CallRecord, ChangedFile, ClientOptions, CommitRef, GitCommit, GiteaClient,
     PrCommit, PAGE_SIZE,
@@ -28,4 +29,4 @@ pub use models::{
     Team, TimelineComment, User,
 };
 pub use server_kind::ServerKind;
-pub use teams::{Clock, ResolvedTeam, TeamDirectory, TeamError, DEFAULT_VISIBILITY_TTL};
+pub use teams::{ResolvedTeam, TeamDirectory, TeamError, DEFAULT_VISIBILITY_TTL};

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::client::GiteaClient;
 use super::error::GiteaError;
 use super::models::Team;
+use crate::clock::Clock;
 use crate::gate::Membership;
 use crate::types::TeamRef;
 
@@ -109,9 +110,6 @@ fn known_list(known: &[String]) -> String {
     }
 }
 
-/// Where `Instant::now()` comes from; tests pass a hand-driven clock.
-pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
-
 /// Default lifetime of a team-visibility confirmation and of a name → id mapping.
 pub const DEFAULT_VISIBILITY_TTL: Duration = Duration::from_secs(300);
 
@@ -169,7 +167,7 @@ impl TeamDirectory {
             client,
             membership_ttl,
             visibility_ttl: DEFAULT_VISIBILITY_TTL,
-            clock: Arc::new(Instant::now),
+            clock: Clock::system(),
             caches: Arc::default(),
         }
     }
@@ -199,7 +197,7 @@ impl TeamDirectory {
     }
 
     fn live(&self, at: Instant, ttl: Duration) -> bool {
-        !ttl.is_zero() && (self.clock)().saturating_duration_since(at) < ttl
+        !ttl.is_zero() && self.clock.instant().saturating_duration_since(at) < ttl
     }
 
     /// Find the team in `org` and check the bot can read it: `GET /orgs/{org}/teams` (paged;
@@ -279,7 +277,7 @@ impl TeamDirectory {
                     cause,
                 },
             })?;
-        let now = (self.clock)();
+        let now = self.clock.instant();
         let mut caches = self.lock();
         for t in &teams {
             caches.names.insert(
@@ -317,7 +315,7 @@ impl TeamDirectory {
             }
         }
         let team = self.client.team(id).await?;
-        let now = (self.clock)();
+        let now = self.clock.instant();
         self.lock().visible.insert(
             id,
             Stamped {
@@ -379,7 +377,7 @@ impl TeamDirectory {
     /// Caches a Member/NotMember answer (unless the TTL is zero) and returns it.
     fn remember(&self, key: (i64, String), member: bool) -> Membership {
         if !self.membership_ttl.is_zero() {
-            let now = (self.clock)();
+            let now = self.clock.instant();
             self.lock().members.insert(
                 key,
                 Stamped {
@@ -687,20 +685,18 @@ mod tests {
     #[tokio::test]
     async fn cached_answers_expire_after_the_ttl() {
         let server = acme().await;
-        let start = Instant::now();
-        let offset = Arc::new(Mutex::new(Duration::ZERO));
-        let now = offset.clone();
-        let dir = TeamDirectory::new(server.client(), Duration::from_secs(60))
-            .with_clock(Arc::new(move || start + *now.lock().unwrap()));
+        let clock = Clock::manual(chrono::Utc::now());
+        let dir =
+            TeamDirectory::new(server.client(), Duration::from_secs(60)).with_clock(clock.clone());
         dir.membership(&qa(), "bob", false).await;
-        *offset.lock().unwrap() = Duration::from_secs(59);
+        clock.advance(Duration::from_secs(59));
         dir.membership(&qa(), "bob", false).await;
         assert_eq!(server.count("/teams/20/members/bob"), 1);
-        *offset.lock().unwrap() = Duration::from_secs(61);
+        clock.advance(Duration::from_secs(2));
         dir.membership(&qa(), "bob", false).await;
         assert_eq!(server.count("/teams/20/members/bob"), 2);
         assert_eq!(server.count("/teams/20"), 1, "visibility lives 5 minutes");
-        *offset.lock().unwrap() = Duration::from_secs(400);
+        clock.advance(Duration::from_secs(339));
         dir.membership(&qa(), "bob", false).await;
         assert_eq!(server.count("/teams/20"), 2);
     }

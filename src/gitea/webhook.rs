@@ -18,6 +18,7 @@ use sha2::Sha256;
 
 use crate::bot::event::{CommentAction, Event, PrAction, ReviewVerdict};
 use crate::secret::Secret;
+use crate::types::PrNumber;
 
 /// Signature headers, in the order they are read, with the prefix their value carries. All
 /// that are present and non-empty must verify; Gitea sends the same HMAC in each.
@@ -436,7 +437,7 @@ fn repo_name(event: &'static str, repo: Repository) -> Result<String, DecodeErro
 }
 
 /// A PR number: positive and storable as an SQLite integer.
-fn pr_number(event: &'static str, field: &str, n: u64) -> Result<u64, DecodeError> {
+fn pr_number(event: &'static str, field: &str, n: u64) -> Result<PrNumber, DecodeError> {
     if n == 0 || i64::try_from(n).is_err() {
         return Err(DecodeError::invalid(
             event,
@@ -444,7 +445,7 @@ fn pr_number(event: &'static str, field: &str, n: u64) -> Result<u64, DecodeErro
             "not a pull request number",
         ));
     }
-    Ok(n)
+    Ok(PrNumber(n))
 }
 
 /// A comment event. With `lenient_issue`, a comment that is not on a PR is ignored for being
@@ -517,7 +518,8 @@ fn pr_event(
         merged: p.pull_request.merged.unwrap_or(false),
         head_sha: head
             .ok_or_else(|| DecodeError::missing(event, "pull_request.head.sha"))?
-            .sha,
+            .sha
+            .into(),
         updated_at: p.pull_request.updated_at,
     }))
 }
@@ -527,7 +529,7 @@ fn payload_pr(
     event: &'static str,
     in_pr: Option<u64>,
     top: Option<u64>,
-) -> Result<u64, DecodeError> {
+) -> Result<PrNumber, DecodeError> {
     match (in_pr, top) {
         (Some(n), _) => pr_number(event, "pull_request.number", n),
         (None, Some(n)) => pr_number(event, "number", n),
@@ -579,7 +581,7 @@ fn status(p: CommitStatusPayload) -> Result<Decoded, DecodeError> {
     }
     Ok(Decoded::Event(Event::Status {
         repo,
-        sha: p.sha,
+        sha: p.sha.into(),
         context: p.context,
         state: p.state,
         id: p.id,

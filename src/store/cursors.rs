@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{ts, Store, StoreError};
+use crate::types::{CommitSha, PrNumber};
 
 /// The outcome of a first-write-wins record.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,8 +186,9 @@ impl Store {
     pub async fn last_evaluation(
         &self,
         repo: &str,
-        pr: i64,
+        pr: PrNumber,
     ) -> Result<Option<EvaluationRow>, StoreError> {
+        let pr = pr.to_sql();
         let row = sqlx::query_as!(
             EvaluationRow,
             r#"SELECT repo, pr, head_sha, reviews_fingerprint,
@@ -231,7 +233,13 @@ impl Store {
     /// lock, before it posts): the PRs that share a head commit are found here, without
     /// listing every open PR. A PR seen for the first time, or on a new head, gets an empty
     /// fingerprint, so the poller compares its reviews again until an evaluation is recorded.
-    pub async fn note_head(&self, repo: &str, pr: i64, head_sha: &str) -> Result<(), StoreError> {
+    pub async fn note_head(
+        &self,
+        repo: &str,
+        pr: PrNumber,
+        head_sha: &CommitSha,
+    ) -> Result<(), StoreError> {
+        let (pr, head_sha) = (pr.to_sql(), head_sha.as_str());
         let now = ts(self.now());
         sqlx::query!(
             "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
@@ -252,7 +260,13 @@ impl Store {
 
     /// The sweep's census: the head of an open PR never recorded (an evaluation's own record,
     /// read from the PR itself, is never replaced by the listing's, which may lag).
-    pub async fn census_head(&self, repo: &str, pr: i64, head_sha: &str) -> Result<(), StoreError> {
+    pub async fn census_head(
+        &self,
+        repo: &str,
+        pr: PrNumber,
+        head_sha: &CommitSha,
+    ) -> Result<(), StoreError> {
+        let (pr, head_sha) = (pr.to_sql(), head_sha.as_str());
         let now = ts(self.now());
         sqlx::query!(
             "INSERT INTO pr_evaluations (repo, pr, head_sha, reviews_fingerprint, evaluated_at)
@@ -269,7 +283,12 @@ impl Store {
     }
 
     /// The PRs whose recorded head is `head_sha` (see [`Store::note_head`]).
-    pub async fn prs_on_head(&self, repo: &str, head_sha: &str) -> Result<Vec<i64>, StoreError> {
+    pub async fn prs_on_head(
+        &self,
+        repo: &str,
+        head_sha: &CommitSha,
+    ) -> Result<Vec<PrNumber>, StoreError> {
+        let head_sha = head_sha.as_str();
         let prs = sqlx::query_scalar!(
             "SELECT pr FROM pr_evaluations WHERE repo = ? AND head_sha = ? ORDER BY pr",
             repo,
@@ -277,12 +296,13 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(prs)
+        Ok(prs.into_iter().map(PrNumber::from_sql).collect())
     }
 
     /// Forgets a closed PR's last evaluation: it shares no head any more, and a reopen (whose
     /// webhook may be lost) makes the poller evaluate it afresh.
-    pub async fn forget_evaluation(&self, repo: &str, pr: i64) -> Result<(), StoreError> {
+    pub async fn forget_evaluation(&self, repo: &str, pr: PrNumber) -> Result<(), StoreError> {
+        let pr = pr.to_sql();
         sqlx::query!(
             "DELETE FROM pr_evaluations WHERE repo = ? AND pr = ?",
             repo,

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::health::{failed, Health};
 use super::{ts, Store, StoreError};
+use crate::types::PrNumber;
 
 mod housekeeping;
 
@@ -397,7 +398,8 @@ impl Store {
 
     /// Events waiting to be handled, including those waiting for a retry (a metric).
     /// Whether the PR has an event not yet handled (pending or running): the sweep adds none.
-    pub async fn has_unfinished_event(&self, repo: &str, pr: i64) -> Result<bool, StoreError> {
+    pub async fn has_unfinished_event(&self, repo: &str, pr: PrNumber) -> Result<bool, StoreError> {
+        let pr = pr.to_sql();
         let n = sqlx::query_scalar!(
             "SELECT COUNT(*) FROM inbox
              WHERE repo = ? AND pr = ? AND state IN ('pending', 'running')",

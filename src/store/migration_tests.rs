@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::types::PrNumber;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::SqlitePool;
@@ -131,7 +132,10 @@ async fn rows_of_every_schema_survive_all_later_migrations() {
     assert!(active.is_active());
     assert_eq!(revoked.revoked_at, Some(at("2024-05-02T08:30:00.25Z")));
     assert_eq!(revoked.revoke_reason.as_deref(), Some("has ui"));
-    let open = store.active_waivers("acme/widgets", 7).await.unwrap();
+    let open = store
+        .active_waivers("acme/widgets", PrNumber(7))
+        .await
+        .unwrap();
     assert_eq!(open, vec![active.clone()]);
 
     let audit = store.list_audit(&Default::default()).await.unwrap();
@@ -180,7 +184,7 @@ async fn rows_of_every_schema_survive_all_later_migrations() {
     assert_eq!(new_cursor.swept_at, Some(at("2024-05-01T07:00:00Z")));
 
     let eval = store
-        .last_evaluation("acme/widgets", 7)
+        .last_evaluation("acme/widgets", PrNumber(7))
         .await
         .unwrap()
         .unwrap();

@@ -33,6 +33,8 @@ use sqlx::sqlite::SqliteTransactionManager;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool, TransactionManager};
 
+use crate::clock::Clock;
+
 pub use audit::{actions, AuditFilter, AuditRow, NewAudit};
 pub use cursors::{CursorRow, EvaluationRow, NewEvaluation, Recorded, ReplyRow};
 pub use details::DetailsRow;
@@ -44,9 +46,6 @@ pub use waivers::{NewWaiver, WaiverFilter, WaiverRow};
 
 /// How long a connection waits for another writer before giving up with "database is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where "now" comes from. Production uses [`Utc::now`]; tests inject a movable clock.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// What can go wrong in the store. Callers match on the domain variants (`NotFound`,
 /// `AlreadyRevoked`, `ActiveWaiverExists`, `EmptyReason`) to answer users; the others are
@@ -183,7 +182,7 @@ impl Store {
             inbox_writer: inbox::spawn_writer(durable.clone(), health.clone()),
             health,
             durable,
-            clock: Arc::new(Utc::now),
+            clock: Clock::system(),
         })
     }
 
@@ -207,7 +206,7 @@ impl Store {
 
     /// The current time, truncated to what is stored (microseconds).
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        truncate((self.clock)())
+        truncate(self.clock.now())
     }
 }
 

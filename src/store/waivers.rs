@@ -10,6 +10,7 @@ use sqlx::SqliteConnection;
 
 use super::audit::{actions, insert_audit, NewAudit};
 use super::{reason, ts, Store, StoreError};
+use crate::types::PrNumber;
 
 /// One waiver, active (`revoked_at` is `None`) or ended. Serialises to the JSON of
 /// `sopbot waivers list --json`.
@@ -139,7 +140,12 @@ impl Store {
     }
 
     /// The active waivers of one PR, the input of the gate evaluation.
-    pub async fn active_waivers(&self, repo: &str, pr: i64) -> Result<Vec<WaiverRow>, StoreError> {
+    pub async fn active_waivers(
+        &self,
+        repo: &str,
+        pr: PrNumber,
+    ) -> Result<Vec<WaiverRow>, StoreError> {
+        let pr = pr.to_sql();
         // Its own statement (not `list_waivers`): the hot path keeps the `waivers_by_pr` index.
         let rows = sqlx::query_as!(
             WaiverRow,

@@ -1,10 +1,11 @@
-//! The bad-input suite, against the real `sopbot serve` process: malformed JSON, wrong types,
-//! missing and null fields, impossible numbers, huge bodies, deep nesting, invalid UTF-8 in
-//! headers and bodies, replayed and forged signatures, wrong methods and bytes that are not HTTP
-//! at all. Each gets the answer `server.rs` documents — 401 before anything is read, 413 over
-//! the limit, 400 for a body that is not the event its headers claim, 200 for what sopbot does
-//! not act on, 202 once stored — and afterwards the process is alive, serving, and has stored
-//! exactly the deliveries it accepted.
+//! The bad-input suite, against the bot in-process behind a real port (tests/it/support, the
+//! same router and workers `sopbot serve` runs): malformed JSON, wrong types, missing and null
+//! fields, impossible numbers, huge bodies, deep nesting, invalid UTF-8 in headers and bodies,
+//! replayed and forged signatures, wrong methods and bytes that are not HTTP at all. Each gets
+//! the answer `server.rs` documents — 401 before anything is read, 413 over the limit, 400 for a
+//! body that is not the event its headers claim, 200 for what sopbot does not act on, 202 once
+//! stored — and afterwards the bot is alive, serving, and has stored exactly the deliveries it
+//! accepted (a panic that took the server down, or a stack overflow, fails the test).
 //!
 //! The decoder itself is also run on random bytes and on mutated real payloads (proptest): it
 //! returns an answer and never panics. `fuzz/` has the cargo-fuzz targets for longer runs.
@@ -13,86 +14,72 @@ use crate::support as common;
 
 use std::time::Duration;
 
-use common::serve::{serve_config, wait_for, Bot, SECRET};
-use common::write_config;
-use gitea_emu::{Delivery, Emulator, World};
+use common::serve::{wait_for, SECRET};
+use common::tester::Tester;
+use gitea_emu::{Delivery, World};
 use proptest::prelude::*;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{json, Value};
 use sopbot::gitea::webhook::{decode, decode_coarse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// `server.max_body_bytes` in [`serve_config`].
+/// `server.max_body_bytes` of the Tester's config (`ConfigToml::webhook_secret`).
 const LIMIT: usize = 64 * 1024;
 
-struct Case {
-    dir: tempfile::TempDir,
-    emu: Emulator,
-    bot: Bot,
-    http: reqwest::Client,
+/// The bot in-process (the real router behind a real port, as `sopbot serve` runs it) over the
+/// example world with dave in no team.
+async fn start() -> Tester {
+    Tester::setup_in(World::example().with_user("dave"))
+        .start()
+        .await
 }
 
-impl Case {
-    async fn start() -> Case {
-        let world = World::example().with_user("dave");
-        let emu = Emulator::start(world).await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
-        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
-        Case {
-            dir,
-            emu,
-            bot,
-            http: reqwest::Client::new(),
+/// A real delivery: dave's comment `body` on PR #7.
+fn dave_says(c: &Tester, body: &str) -> Delivery {
+    c.world(|w| {
+        let id = w.comment("widgets", 7, "dave", body);
+        w.webhook_for_comment("widgets", 7, id, "created")
+    })
+}
+
+/// POST /webhook with raw header bytes: status and body (0 when no HTTP answer came).
+async fn post_raw(c: &Tester, headers: &Headers, body: Vec<u8>) -> (u16, String) {
+    let mut req = reqwest::Client::new().post(format!("{}/webhook", c.bot.url()));
+    for (k, v) in headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).unwrap();
+        req = req.header(name, HeaderValue::from_bytes(v).unwrap());
+    }
+    match req.body(body).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
         }
+        Err(e) => (0, e.to_string()),
     }
+}
 
-    /// A real delivery: dave's comment `body` on PR #7.
-    fn comment(&self, body: &str) -> Delivery {
-        self.emu.with_world(|w| {
-            let id = w.comment("widgets", 7, "dave", body);
-            w.webhook_for_comment("widgets", 7, id, "created")
-        })
-    }
+/// `body` as a delivery of `event_type`, correctly signed.
+async fn signed(c: &Tester, event_type: &str, body: Vec<u8>) -> (u16, String) {
+    let d = Delivery::new(coarse(event_type), event_type, body);
+    c.bot.deliver(&d).await
+}
 
-    /// POST /webhook with raw header bytes: status and body (0 when no HTTP answer came).
-    async fn post_raw(&self, headers: &Headers, body: Vec<u8>) -> (u16, String) {
-        let mut req = self.http.post(format!("{}/webhook", self.bot.url));
-        for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).unwrap();
-            req = req.header(name, HeaderValue::from_bytes(v).unwrap());
-        }
-        match req.body(body).send().await {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.text().await.unwrap_or_default())
-            }
-            Err(e) => (0, e.to_string()),
-        }
-    }
+/// How many deliveries the inbox holds.
+async fn stored(c: &Tester) -> i64 {
+    let db = sopbot::store::Store::open(&c.dir.path().join("sopbot.db"))
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM inbox")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    n
+}
 
-    /// `body` as a delivery of `event_type`, correctly signed.
-    async fn signed(&self, event_type: &str, body: Vec<u8>) -> (u16, String) {
-        let d = Delivery::new(coarse(event_type), event_type, body);
-        self.bot.deliver(&d).await
-    }
-
-    async fn stored(&self) -> i64 {
-        let db = sopbot::store::Store::open(&self.dir.path().join("sopbot.db"))
-            .await
-            .unwrap();
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM inbox")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        db.close().await;
-        n
-    }
-
-    /// The process is alive and answers.
-    async fn expect_serving(&mut self) {
-        assert_eq!(self.bot.get("/healthz").await, (200, "ok".to_string()));
-    }
+/// The bot is alive and answers.
+async fn expect_serving(c: &Tester) {
+    assert_eq!(c.bot.get("/healthz").await, (200, "ok".to_string()));
 }
 
 /// Header names and raw values (which may be invalid UTF-8).
@@ -139,8 +126,8 @@ fn nested(depth: usize, inner: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving() {
-    let mut c = Case::start().await;
-    let comment = c.comment("/refire").json();
+    let c = start().await;
+    let comment = dave_says(&c, "/refire").json();
     let pr = c
         .emu
         .with_world(|w| w.webhook_for_pr("widgets", 7, "opened").json());
@@ -284,10 +271,10 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
     ];
     for (what, event_type, body) in c400 {
         assert!(body.len() <= LIMIT, "{what}: {} bytes", body.len());
-        let (status, answer) = c.signed(event_type, body).await;
+        let (status, answer) = signed(&c, event_type, body).await;
         assert_eq!(status, 400, "{what}: {answer}");
     }
-    assert_eq!(c.stored().await, 0, "a 400 stored something");
+    assert_eq!(stored(&c).await, 0, "a 400 stored something");
 
     // What sopbot does not act on: 200 and nothing read beyond what decides it.
     let c200: Vec<(&str, &str, Vec<u8>)> = vec![
@@ -313,11 +300,11 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         ),
     ];
     for (what, event_type, body) in c200 {
-        let (status, answer) = c.signed(event_type, body).await;
+        let (status, answer) = signed(&c, event_type, body).await;
         assert_eq!(status, 200, "{what}: {answer}");
         assert!(answer.starts_with("ignored: "), "{what}: {answer}");
     }
-    assert_eq!(c.stored().await, 0, "a 200 stored something");
+    assert_eq!(stored(&c).await, 0, "a 200 stored something");
 
     // Over the body limit: 413, however it is made.
     for (what, body) in [
@@ -331,16 +318,16 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         ),
         ("one byte over", vec![b' '; LIMIT + 1]),
     ] {
-        let (status, answer) = c.signed("pull_request_comment", body).await;
+        let (status, answer) = signed(&c, "pull_request_comment", body).await;
         assert_eq!(status, 413, "{what}: {answer}");
     }
     // A large comment under the limit is an ordinary comment.
-    let big = c.comment(&format!("{}\n/refire", "lorem ipsum ".repeat(4000)));
+    let big = dave_says(&c, &format!("{}\n/refire", "lorem ipsum ".repeat(4000)));
     assert!(big.body.len() < LIMIT);
     assert_eq!(c.bot.deliver(&big).await, (202, "queued".to_string()));
 
     // Signatures: checked before anything else is read.
-    let d = c.comment("/refire qa");
+    let d = dave_says(&c, "/refire qa");
     let good = raw(&d.signed_headers(SECRET));
     let replace = |name: &str, value: &[u8]| -> Headers {
         good.iter()
@@ -428,20 +415,20 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         ),
     ];
     for (what, headers, body) in c401 {
-        let (status, answer) = c.post_raw(&headers, body).await;
+        let (status, answer) = post_raw(&c, &headers, body).await;
         assert_eq!(status, 401, "{what}: {answer}");
     }
-    assert_eq!(c.stored().await, 1, "a 401 stored something");
+    assert_eq!(stored(&c).await, 1, "a 401 stored something");
 
     // Invalid UTF-8 where sopbot only reads: the delivery id is dropped, the event type is
     // taken from the next header that carries it, and with none readable the delivery is
     // ignored.
-    let (status, answer) = c
-        .post_raw(
-            &replace("X-Gitea-Delivery", b"\xff\xfe-delivery"),
-            d.body.clone(),
-        )
-        .await;
+    let (status, answer) = post_raw(
+        &c,
+        &replace("X-Gitea-Delivery", b"\xff\xfe-delivery"),
+        d.body.clone(),
+    )
+    .await;
     assert_eq!((status, answer.as_str()), (202, "queued"));
     let unreadable: Headers = good
         .iter()
@@ -454,7 +441,7 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
             (k.clone(), v)
         })
         .collect();
-    let (status, answer) = c.post_raw(&unreadable, d.body.clone()).await;
+    let (status, answer) = post_raw(&c, &unreadable, d.body.clone()).await;
     assert_eq!(status, 200, "{answer}");
 
     // Replays: the same delivery again, and again under a new delivery id (Gitea's
@@ -463,10 +450,10 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
     let mut again = d.clone();
     again.delivery_id = "redelivered-1".into();
     assert_eq!(c.bot.deliver(&again).await, (202, "duplicate".to_string()));
-    assert_eq!(c.stored().await, 2);
+    assert_eq!(stored(&c).await, 2);
 
     // Upper-case hex is the same signature.
-    let e = c.comment("/refire security");
+    let e = dave_says(&c, "/refire security");
     let upper: Headers = raw(&e.signed_headers(SECRET))
         .into_iter()
         .map(|(k, v)| {
@@ -479,15 +466,15 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         })
         .collect();
     assert_eq!(
-        c.post_raw(&upper, e.body.clone()).await,
+        post_raw(&c, &upper, e.body.clone()).await,
         (202, "queued".to_string())
     );
 
     // Not the webhook route, or not HTTP at all.
-    let url = c.bot.url.clone();
+    let url = c.bot.url().to_string();
+    let http = reqwest::Client::new();
     assert_eq!(
-        c.http
-            .get(format!("{url}/webhook"))
+        http.get(format!("{url}/webhook"))
             .send()
             .await
             .unwrap()
@@ -495,8 +482,7 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         405
     );
     assert_eq!(
-        c.http
-            .put(format!("{url}/webhook"))
+        http.put(format!("{url}/webhook"))
             .send()
             .await
             .unwrap()
@@ -504,8 +490,7 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         405
     );
     assert_eq!(
-        c.http
-            .post(format!("{url}/webhooks"))
+        http.post(format!("{url}/webhooks"))
             .send()
             .await
             .unwrap()
@@ -530,11 +515,11 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         );
     }
 
-    // Still the same process, serving, and it did what the accepted deliveries asked: three
+    // Still serving, and it did what the accepted deliveries asked: three
     // command comments, three replies.
-    c.expect_serving().await;
-    assert_eq!(c.stored().await, 3);
-    let log = || common::serve::tail(&c.dir.path().join("bot.log"));
+    expect_serving(&c).await;
+    assert_eq!(stored(&c).await, 3);
+    let log = || c.log();
     wait_for("three replies", Duration::from_secs(20), log, || {
         let n = c.emu.with_world(|w| {
             w.comments("widgets", 7)
@@ -545,7 +530,7 @@ async fn every_bad_delivery_gets_its_documented_answer_and_the_bot_keeps_serving
         (n >= 3).then_some(())
     })
     .await;
-    c.expect_serving().await;
+    expect_serving(&c).await;
 }
 
 /// A real payload of each kind sopbot decodes, with its event type.

@@ -1,24 +1,19 @@
-//! End to end, the real `sopbot serve` against the emulator: the trust fixes of the engine —
-//! one head commit shared by several PRs, out-of-order PR deliveries, logins in any case,
-//! edited comments, a fresh `/refire` every time, and the commands of a comment run in order.
-//! Each test checks what people see: statuses on the commit, replies, `sopbot waivers list
-//! --json` and `sopbot audit --json`.
+//! End to end, the bot in-process over the emulator (tests/it/support/tester.rs): the trust
+//! fixes of the engine — one head commit shared by several PRs, out-of-order PR deliveries,
+//! logins in any case, edited comments, a fresh `/refire` every time, and the commands of a
+//! comment run in order. Each test checks what people see: statuses on the commit, replies,
+//! `sopbot waivers list --json` and `sopbot audit --json`.
 
 use crate::support as common;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use common::serve::{serve_config, tail, wait_for, Bot};
-use common::{sopbot, stderr, stdout, write_config};
-use gitea_emu::{Delivery, Emulator, Status, World};
+use common::serve::wait_for;
+use common::tester::{Setup, Tester, REPO, WAIT};
+use gitea_emu::{Delivery, World};
 use serde_json::Value;
 
-const REPO: &str = "widgets";
 const QA: &str = "qa-review / approved";
 const SECURITY: &str = "security-review / approved";
 const NA: &str = "sop-checklist / na-declarations (pull_request)";
-const WAIT: Duration = Duration::from_secs(10);
 /// The head branch of alice's PR #7 in the example world.
 const HEAD_BRANCH: &str = "feature/rate-limiter";
 
@@ -33,171 +28,61 @@ fn world() -> World {
         .with_branch(REPO, "sandbox", false)
 }
 
-struct Case {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    emu: Emulator,
-    bot: Bot,
+/// `world` with `main` and `release` gated, a sweep every second and no membership cache (what
+/// the catch-up tests need to see within seconds), the poller every `poll_secs` (0: off), and
+/// `extra` after the gates.
+fn setup_in(world: World, poll_secs: u64, extra: &'static str) -> Setup {
+    Tester::setup_in(world).config(move |c| {
+        c.branches(&["main", "release"])
+            .gitea("membership_cache_ttl = 0\n")
+            .poll(poll_secs, "sweep_interval = \"1s\"\n")
+            .extra(extra)
+    })
 }
 
-impl Case {
-    async fn start(world: World, extra: &str) -> Case {
-        Case::start_polling(world, 0, extra).await
-    }
+async fn start(world: World, extra: &'static str) -> Tester {
+    setup_in(world, 0, extra).start().await
+}
 
-    /// As [`Case::start`], with the poller every `poll_secs`, a sweep every second and no
-    /// membership cache (what the catch-up tests need to see within seconds).
-    async fn start_polling(world: World, poll_secs: u64, extra: &str) -> Case {
-        let emu = Emulator::start(world).await;
-        let dir = tempfile::tempdir().unwrap();
-        let text = serve_config(&emu, poll_secs, extra)
-            .replace(
-                "branches = [\"main\"]",
-                "branches = [\"main\", \"release\"]",
-            )
-            .replace(
-                &format!("interval_secs = {poll_secs}\n"),
-                &format!("interval_secs = {poll_secs}\nsweep_interval = \"1s\"\n"),
-            )
-            .replace("retries = 3\n", "retries = 3\nmembership_cache_ttl = 0\n");
-        let config = write_config(dir.path(), &text);
-        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
-        Case {
-            dir,
-            config,
-            emu,
-            bot,
-        }
-    }
+/// Restarts the bot with the poller on (every second).
+async fn restart_polling(c: &mut Tester) {
+    c.restart_with(|text| text.replace("interval_secs = 0\n", "interval_secs = 1\n"))
+        .await;
+}
 
-    /// Restarts the bot with the poller on (every second).
-    async fn restart_polling(&mut self) {
-        self.bot.kill();
-        let text = std::fs::read_to_string(&self.config)
-            .unwrap()
-            .replace("interval_secs = 0\n", "interval_secs = 1\n");
-        std::fs::write(&self.config, text).unwrap();
-        self.bot = Bot::start(&self.config, &self.dir.path().join("bot.log")).await;
-    }
+/// alice opens another PR from PR #7's branch: same head commit.
+fn open_sibling(c: &Tester, base: &str) -> u64 {
+    c.world(|w| w.open_pr_from_branch(REPO, "alice", base, HEAD_BRANCH))
+}
 
-    fn log(&self) -> String {
-        tail(&self.dir.path().join("bot.log"))
-    }
-
-    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        self.emu.with_world(f)
-    }
-
-    /// alice opens another PR from PR #7's branch: same head commit.
-    fn open_sibling(&self, base: &str) -> u64 {
-        self.world(|w| w.open_pr_from_branch(REPO, "alice", base, HEAD_BRANCH))
-    }
-
-    async fn deliver(&self, d: &Delivery) {
-        self.bot.deliver_ok(d).await;
-    }
-
-    /// `user` comments on PR `pr` and Gitea delivers the webhook.
-    async fn say(&self, pr: u64, user: &str, body: &str) -> i64 {
-        let id = self.world(|w| w.comment(REPO, pr, user, body));
-        let hook = self.world(|w| w.webhook_for_comment(REPO, pr, id, "created"));
-        self.deliver(&hook).await;
-        id
-    }
-
-    /// Waits for the bot's reply to comment `id` on PR `pr`.
-    async fn reply(&self, pr: u64, id: i64) -> String {
-        let marker = format!("<!-- sopbot:reply-to:{id} -->");
-        wait_for(
-            &format!("the reply to comment {id}"),
-            WAIT,
-            || self.log(),
-            || {
-                self.world(|w| w.comments(REPO, pr))
-                    .into_iter()
-                    .find(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
-                    .map(|c| c.body)
-            },
-        )
+/// Active waivers (`sopbot waivers list --json`), as (pr, gate, declared_by).
+async fn active_waivers(c: &Tester) -> Vec<(i64, String, String)> {
+    c.waivers(false)
         .await
-    }
-
-    /// `/sop-help` by dave on `pr`, answered: every earlier event of that PR was handled.
-    async fn barrier(&self, pr: u64) {
-        let id = self.say(pr, "dave", "/sop-help").await;
-        self.reply(pr, id).await;
-    }
-
-    /// `reviewer` approves PR `pr` and Gitea delivers the webhook.
-    async fn approve(&self, pr: u64, reviewer: &str) {
-        let hook = self.world(|w| {
-            w.review(REPO, pr, reviewer, "APPROVED", "lgtm");
-            w.webhook_for_review(REPO, pr, reviewer, "approved")
-        });
-        self.deliver(&hook).await;
-    }
-
-    fn head(&self) -> String {
-        self.world(|w| w.head_sha(REPO, 7))
-    }
-
-    /// Waits until the latest `context` status on PR #7's head is the bot's, in `state`, with
-    /// a description equal to `description`.
-    async fn expect_status(&self, context: &str, state: &str, description: &str) -> Status {
-        let sha = self.head();
-        wait_for(
-            &format!("{context} = {state} {description:?} on {sha}"),
-            WAIT,
-            || {
-                let now = self.world(|w| w.latest_statuses(REPO, &sha));
-                format!("statuses now: {now:#?}\n{}", self.log())
-            },
-            || {
-                self.world(|w| w.status(REPO, &sha, context)).filter(|s| {
-                    s.creator == "sopbot" && s.state == state && s.description == description
-                })
-            },
-        )
-        .await
-    }
-
-    async fn cli_json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = sopbot(&self.config, &all).await;
-        assert!(out.status.success(), "sopbot {args:?}: {}", stderr(&out));
-        serde_json::from_str(&stdout(&out)).unwrap()
-    }
-
-    /// Active waivers (`sopbot waivers list --json`), as (pr, gate, declared_by).
-    async fn active_waivers(&self) -> Vec<(i64, String, String)> {
-        self.cli_json(&["waivers", "list"])
-            .await
-            .iter()
-            .map(|w| {
-                (
-                    w["pr"].as_i64().unwrap(),
-                    w["gate"].as_str().unwrap().to_string(),
-                    w["declared_by"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
+        .iter()
+        .map(|w| {
+            (
+                w["pr"].as_i64().unwrap(),
+                w["gate"].as_str().unwrap().to_string(),
+                w["declared_by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 // ----- one commit, several PRs --------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_on_a_second_pr_with_the_same_head_does_not_open_the_first() {
-    let c = Case::start(world(), "").await;
-    let second = c.open_sibling("release");
+    let c = start(world(), "").await;
+    let second = open_sibling(&c, "release");
     assert_eq!(c.world(|w| w.head_sha(REPO, second)), c.head());
 
     // mia waives everything on #8; #7 still waits for its reviews, and the commit says so.
     let id = c
-        .say(second, "mia", "/sop-n/a release backport, reviewed on #7")
+        .comment_on(second, "mia", "/sop-n/a release backport, reviewed on #7")
         .await;
-    let reply = c.reply(second, id).await;
+    let reply = c.expect_reply_on(second, id).await;
     assert!(
         reply.contains("| qa | ✅ success | waived by @mia"),
         "{reply}"
@@ -212,30 +97,30 @@ async fn a_waiver_on_a_second_pr_with_the_same_head_does_not_open_the_first() {
         ),
         "{reply}"
     );
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "#7: awaiting an approval from a member of team qa",
     )
     .await;
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "failure",
         "#7: awaiting an approval from a member of team security",
     )
     .await;
-    c.expect_status(NA, "success", "N/A: qa (#8 only), security (#8 only)")
+    c.expect_status_is(NA, "success", "N/A: qa (#8 only), security (#8 only)")
         .await;
 
     // An approval on #7 re-evaluates both: qa passes on the commit, naming each PR's reason.
-    c.approve(7, "bob").await;
-    c.expect_status(
+    c.approve_on(7, "bob").await;
+    c.expect_status_is(
         QA,
         "success",
         "#7: approved by @bob (team qa); #8: waived by @mia: release backport, reviewed on #7",
     )
     .await;
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "failure",
         "#7: awaiting an approval from a member of team security (@bob is not in it)",
@@ -245,21 +130,21 @@ async fn a_waiver_on_a_second_pr_with_the_same_head_does_not_open_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_on_one_pr_does_not_pass_another_waiting_on_the_same_commit() {
-    let c = Case::start(world(), "").await;
-    let second = c.open_sibling("release");
-    c.approve(7, "bob").await;
+    let c = start(world(), "").await;
+    let second = open_sibling(&c, "release");
+    c.approve_on(7, "bob").await;
     // #8 has no approval: the qa status on the shared commit waits for it.
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "#8: awaiting an approval from a member of team qa",
     )
     .await;
-    c.expect_status(NA, "success", "no gates waived").await;
+    c.expect_status_is(NA, "success", "no gates waived").await;
     // Both wait, each for its own reason.
     let both = "#7: awaiting an approval from a member of team security (@bob is not in it); \
                 #8: awaiting an approval from a member of team security";
-    c.expect_status(SECURITY, "failure", both).await;
+    c.expect_status_is(SECURITY, "failure", both).await;
 
     // Closing #8 leaves #7 alone on the commit: its own verdict, as before.
     let hook = c.world(|w| {
@@ -267,9 +152,9 @@ async fn an_approval_on_one_pr_does_not_pass_another_waiting_on_the_same_commit(
         w.webhook_for_pr(REPO, second, "closed")
     });
     c.deliver(&hook).await;
-    c.expect_status(QA, "success", "approved by @bob (team qa)")
+    c.expect_status_is(QA, "success", "approved by @bob (team qa)")
         .await;
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "failure",
         "awaiting an approval from a member of team security (@bob is not in it)",
@@ -279,32 +164,34 @@ async fn an_approval_on_one_pr_does_not_pass_another_waiting_on_the_same_commit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pr_into_an_ungated_branch_does_not_weaken_the_gated_one() {
-    let c = Case::start(world(), "").await;
-    let sandbox = c.open_sibling("sandbox");
+    let c = start(world(), "").await;
+    let sandbox = open_sibling(&c, "sandbox");
     // A refire on the ungated PR evaluates #7 too; its verdict alone shows on the commit.
-    let id = c.say(sandbox, "alice", "/refire").await;
-    let reply = c.reply(sandbox, id).await;
+    let id = c.comment_on(sandbox, "alice", "/refire").await;
+    let reply = c.expect_reply_on(sandbox, id).await;
     assert!(reply.contains("is also the head of #7"), "{reply}");
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa",
     )
     .await;
-    c.approve(7, "bob").await;
-    c.expect_status(QA, "success", "approved by @bob (team qa)")
+    c.approve_on(7, "bob").await;
+    c.expect_status_is(QA, "success", "approved by @bob (team qa)")
         .await;
-    c.expect_status(NA, "success", "no gates waived").await;
+    c.expect_status_is(NA, "success", "no gates waived").await;
 }
 
 // ----- out-of-order deliveries ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_delivery_handled_after_the_reopen_still_ends_the_waivers() {
-    let c = Case::start(world(), "").await;
-    let id = c.say(7, "carol", "/sop-n/a security docs only").await;
-    c.reply(7, id).await;
-    c.expect_status(SECURITY, "success", "waived by @carol: docs only")
+    let c = start(world(), "").await;
+    let id = c
+        .comment_on(7, "carol", "/sop-n/a security docs only")
+        .await;
+    c.expect_reply_on(7, id).await;
+    c.expect_status_is(SECURITY, "success", "waived by @carol: docs only")
         .await;
     // Closed, then reopened; Gitea's deliveries arrive the other way round.
     let closed = c.world(|w| {
@@ -317,11 +204,11 @@ async fn a_closed_delivery_handled_after_the_reopen_still_ends_the_waivers() {
     });
     c.deliver(&reopened).await;
     c.deliver(&closed).await;
-    c.barrier(7).await;
+    c.barrier_on(7).await;
     // It was closed: the waiver ended, whatever order the news came in, and the PR (open now)
     // waits for its review again.
-    assert!(c.active_waivers().await.is_empty());
-    c.expect_status(
+    assert!(active_waivers(&c).await.is_empty());
+    c.expect_status_is(
         SECURITY,
         "failure",
         "awaiting an approval from a member of team security",
@@ -331,10 +218,12 @@ async fn a_closed_delivery_handled_after_the_reopen_still_ends_the_waivers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_closed_delivery_still_ends_the_waivers_at_the_reopen() {
-    let c = Case::start(world(), "").await;
-    let id = c.say(7, "carol", "/sop-n/a security docs only").await;
-    c.reply(7, id).await;
-    c.expect_status(SECURITY, "success", "waived by @carol: docs only")
+    let c = start(world(), "").await;
+    let id = c
+        .comment_on(7, "carol", "/sop-n/a security docs only")
+        .await;
+    c.expect_reply_on(7, id).await;
+    c.expect_status_is(SECURITY, "success", "waived by @carol: docs only")
         .await;
     let reopened = c.world(|w| {
         w.close_pr(REPO, 7, false);
@@ -342,33 +231,35 @@ async fn a_lost_closed_delivery_still_ends_the_waivers_at_the_reopen() {
         w.webhook_for_pr(REPO, 7, "reopened")
     });
     c.deliver(&reopened).await;
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "failure",
         "awaiting an approval from a member of team security",
     )
     .await;
-    assert!(c.active_waivers().await.is_empty());
+    assert!(active_waivers(&c).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_delivery_expires_the_waivers_and_a_later_reopen_fails_the_gate() {
-    let c = Case::start(world(), "").await;
-    let id = c.say(7, "carol", "/sop-n/a security docs only").await;
-    c.reply(7, id).await;
+    let c = start(world(), "").await;
+    let id = c
+        .comment_on(7, "carol", "/sop-n/a security docs only")
+        .await;
+    c.expect_reply_on(7, id).await;
     let closed = c.world(|w| {
         w.close_pr(REPO, 7, false);
         w.webhook_for_pr(REPO, 7, "closed")
     });
     c.deliver(&closed).await;
-    c.barrier(7).await;
-    assert!(c.active_waivers().await.is_empty());
+    c.barrier_on(7).await;
+    assert!(active_waivers(&c).await.is_empty());
     let reopened = c.world(|w| {
         w.reopen_pr(REPO, 7);
         w.webhook_for_pr(REPO, 7, "reopened")
     });
     c.deliver(&reopened).await;
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "failure",
         "awaiting an approval from a member of team security",
@@ -391,7 +282,7 @@ fn with_logins(d: &Delivery, pointers: &[&str], login: &str) -> Delivery {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_author_spelled_in_another_case_still_cannot_waive_her_pr() {
     // alice is a manager, so only the author rule stands between her and a waiver.
-    let c = Case::start(
+    let c = start(
         world().with_team("managers", &["mia", "alice", "sopbot"]),
         "",
     )
@@ -400,14 +291,14 @@ async fn the_author_spelled_in_another_case_still_cannot_waive_her_pr() {
     let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "created"));
     let hook = with_logins(&hook, &["/comment/user/login", "/sender/login"], "ALICE");
     c.deliver(&hook).await;
-    let reply = c.reply(7, id).await;
+    let reply = c.expect_reply_on(7, id).await;
     assert!(reply.contains("**not waived**"), "{reply}");
     assert!(
         reply.contains("can never waive a gate on their own PR"),
         "{reply}"
     );
-    assert!(c.active_waivers().await.is_empty());
-    c.expect_status(
+    assert!(active_waivers(&c).await.is_empty());
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa",
@@ -426,10 +317,10 @@ async fn the_author_spelled_in_another_case_still_cannot_waive_her_pr() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
-    let c = Case::start(world(), "").await;
+    let c = start(world(), "").await;
     c.world(|w| w.review(REPO, 7, "bob", "APPROVED", "lgtm"));
-    let first = c.say(7, "alice", "/refire qa").await;
-    let reply = c.reply(7, first).await;
+    let first = c.comment_on(7, "alice", "/refire qa").await;
+    let reply = c.expect_reply_on(7, first).await;
     assert!(
         reply.contains("| qa | ✅ success | approved by @bob (team qa) |"),
         "{reply}"
@@ -439,13 +330,13 @@ async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
         let qa = w.team_id("qa");
         w.remove_team_member(qa, "bob")
     });
-    let second = c.say(7, "alice", "/refire qa").await;
-    let reply = c.reply(7, second).await;
+    let second = c.comment_on(7, "alice", "/refire qa").await;
+    let reply = c.expect_reply_on(7, second).await;
     assert!(
         reply.contains("| qa | ❌ failure | awaiting an approval from a member of team qa (@bob is not in it) |"),
         "{reply}"
     );
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa (@bob is not in it)",
@@ -457,38 +348,40 @@ async fn a_refire_right_after_another_sees_a_member_removed_meanwhile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_typo_in_a_waiver_is_refused_and_waives_nothing() {
-    let c = Case::start(world(), "").await;
-    let id = c.say(7, "mia", "/sop-n/a qs docs only").await;
-    let reply = c.reply(7, id).await;
+    let c = start(world(), "").await;
+    let id = c.comment_on(7, "mia", "/sop-n/a qs docs only").await;
+    let reply = c.expect_reply_on(7, id).await;
     assert!(reply.contains("did you mean `qa`?"), "{reply}");
     assert!(!reply.contains("waived `"), "{reply}");
     // Full-width and Cyrillic look-alikes are refused the same way.
     for typo in ["\u{ff51}\u{ff41}", "q\u{0430}"] {
-        let id = c.say(7, "mia", &format!("/sop-n/a {typo} docs only")).await;
-        let reply = c.reply(7, id).await;
+        let id = c
+            .comment_on(7, "mia", &format!("/sop-n/a {typo} docs only"))
+            .await;
+        let reply = c.expect_reply_on(7, id).await;
         assert!(reply.contains("did you mean `qa`?"), "{typo}: {reply}");
     }
-    assert!(c.active_waivers().await.is_empty());
+    assert!(active_waivers(&c).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_the_poller_finds_after_a_later_revoke_was_handled_is_refused() {
-    let mut c = Case::start(world(), "").await;
+    let mut c = start(world(), "").await;
     // mia's waiver: its webhook is lost. Her revoke, posted after it, is delivered.
     let lost = c.world(|w| w.comment(REPO, 7, "mia", "/sop-n/a qa docs only"));
-    let id = c.say(7, "mia", "/sop-revoke qa").await;
-    let reply = c.reply(7, id).await;
+    let id = c.comment_on(7, "mia", "/sop-revoke qa").await;
+    let reply = c.expect_reply_on(7, id).await;
     assert!(reply.contains("no active waiver"), "{reply}");
     // The bot starts polling (a restart with the poller on): it finds the lost comment.
-    c.restart_polling().await;
+    restart_polling(&mut c).await;
     // The poller finds the lost comment: in thread order it was revoked, so it waives nothing.
-    let reply = c.reply(7, lost).await;
+    let reply = c.expect_reply_on(7, lost).await;
     assert!(
         reply.contains("**not waived**: this comment reached sopbot only after later comments"),
         "{reply}"
     );
-    assert!(c.active_waivers().await.is_empty());
-    c.expect_status(
+    assert!(active_waivers(&c).await.is_empty());
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa",
@@ -498,16 +391,16 @@ async fn a_waiver_the_poller_finds_after_a_later_revoke_was_handled_is_refused()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_by_someone_who_left_the_team_stops_counting_at_the_next_sweep() {
-    let c = Case::start_polling(world(), 1, "").await;
-    c.approve(7, "bob").await;
-    c.expect_status(QA, "success", "approved by @bob (team qa)")
+    let c = setup_in(world(), 1, "").start().await;
+    c.approve_on(7, "bob").await;
+    c.expect_status_is(QA, "success", "approved by @bob (team qa)")
         .await;
     // Gitea sends no webhook when bob leaves qa: the sweep finds it.
     c.world(|w| {
         let qa = w.team_id("qa");
         w.remove_team_member(qa, "bob")
     });
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa (@bob is not in it)",
@@ -517,17 +410,17 @@ async fn an_approval_by_someone_who_left_the_team_stops_counting_at_the_next_swe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quick_edit_of_a_managers_comment_found_by_the_poller_waives_nothing() {
-    let mut c = Case::start(world(), "").await;
-    let id = c.say(7, "mia", "thanks, having a look").await;
+    let mut c = start(world(), "").await;
+    let id = c.comment_on(7, "mia", "thanks, having a look").await;
     // alice edits it within the second (Gitea's `updated` is the creation time); the edit's
     // webhook (sender alice) is ignored, as edits are by default.
     c.world(|w| w.edit_comment(REPO, id, "/sop-n/a qa, security all fine"));
     let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
     c.deliver(&with_logins(&hook, &["/sender/login"], "alice"))
         .await;
-    c.barrier(7).await;
+    c.barrier_on(7).await;
     // The poller lists the comment: seen before with another body, so it is an edit, not mia's.
-    c.restart_polling().await;
+    restart_polling(&mut c).await;
     let listings = || {
         c.emu
             .calls()
@@ -545,9 +438,9 @@ async fn a_quick_edit_of_a_managers_comment_found_by_the_poller_waives_nothing()
         || (listings() >= 2).then_some(()),
     )
     .await;
-    c.barrier(7).await;
+    c.barrier_on(7).await;
     assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa",
@@ -557,7 +450,7 @@ async fn a_quick_edit_of_a_managers_comment_found_by_the_poller_waives_nothing()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_delivered_before_its_comment_leaves_no_waiver() {
-    let c = Case::start(world(), "").await;
+    let c = start(world(), "").await;
     let (created, deleted) = c.world(|w| {
         let id = w.comment(REPO, 7, "mia", "/sop-n/a qa docs only");
         let created = w.webhook_for_comment(REPO, 7, id, "created");
@@ -566,10 +459,10 @@ async fn a_deletion_delivered_before_its_comment_leaves_no_waiver() {
     });
     c.deliver(&deleted).await;
     c.deliver(&created).await;
-    let id = c.say(7, "dave", "/refire").await;
-    c.reply(7, id).await;
+    let id = c.comment_on(7, "dave", "/refire").await;
+    c.expect_reply_on(7, id).await;
     assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
-    c.expect_status(
+    c.expect_status_is(
         QA,
         "failure",
         "awaiting an approval from a member of team qa",
@@ -581,15 +474,15 @@ async fn a_deletion_delivered_before_its_comment_leaves_no_waiver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_revoked_later_in_the_same_comment_is_not_active() {
-    let c = Case::start(world(), "").await;
+    let c = start(world(), "").await;
     let id = c
-        .say(
+        .comment_on(
             7,
             "carol",
             "/sop-n/a security docs only\n/sop-revoke security",
         )
         .await;
-    let reply = c.reply(7, id).await;
+    let reply = c.expect_reply_on(7, id).await;
     assert!(
         reply.contains("- line 1, `/sop-n/a`: waived `security`"),
         "{reply}"
@@ -601,32 +494,34 @@ async fn a_waiver_revoked_later_in_the_same_comment_is_not_active() {
         "{reply}"
     );
     assert!(reply.contains("| security | ❌ failure |"), "{reply}");
-    assert!(c.active_waivers().await.is_empty());
+    assert!(active_waivers(&c).await.is_empty());
     let all = c.cli_json(&["waivers", "list", "--all"]).await;
     assert_eq!(all.len(), 1, "recorded, and revoked: {all:#?}");
     assert_eq!(all[0]["revoked_by"], "carol");
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "failure",
         "awaiting an approval from a member of team security",
     )
     .await;
-    c.expect_status(NA, "success", "no gates waived").await;
+    c.expect_status_is(NA, "success", "no gates waived").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoke_then_a_waiver_in_one_comment_replaces_the_waiver() {
-    let c = Case::start(world(), "").await;
-    let first = c.say(7, "carol", "/sop-n/a security docs only").await;
-    c.reply(7, first).await;
+    let c = start(world(), "").await;
+    let first = c
+        .comment_on(7, "carol", "/sop-n/a security docs only")
+        .await;
+    c.expect_reply_on(7, first).await;
     let id = c
-        .say(
+        .comment_on(
             7,
             "carol",
             "/sop-revoke security\n/sop-n/a security docs and config only",
         )
         .await;
-    let reply = c.reply(7, id).await;
+    let reply = c.expect_reply_on(7, id).await;
     assert!(
         reply.contains("- line 1, `/sop-revoke`: revoked waiver #1 of `security`"),
         "{reply}"
@@ -639,13 +534,13 @@ async fn a_revoke_then_a_waiver_in_one_comment_replaces_the_waiver() {
     assert_eq!(active.len(), 1, "{active:#?}");
     assert_eq!(active[0]["reason"], "docs and config only");
     assert_eq!(active[0]["comment_id"], id);
-    c.expect_status(
+    c.expect_status_is(
         SECURITY,
         "success",
         "waived by @carol: docs and config only",
     )
     .await;
-    c.expect_status(NA, "success", "N/A: security").await;
+    c.expect_status_is(NA, "success", "N/A: security").await;
 }
 
 // ----- edits are the editor's ---------------------------------------------------------------
@@ -654,14 +549,14 @@ const EDITS_ON: &str = "[evaluation]\nhandle_edited_comments = true\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_author_editing_a_managers_comment_into_a_waiver_is_ignored_and_audited() {
-    let c = Case::start(world(), EDITS_ON).await;
-    let id = c.say(7, "mia", "thanks, having a look").await;
+    let c = start(world(), EDITS_ON).await;
+    let id = c.comment_on(7, "mia", "thanks, having a look").await;
     // alice (the author, with write access) edits mia's comment; Gitea's sender is alice.
     c.world(|w| w.edit_comment(REPO, id, "/sop-n/a qa, security all fine"));
     let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
     c.deliver(&with_logins(&hook, &["/sender/login"], "alice"))
         .await;
-    c.barrier(7).await;
+    c.barrier_on(7).await;
     let marker = format!("<!-- sopbot:reply-to:{id} -->");
     let replied = c
         .world(|w| w.comments(REPO, 7))
@@ -684,15 +579,15 @@ async fn the_author_editing_a_managers_comment_into_a_waiver_is_ignored_and_audi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_editing_her_own_comment_into_a_waiver_is_acted_on() {
-    let c = Case::start(world(), EDITS_ON).await;
-    let id = c.say(7, "mia", "thanks, having a look").await;
+    let c = start(world(), EDITS_ON).await;
+    let id = c.comment_on(7, "mia", "thanks, having a look").await;
     c.world(|w| w.edit_comment(REPO, id, "/sop-n/a security docs only"));
     let hook = c.world(|w| w.webhook_for_comment(REPO, 7, id, "edited"));
     c.deliver(&hook).await;
-    let reply = c.reply(7, id).await;
+    let reply = c.expect_reply_on(7, id).await;
     assert!(reply.contains("waived `security`"), "{reply}");
     assert_eq!(
-        c.active_waivers().await,
+        active_waivers(&c).await,
         [(7, "security".to_string(), "mia".to_string())]
     );
 }
@@ -700,7 +595,7 @@ async fn a_manager_editing_her_own_comment_into_a_waiver_is_acted_on() {
 // ----- review requests and commit statuses, acted on at once ----------------------------------
 
 /// The calls the emulator saw of `method` whose path ends with `suffix`.
-fn calls_to(c: &Case, method: &str, suffix: &str) -> usize {
+fn calls_to(c: &Tester, method: &str, suffix: &str) -> usize {
     c.emu
         .calls()
         .iter()
@@ -711,11 +606,11 @@ fn calls_to(c: &Case, method: &str, suffix: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_posted_success_is_overturned_at_once_by_the_status_webhook() {
     // The poller is off: only the status webhook can catch it.
-    let c = Case::start(world(), "").await;
+    let c = start(world(), "").await;
     let awaiting = "awaiting an approval from a member of team qa";
     c.deliver(&c.world(|w| w.webhook_for_pr(REPO, 7, "opened")))
         .await;
-    c.expect_status(QA, "failure", awaiting).await;
+    c.expect_status_is(QA, "failure", awaiting).await;
     let head = c.head();
     c.emu.clear_calls();
 
@@ -725,7 +620,7 @@ async fn a_hand_posted_success_is_overturned_at_once_by_the_status_webhook() {
         w.webhook_for_status(REPO, &head, s.id)
     });
     c.deliver(&hook).await;
-    let ours = c.expect_status(QA, "failure", awaiting).await;
+    let ours = c.expect_status_is(QA, "failure", awaiting).await;
     let note = wait_for(
         "the guard's note on the PR",
         WAIT,
@@ -764,7 +659,7 @@ async fn a_hand_posted_success_is_overturned_at_once_by_the_status_webhook() {
     again.delivery_id = gitea_emu::webhook::uuid_v4();
     assert_eq!(c.bot.deliver(&again).await, (202, "duplicate".into()));
     // A sweep-free barrier: an event of PR #7 answered after all of the above.
-    c.barrier(7).await;
+    c.barrier_on(7).await;
     let statuses = format!("/statuses/{head}");
     assert_eq!(calls_to(&c, "POST", &statuses), 1, "one re-post");
     let notes = c
@@ -779,7 +674,8 @@ async fn a_hand_posted_success_is_overturned_at_once_by_the_status_webhook() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_on_another_context_or_commit_changes_nothing() {
-    let c = Case::start(world(), "").await;
+    // The real binary: only its log tells that the stray status event was handled.
+    let c = setup_in(world(), 0, "").process().start().await;
     let head = c.head();
     // CI's status: not sopbot's context, answered at once, never queued.
     let ci = c.world(|w| {
@@ -811,7 +707,7 @@ async fn a_status_on_another_context_or_commit_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_request_webhook_re_evaluates_the_pr() {
-    let c = Case::start(world(), "").await;
+    let c = start(world(), "").await;
     // bob's approval reached Gitea but its webhook was lost (the poller is off).
     c.world(|w| w.review(REPO, 7, "bob", "APPROVED", "lgtm"));
     // alice then asks carol for a review: that delivery re-evaluates the PR.
@@ -820,6 +716,6 @@ async fn a_review_request_webhook_re_evaluates_the_pr() {
         w.webhook_for_review_request(REPO, 7, "alice", "carol", false)
     });
     c.deliver(&hook).await;
-    c.expect_status(QA, "success", "approved by @bob (team qa)")
+    c.expect_status_is(QA, "success", "approved by @bob (team qa)")
         .await;
 }

@@ -1,24 +1,22 @@
-//! Issue 10, the "official approval" trap, against the real binary and the emulator. Gitea
-//! counts a review as official only when, at submission, the reviewer had write access to the
-//! code (or was in the branch rule's approvals whitelist when the rule has one), and never
-//! recomputes it. sopbot counts only official approvals by default, so a gate team without
-//! write access never opens a gate: `check`, the gate's status and the reply must say who
-//! approved and how to fix it; `require_official = false` trades that rule away.
+//! Issue 10, the "official approval" trap, against the emulator (`check` and `doctor` as the
+//! real binary, the bot in-process). Gitea counts a review as official only when, at
+//! submission, the reviewer had write access to the code (or was in the branch rule's approvals
+//! whitelist when the rule has one), and never recomputes it. sopbot counts only official
+//! approvals by default, so a gate team without write access never opens a gate: `check`, the
+//! gate's status and the reply must say who approved and how to fix it; `require_official =
+//! false` trades that rule away.
 
 use crate::support as common;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use common::serve::{serve_config, tail, wait_for, Bot};
+use common::tester::{Tester, REPO};
 use common::{config_text, sopbot, stderr, stdout, write_config};
-use gitea_emu::{Emulator, Status, World};
+use gitea_emu::{Emulator, World};
 use serde_json::Value;
 
-const REPO: &str = "widgets";
 const PR: &str = "acme/widgets#7";
 const SECURITY: &str = "security-review / approved";
-const WAIT: Duration = Duration::from_secs(10);
 
 /// What the gate says when carol, in team security, approved without an official review.
 const NOT_OFFICIAL: &str = "@carol's approval is not official: give team security write access to code, or add it to the approvals whitelist; then @carol approves again";
@@ -76,78 +74,15 @@ fn gate<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no gate {name} in {v}"))
 }
 
-/// The real `sopbot serve`, webhooks only.
-struct Serve {
-    dir: tempfile::TempDir,
-    emu: Emulator,
-    bot: Bot,
+/// The bot in-process on `world`, webhooks only.
+async fn serve(world: World) -> Tester {
+    Tester::setup_in(world).start().await
 }
 
-impl Serve {
-    async fn start(world: World) -> Serve {
-        let emu = Emulator::start(world).await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
-        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
-        Serve { dir, emu, bot }
-    }
-
-    fn log(&self) -> String {
-        tail(&self.dir.path().join("bot.log"))
-    }
-
-    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        self.emu.with_world(f)
-    }
-
-    /// `reviewer` approves PR #7 and Gitea delivers the webhook.
-    async fn approve(&self, reviewer: &str) {
-        let hook = self.world(|w| {
-            w.review(REPO, 7, reviewer, "APPROVED", "lgtm");
-            w.webhook_for_review(REPO, 7, reviewer, "approved")
-        });
-        self.bot.deliver_ok(&hook).await;
-    }
-
-    /// `user` comments on PR #7, Gitea delivers the webhook; returns the bot's reply.
-    async fn say(&self, user: &str, body: &str) -> String {
-        let id = self.world(|w| w.comment(REPO, 7, user, body));
-        let hook = self.world(|w| w.webhook_for_comment(REPO, 7, id, "created"));
-        self.bot.deliver_ok(&hook).await;
-        let marker = format!("<!-- sopbot:reply-to:{id} -->");
-        wait_for(
-            &format!("the reply to comment {id}"),
-            WAIT,
-            || self.log(),
-            || {
-                self.world(|w| w.comments(REPO, 7))
-                    .into_iter()
-                    .find(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
-                    .map(|c| c.body)
-            },
-        )
-        .await
-    }
-
-    /// Waits until the bot's latest `context` status on PR #7's head is `state` saying
-    /// `description`.
-    async fn expect_status(&self, context: &str, state: &str, description: &str) -> Status {
-        let sha = self.world(|w| w.head_sha(REPO, 7));
-        wait_for(
-            &format!("{context} = {state} {description:?} on {sha}"),
-            WAIT,
-            || {
-                let now = self.world(|w| w.latest_statuses(REPO, &sha));
-                format!("statuses now: {now:#?}\n{}", self.log())
-            },
-            || {
-                self.world(|w| w.status(REPO, &sha, context)).filter(|s| {
-                    s.creator == "sopbot" && s.state == state && s.description == description
-                })
-            },
-        )
-        .await
-    }
+/// `user` comments on PR #7, Gitea delivers the webhook; returns the bot's reply.
+async fn say(t: &Tester, user: &str, body: &str) -> String {
+    let id = t.comment(user, body).await;
+    t.expect_reply(id).await
 }
 
 // ----- the explanation ----------------------------------------------------------------------
@@ -176,11 +111,11 @@ async fn check_names_the_member_whose_approval_is_not_official_and_the_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_and_the_reply_name_the_reviewer_and_the_fix() {
-    let s = Serve::start(world().with_unofficial("carol")).await;
+    let s = serve(world().with_unofficial("carol")).await;
     s.approve("carol").await;
-    s.expect_status(SECURITY, "failure", NOT_OFFICIAL).await;
+    s.expect_status_is(SECURITY, "failure", NOT_OFFICIAL).await;
 
-    let reply = s.say("dave", "/refire").await;
+    let reply = say(&s, "dave", "/refire").await;
     assert!(
         reply.contains(&format!("| security | ❌ failure | {NOT_OFFICIAL} |")),
         "{reply}"
@@ -238,19 +173,19 @@ async fn a_read_only_gate_team_is_explained_in_check_the_status_and_the_reply() 
     assert_eq!(gate(&v, "security")["candidates"][0]["official"], false);
 
     // A manual clock (a second per event): the second approval's webhook differs in time.
-    let s = Serve::start(read_only_security().with_clock(chrono::Utc::now())).await;
+    let s = serve(read_only_security().with_clock(chrono::Utc::now())).await;
     s.approve("carol").await;
-    s.expect_status(SECURITY, "failure", NOT_OFFICIAL).await;
-    let reply = s.say("dave", "/refire security").await;
+    s.expect_status_is(SECURITY, "failure", NOT_OFFICIAL).await;
+    let reply = say(&s, "dave", "/refire security").await;
     assert!(reply.contains(NOT_OFFICIAL), "{reply}");
 
     // The admin gives security write access: Gitea does not recompute the old approval, so the
     // gate stays shut until carol approves again.
     s.world(|w| w.set_team_permission("security", "write"));
-    let reply = s.say("dave", "/refire security").await;
+    let reply = say(&s, "dave", "/refire security").await;
     assert!(reply.contains(NOT_OFFICIAL), "{reply}");
     s.approve("carol").await;
-    s.expect_status(SECURITY, "success", "approved by @carol (team security)")
+    s.expect_status_is(SECURITY, "success", "approved by @carol (team security)")
         .await;
 }
 
@@ -265,19 +200,19 @@ const CLEARED: &str =
 /// again, not to change access; the request's webhook re-evaluates at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_cleared_by_a_review_request_asks_for_a_new_approval() {
-    let s = Serve::start(world().with_clock(chrono::Utc::now())).await;
+    let s = serve(world().with_clock(chrono::Utc::now())).await;
     s.approve("carol").await;
-    s.expect_status(SECURITY, "success", "approved by @carol (team security)")
+    s.expect_status_is(SECURITY, "success", "approved by @carol (team security)")
         .await;
 
     let hook = s.world(|w| {
         w.request_review(REPO, 7, "carol");
         w.webhook_for_review_request(REPO, 7, "alice", "carol", false)
     });
-    s.bot.deliver_ok(&hook).await;
-    s.expect_status(SECURITY, "failure", CLEARED).await;
+    s.deliver(&hook).await;
+    s.expect_status_is(SECURITY, "failure", CLEARED).await;
 
-    let reply = s.say("dave", "/refire security").await;
+    let reply = say(&s, "dave", "/refire security").await;
     assert!(
         reply.contains(&format!("| security | ❌ failure | {CLEARED} |")),
         "{reply}"
@@ -289,7 +224,7 @@ async fn an_approval_cleared_by_a_review_request_asks_for_a_new_approval() {
     assert!(!reply.contains("write access"), "{reply}");
 
     s.approve("carol").await;
-    s.expect_status(SECURITY, "success", "approved by @carol (team security)")
+    s.expect_status_is(SECURITY, "success", "approved by @carol (team security)")
         .await;
 }
 

@@ -4,15 +4,11 @@
 
 use crate::support as common;
 
-use std::time::Duration;
-
-use common::serve::{serve_config, tail, wait_for, Bot};
+use common::tester::{Tester, REPO};
 use common::{config_text, sopbot, stdout, write_config};
 use gitea_emu::{Emulator, World};
 
-const REPO: &str = "widgets";
 const SECURITY: &str = "security-review / approved";
-const WAIT: Duration = Duration::from_secs(10);
 
 /// What the security gate says when the token cannot read teams.
 const NO_ORG_SCOPE: &str = "cannot check team security: the bot's token lacks read:organization. Admin: make a token with that scope, then /refire";
@@ -54,39 +50,10 @@ async fn check_names_the_missing_scope_not_the_team() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_and_the_reply_name_the_missing_scope() {
-    let emu = Emulator::start(world()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &serve_config(&emu, 0, ""));
-    let log = dir.path().join("bot.log");
-    let bot = Bot::start(&config, &log).await;
-
-    let id = emu.with_world(|w| w.comment(REPO, 7, "dave", "/refire"));
-    let hook = emu.with_world(|w| w.webhook_for_comment(REPO, 7, id, "created"));
-    bot.deliver_ok(&hook).await;
-    let sha = emu.with_world(|w| w.head_sha(REPO, 7));
-    wait_for(
-        "the security gate's error naming the scope",
-        WAIT,
-        || tail(&log),
-        || {
-            emu.with_world(|w| w.status(REPO, &sha, SECURITY))
-                .filter(|s| s.state == "error" && s.description == NO_ORG_SCOPE)
-        },
-    )
-    .await;
-    let marker = format!("<!-- sopbot:reply-to:{id} -->");
-    let reply = wait_for(
-        "the reply",
-        WAIT,
-        || tail(&log),
-        || {
-            emu.with_world(|w| w.comments(REPO, 7))
-                .into_iter()
-                .find(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
-                .map(|c| c.body)
-        },
-    )
-    .await;
+    let c = Tester::setup_in(world()).start().await;
+    let id = c.comment("dave", "/refire").await;
+    c.expect_status_is(SECURITY, "error", NO_ORG_SCOPE).await;
+    let reply = c.expect_reply(id).await;
     assert!(reply.contains(NO_ORG_SCOPE), "{reply}");
     assert!(
         reply.contains("--scopes read:user,read:organization,write:repository,write:issue"),

@@ -6,33 +6,35 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use sopbot::clock::Clock;
 use sopbot::store::{
     actions, AuditFilter, CommentOutcome, Enqueued, EventSource, EventState, NewAudit,
     NewEvaluation, NewEvent, NewWaiver, Store, StoreError, WaiverFilter, MAX_ATTEMPTS,
 };
+use sopbot::types::PrNumber;
 use tempfile::TempDir;
 
 use crate::support as common;
 use common::waive;
 
-/// A clock the test moves by hand.
+/// A clock the test moves by hand (the store's [`Clock`], moved by chrono durations).
 #[derive(Clone)]
-struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+struct TestClock(Clock);
 
 impl TestClock {
     fn new() -> TestClock {
         let start = DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        TestClock(Arc::new(Mutex::new(start)))
+        TestClock(Clock::manual(start))
     }
 
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
+        self.0.now()
     }
 
     fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
+        self.0.advance(by.to_std().unwrap());
     }
 }
 
@@ -47,11 +49,10 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sopbot.db");
     let clock = TestClock::new();
-    let c = clock.clone();
     let store = Store::open(&path)
         .await
         .unwrap()
-        .with_clock(Arc::new(move || c.now()));
+        .with_clock(clock.0.clone());
     Fixture {
         _dir: dir,
         path,
@@ -215,7 +216,10 @@ async fn waiver_round_trips_through_insert_show_and_list() {
         .unwrap();
     assert_eq!(listed, vec![w.clone()]);
     assert_eq!(
-        f.store.active_waivers("acme/widgets", 7).await.unwrap(),
+        f.store
+            .active_waivers("acme/widgets", PrNumber(7))
+            .await
+            .unwrap(),
         vec![w.clone()]
     );
     assert_eq!(
@@ -254,7 +258,7 @@ async fn revocation_records_who_why_and_when() {
     assert_eq!(f.store.get_waiver(w.id).await.unwrap(), Some(r.clone()));
     assert!(f
         .store
-        .active_waivers("acme/widgets", 7)
+        .active_waivers("acme/widgets", PrNumber(7))
         .await
         .unwrap()
         .is_empty());
@@ -798,7 +802,12 @@ async fn cursors_and_evaluations_keep_the_latest_value() {
     assert_eq!(c.comments_since, f.clock.now());
     assert_eq!(s.cursor("acme/widgets").await.unwrap(), Some(c));
 
-    assert_eq!(s.last_evaluation("acme/widgets", 7).await.unwrap(), None);
+    assert_eq!(
+        s.last_evaluation("acme/widgets", PrNumber(7))
+            .await
+            .unwrap(),
+        None
+    );
     let mut eval = NewEvaluation {
         repo: "acme/widgets".into(),
         pr: 7,
@@ -809,7 +818,12 @@ async fn cursors_and_evaluations_keep_the_latest_value() {
     eval.reviews_fingerprint = "r2".into();
     let e = s.record_evaluation(&eval).await.unwrap();
     assert_eq!(e.reviews_fingerprint, "r2");
-    assert_eq!(s.last_evaluation("acme/widgets", 7).await.unwrap(), Some(e));
+    assert_eq!(
+        s.last_evaluation("acme/widgets", PrNumber(7))
+            .await
+            .unwrap(),
+        Some(e)
+    );
 }
 
 #[tokio::test]

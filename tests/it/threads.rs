@@ -7,132 +7,65 @@
 
 use crate::support as common;
 
-use std::time::Duration;
-
-use common::serve::{serve_config, tail, wait_for, Bot};
-use common::{sopbot, stderr, stdout, write_config};
-use gitea_emu::{Call, Emulator, World};
+use common::serve::wait_for;
+use common::tester::{Tester, REPO, WAIT};
+use gitea_emu::{Call, World};
 use serde_json::Value;
 
-const REPO: &str = "widgets";
 const QA: &str = "qa-review / approved";
-const WAIT: Duration = Duration::from_secs(10);
 
-struct Case {
-    dir: tempfile::TempDir,
-    config: std::path::PathBuf,
-    emu: Emulator,
-    bot: Bot,
+/// The example world (alice's PR #7; bob in qa, carol in security, dave in no team), the
+/// poller every second. The real binary: the test reads its log for warnings.
+async fn start() -> Tester {
+    Tester::setup_in(World::example().with_user("dave"))
+        .polling()
+        .process()
+        .start()
+        .await
 }
 
-impl Case {
-    /// The example world (alice's PR #7; bob in qa, carol in security, dave in no team), the
-    /// poller every second.
-    async fn start() -> Case {
-        let emu = Emulator::start(World::example().with_user("dave")).await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &serve_config(&emu, 1, ""));
-        let bot = Bot::start(&config, &dir.path().join("bot.log")).await;
-        Case {
-            dir,
-            config,
-            emu,
-            bot,
-        }
-    }
+async fn thread_audits(c: &Tester) -> Vec<Value> {
+    c.audit_of("comment.thread_ignored").await
+}
 
-    fn log(&self) -> String {
-        tail(&self.dir.path().join("bot.log"))
-    }
+fn qa_status(c: &Tester) -> (String, String) {
+    let sha = c.head();
+    let s = c.world(|w| w.status(REPO, &sha, QA)).expect("a qa status");
+    (s.state, s.description)
+}
 
-    fn world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        self.emu.with_world(f)
-    }
+/// Calls whose path names comment `id` (the comment itself, its reactions).
+fn calls_on(c: &Tester, id: i64) -> Vec<Call> {
+    let path = format!("/api/v1/repos/acme/{REPO}/issues/comments/{id}");
+    c.emu
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == path || c.path.starts_with(&format!("{path}/")))
+        .collect()
+}
 
-    /// `user` says `body` in the PR conversation and Gitea delivers it; returns the comment id.
-    async fn say(&self, user: &str, body: &str) -> i64 {
-        let id = self.world(|w| w.comment(REPO, 7, user, body));
-        let hook = self.world(|w| w.webhook_for_comment(REPO, 7, id, "created"));
-        self.bot.deliver_ok(&hook).await;
-        id
-    }
-
-    /// The bot's reply to comment `id`, if any.
-    fn reply_to(&self, id: i64) -> Option<String> {
-        let marker = format!("<!-- sopbot:reply-to:{id} -->");
-        self.world(|w| w.comments(REPO, 7))
-            .into_iter()
-            .find(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
-            .map(|c| c.body)
-    }
-
-    async fn wait_reply(&self, id: i64) -> String {
-        wait_for(
-            &format!("the reply to comment {id}"),
-            WAIT,
-            || self.log(),
-            || self.reply_to(id),
-        )
-        .await
-    }
-
-    async fn cli_json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = sopbot(&self.config, &all).await;
-        assert!(out.status.success(), "sopbot {args:?}: {}", stderr(&out));
-        serde_json::from_str(&stdout(&out)).unwrap()
-    }
-
-    async fn thread_audits(&self) -> Vec<Value> {
-        self.cli_json(&["audit"])
-            .await
-            .into_iter()
-            .filter(|a| a["action"] == "comment.thread_ignored")
-            .collect()
-    }
-
-    fn qa_status(&self) -> (String, String) {
-        let sha = self.world(|w| w.head_sha(REPO, 7));
-        let s = self
-            .world(|w| w.status(REPO, &sha, QA))
-            .expect("a qa status");
-        (s.state, s.description)
-    }
-
-    /// Calls whose path names comment `id` (the comment itself, its reactions).
-    fn calls_on(&self, id: i64) -> Vec<Call> {
-        let path = format!("/api/v1/repos/acme/{REPO}/issues/comments/{id}");
-        self.emu
+/// Waits until the poller has listed the repo's comments `n` more times.
+async fn poller_rounds(c: &Tester, n: usize) {
+    let listings = || {
+        c.emu
             .calls()
-            .into_iter()
-            .filter(|c| c.path == path || c.path.starts_with(&format!("{path}/")))
-            .collect()
-    }
-
-    /// Waits until the poller has listed the repo's comments `n` more times.
-    async fn poller_rounds(&self, n: usize) {
-        let listings = || {
-            self.emu
-                .calls()
-                .iter()
-                .filter(|c| c.is("GET", &format!("/api/v1/repos/acme/{REPO}/issues/comments")))
-                .count()
-        };
-        let target = listings() + n;
-        wait_for(
-            &format!("{n} poller rounds"),
-            WAIT,
-            || self.log(),
-            || (listings() >= target).then_some(()),
-        )
-        .await;
-    }
+            .iter()
+            .filter(|x| x.is("GET", &format!("/api/v1/repos/acme/{REPO}/issues/comments")))
+            .count()
+    };
+    let target = listings() + n;
+    wait_for(
+        &format!("{n} poller rounds"),
+        WAIT,
+        || c.log(),
+        || (listings() >= target).then_some(()),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiver_in_a_code_review_thread_is_not_acted_on_and_audited_once() {
-    let c = Case::start().await;
+    let c = start().await;
     // The gate is failing before: nobody approved (the poller's first round posts it).
     let sha = c.world(|w| w.head_sha(REPO, 7));
     wait_for(
@@ -142,7 +75,7 @@ async fn a_waiver_in_a_code_review_thread_is_not_acted_on_and_audited_once() {
         || c.world(|w| w.status(REPO, &sha, QA)),
     )
     .await;
-    let gate_before = c.qa_status();
+    let gate_before = qa_status(&c);
     assert_eq!(gate_before.0, "failure");
 
     // carol comments on a line; bob (qa, may waive qa) replies in the thread with a waiver.
@@ -152,23 +85,23 @@ async fn a_waiver_in_a_code_review_thread_is_not_acted_on_and_audited_once() {
     });
     let hook = c.world(|w| w.webhook_for_comment(REPO, 7, reply, "created"));
     assert_eq!(hook.event_type, "pull_request_comment");
-    c.bot.deliver_ok(&hook).await;
+    c.deliver(&hook).await;
     // Events of a PR are handled in order: once dave's later `/sop-help` is answered, the
     // thread reply has been handled.
-    let barrier = c.say("dave", "/sop-help").await;
-    c.wait_reply(barrier).await;
+    let barrier = c.comment("dave", "/sop-help").await;
+    c.expect_reply(barrier).await;
 
     assert!(
-        c.reply_to(reply).is_none(),
+        c.replies(reply).is_empty(),
         "no reply to the thread comment"
     );
     assert!(
         c.world(|w| w.reactions(reply)).is_empty(),
         "no reaction on it"
     );
-    assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
-    assert_eq!(c.qa_status(), gate_before, "the gate is as it was");
-    let audits = c.thread_audits().await;
+    assert!(c.waivers(true).await.is_empty());
+    assert_eq!(qa_status(&c), gate_before, "the gate is as it was");
+    let audits = thread_audits(&c).await;
     assert_eq!(audits.len(), 1, "{audits:#?}");
     assert_eq!(audits[0]["actor"], "bob");
     assert_eq!(audits[0]["pr"], 7);
@@ -179,19 +112,19 @@ async fn a_waiver_in_a_code_review_thread_is_not_acted_on_and_audited_once() {
              commands are only read from the PR conversation"
         )
     );
-    let calls = c.calls_on(reply);
+    let calls = calls_on(&c, reply);
     assert_eq!(calls.len(), 1, "one look at the comment: {calls:#?}");
     assert_eq!((calls[0].method.as_str(), calls[0].status), ("GET", 204));
 
     // Gitea's "redeliver", then several poller rounds: nothing more happens.
     c.bot.deliver(&hook).await;
-    c.poller_rounds(3).await;
-    let barrier = c.say("dave", "/sop-help").await;
-    c.wait_reply(barrier).await;
-    assert_eq!(c.thread_audits().await.len(), 1);
-    assert_eq!(c.calls_on(reply).len(), 1, "{:#?}", c.calls_on(reply));
-    assert!(c.cli_json(&["waivers", "list", "--all"]).await.is_empty());
-    assert_eq!(c.qa_status(), gate_before);
+    poller_rounds(&c, 3).await;
+    let barrier = c.comment("dave", "/sop-help").await;
+    c.expect_reply(barrier).await;
+    assert_eq!(thread_audits(&c).await.len(), 1);
+    assert_eq!(calls_on(&c, reply).len(), 1, "{:#?}", calls_on(&c, reply));
+    assert!(c.waivers(true).await.is_empty());
+    assert_eq!(qa_status(&c), gate_before);
     let log = std::fs::read_to_string(c.dir.path().join("bot.log")).unwrap();
     assert!(
         !log.lines().any(|l| l.contains("WARN")),
@@ -200,8 +133,8 @@ async fn a_waiver_in_a_code_review_thread_is_not_acted_on_and_audited_once() {
     );
 
     // The same words in the conversation are a waiver: the rule is about where, not what.
-    let said = c.say("bob", "/sop-n/a qa docs only").await;
-    let answer = c.wait_reply(said).await;
+    let said = c.comment("bob", "/sop-n/a qa docs only").await;
+    let answer = c.expect_reply(said).await;
     assert!(answer.contains("waived `qa`"), "{answer}");
     wait_for(
         "qa waived",

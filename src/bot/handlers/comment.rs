@@ -78,7 +78,7 @@ pub async fn handle_comment(ctx: &Ctx, repo: &RepoName, event: &Event) -> anyhow
     else {
         return Ok(Plan::Nothing);
     };
-    let (pr, comment_id) = (*pr, *comment_id);
+    let (pr, comment_id) = (u64::from(*pr), *comment_id);
     // A deleted comment ends its waivers whoever wrote it (a deleted account is `user: null`),
     // and whatever its author's login.
     if *action == CommentAction::Deleted {
@@ -123,6 +123,8 @@ struct Said<'a> {
 /// A comment that may hold commands: react, decide, and plan the reply. Reads only what its
 /// commands need: the PR for `/sop-n/a`, `/sop-revoke` and `/refire` (they evaluate), the
 /// waivers for `/sop-n/a` and `/sop-revoke`, the thread order for `/sop-n/a`.
+/// Long (~95 lines) because its reads run concurrently (`tokio::join!`) and the futures share
+/// its locals; split, each piece would take most of them as arguments.
 async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::Result<Plan> {
     let Said {
         pr,
@@ -203,7 +205,7 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
             if !needs_waivers {
                 return Ok(vec![]);
             }
-            anyhow::Ok(store.active_waivers(&full, pr as i64).await?)
+            anyhow::Ok(store.active_waivers(&full, pr.into()).await?)
         };
         let held_by = async {
             if !holds {

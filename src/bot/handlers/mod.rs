@@ -41,17 +41,20 @@ async fn plan(ctx: &Ctx, repo: &RepoName, event: &Event) -> anyhow::Result<Plan>
     match event {
         Event::Comment { .. } => comment::handle_comment(ctx, repo, event).await,
         Event::PullRequest { pr, action, .. } => {
-            pr_events::handle_pull_request(ctx, repo, *pr, *action).await
+            pr_events::handle_pull_request(ctx, repo, (*pr).into(), *action).await
         }
         Event::Review { pr, .. } | Event::ReviewRequest { pr, .. } => {
-            Ok(review::handle_review(*pr))
+            Ok(review::handle_review((*pr).into()))
         }
         Event::Status { sha, sender, .. } => {
-            pr_events::handle_status(ctx, repo, sha, sender.as_deref()).await
+            pr_events::handle_status(ctx, repo, sha.as_str(), sender.as_deref()).await
         }
         Event::Reevaluate {
             pr, fingerprint, ..
-        } => Ok(pr_events::handle_reevaluate(*pr, fingerprint.clone())),
+        } => Ok(pr_events::handle_reevaluate(
+            (*pr).into(),
+            fingerprint.clone(),
+        )),
     }
 }
 

@@ -74,14 +74,14 @@ fn review_request_is_a_review_request_event() {
         e,
         Event::ReviewRequest {
             repo: "acme/widgets".into(),
-            pr: 7,
+            pr: PrNumber(7),
             removed: false,
             reviewer: Some("carol".into()),
             updated_at: t("2026-03-03T10:40:09Z"),
         }
     );
     assert_eq!(e.kind_name(), "review_request");
-    assert_eq!(e.pr(), Some(7));
+    assert_eq!(e.pr(), Some(PrNumber(7)));
     assert_eq!(
         e.dedup_key(),
         "review_request:acme/widgets:7:requested:carol:2026-03-03T10:40:09Z"
@@ -146,7 +146,7 @@ fn pr_comment_created_is_a_comment_event() {
         e,
         Event::Comment {
             repo: "acme/widgets".into(),
-            pr: 7,
+            pr: PrNumber(7),
             comment_id: 1042,
             action: CommentAction::Created,
             author: Some("bob".into()),
@@ -156,7 +156,7 @@ fn pr_comment_created_is_a_comment_event() {
         }
     );
     assert_eq!(e.kind_name(), "comment");
-    assert_eq!((e.repo(), e.pr()), ("acme/widgets", Some(7)));
+    assert_eq!((e.repo(), e.pr()), ("acme/widgets", Some(PrNumber(7))));
     assert_eq!(
         e.dedup_key(),
         format!(
@@ -215,7 +215,7 @@ fn pull_request_examples() {
         event_of("pull_request_opened.json"),
         Event::PullRequest {
             repo: "acme/widgets".into(),
-            pr: 7,
+            pr: PrNumber(7),
             action: PrAction::Opened,
             merged: false,
             head_sha: "a13c339ad9f05d355c00842a246adb36420e01d6".into(),
@@ -247,7 +247,7 @@ fn review_examples() {
         approved,
         Event::Review {
             repo: "acme/widgets".into(),
-            pr: 7,
+            pr: PrNumber(7),
             reviewer: Some("bob".into()),
             verdict: ReviewVerdict::Approved,
             updated_at: t("2026-03-03T10:40:09Z"),
@@ -320,7 +320,10 @@ fn plain_issue_comments_are_ignored() {
     });
     assert!(matches!(
         decode("pull_request_comment", &old),
-        Ok(Decoded::Event(Event::Comment { pr: 7, .. }))
+        Ok(Decoded::Event(Event::Comment {
+            pr: PrNumber(7),
+            ..
+        }))
     ));
 }
 
@@ -488,7 +491,7 @@ fn the_json_form_is_tagged_by_kind_and_round_trips() {
     }
     let r = Event::Reevaluate {
         repo: "acme/widgets".into(),
-        pr: 7,
+        pr: PrNumber(7),
         why: "poll".into(),
         fingerprint: None,
     };
@@ -508,7 +511,7 @@ fn the_json_form_is_tagged_by_kind_and_round_trips() {
     ));
     let fp = Event::Reevaluate {
         repo: "acme/widgets".into(),
-        pr: 7,
+        pr: PrNumber(7),
         why: "reviews changed".into(),
         fingerprint: Some("f00d".into()),
     };

@@ -57,8 +57,11 @@ impl InProc {
         .with_gitea(client.clone())
         .with_served(served.clone())
         .with_notify(notify.clone());
-        let router =
-            server::router(state).merge(sopbot::details::routes(config.clone(), store.clone(), served.clone()));
+        let router = server::router(state).merge(sopbot::details::routes(
+            config.clone(),
+            store.clone(),
+            served.clone(),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stop_rx) = watch::channel(false);
@@ -119,6 +122,18 @@ impl InProc {
             .expect("the bot answers");
         let status = resp.status().as_u16();
         (status, resp.text().await.unwrap_or_default())
+    }
+}
+
+impl InProc {
+    /// Stops the server, the workers and the poller, and waits until they are gone (a bot
+    /// started after this is the only one using the database).
+    pub async fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
     }
 }
 

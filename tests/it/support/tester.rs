@@ -83,6 +83,14 @@ impl Runner {
         }
     }
 
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        match self {
+            Runner::InProc(b) => &b.url,
+            Runner::Process(b) => &b.url,
+        }
+    }
+
     fn process(&mut self) -> &mut Bot {
         match self {
             Runner::Process(b) => b,
@@ -219,6 +227,24 @@ impl Tester {
             Runner::Process(Bot::start(&self.config, &self.dir.path().join("bot.log")).await);
     }
 
+    /// Stops the bot, rewrites the config with `edit`, and starts the bot the same way again
+    /// (in-process or as a process) on the same database.
+    pub async fn restart_with(&mut self, edit: impl FnOnce(String) -> String) {
+        let text = edit(std::fs::read_to_string(&self.config).unwrap());
+        std::fs::write(&self.config, text).unwrap();
+        let log = self.dir.path().join("bot.log");
+        self.bot = match &mut self.bot {
+            Runner::Process(b) => {
+                b.kill();
+                Runner::Process(Bot::start(&self.config, &log).await)
+            }
+            Runner::InProc(b) => {
+                b.stop().await;
+                Runner::InProc(InProc::start(&self.config).await)
+            }
+        };
+    }
+
     /// The bot's log (a process's; an in-process bot logs nowhere), for failure messages.
     pub fn log(&self) -> String {
         match self.bot {
@@ -235,8 +261,14 @@ impl Tester {
 
     /// `user` comments on the PR, and Gitea delivers the `created` webhook (accepted: 202).
     pub async fn comment(&self, user: &str, body: &str) -> i64 {
-        let id = self.comment_unsent(user, body);
-        self.deliver(&self.comment_hook(id, "created")).await;
+        self.comment_on(PR, user, body).await
+    }
+
+    /// [`Tester::comment`] on another PR of the repo, `pr`.
+    pub async fn comment_on(&self, pr: u64, user: &str, body: &str) -> i64 {
+        let id = self.world(|w| w.comment(REPO, pr, user, body));
+        let hook = self.world(|w| w.webhook_for_comment(REPO, pr, id, "created"));
+        self.deliver(&hook).await;
         id
     }
 
@@ -256,9 +288,14 @@ impl Tester {
 
     /// `reviewer` submits an approving review, and Gitea delivers its webhook.
     pub async fn approve(&self, reviewer: &str) {
+        self.approve_on(PR, reviewer).await
+    }
+
+    /// [`Tester::approve`] on another PR of the repo, `pr`.
+    pub async fn approve_on(&self, pr: u64, reviewer: &str) {
         let hook = self.world(|w| {
-            w.review(REPO, PR, reviewer, "APPROVED", "lgtm");
-            w.webhook_for_review(REPO, PR, reviewer, "approved")
+            w.review(REPO, pr, reviewer, "APPROVED", "lgtm");
+            w.webhook_for_review(REPO, pr, reviewer, "approved")
         });
         self.deliver(&hook).await;
     }
@@ -302,8 +339,13 @@ impl Tester {
 
     /// A `/sop-help` by dave, answered: every event of the PR delivered before it is handled.
     pub async fn barrier(&self) {
-        let id = self.comment("dave", "/sop-help").await;
-        self.expect_reply(id).await;
+        self.barrier_on(PR).await
+    }
+
+    /// [`Tester::barrier`] on PR `pr`: every event of that PR delivered before it is handled.
+    pub async fn barrier_on(&self, pr: u64) {
+        let id = self.comment_on(pr, "dave", "/sop-help").await;
+        self.expect_reply_on(pr, id).await;
     }
 
     // ----- what people see -----------------------------------------------------------------
@@ -314,8 +356,13 @@ impl Tester {
 
     /// The bot's replies to comment `id` (found by their hidden marker).
     pub fn replies(&self, id: i64) -> Vec<Comment> {
+        self.replies_on(PR, id)
+    }
+
+    /// The bot's replies to comment `id` on PR `pr`.
+    pub fn replies_on(&self, pr: u64, id: i64) -> Vec<Comment> {
         let marker = format!("<!-- sopbot:reply-to:{id} -->");
-        self.world(|w| w.comments(REPO, PR))
+        self.world(|w| w.comments(REPO, pr))
             .into_iter()
             .filter(|c| c.user.as_deref() == Some("sopbot") && c.body.starts_with(&marker))
             .collect()
@@ -323,11 +370,16 @@ impl Tester {
 
     /// Waits for the bot's reply to comment `id` and returns its body.
     pub async fn expect_reply(&self, id: i64) -> String {
+        self.expect_reply_on(PR, id).await
+    }
+
+    /// [`Tester::expect_reply`] to a comment on PR `pr`.
+    pub async fn expect_reply_on(&self, pr: u64, id: i64) -> String {
         let body = wait_for(
             &format!("the reply to comment {id}"),
             WAIT,
             || self.log(),
-            || self.replies(id).first().map(|c| c.body.clone()),
+            || self.replies_on(pr, id).first().map(|c| c.body.clone()),
         )
         .await;
         self.answered.lock().unwrap().insert(id);
@@ -369,17 +421,40 @@ impl Tester {
         state: &str,
         words: &str,
     ) -> Status {
+        let what = format!("{context} = {state} ({words:?}) by sopbot on {sha}");
+        self.expect_status_where(sha, context, state, &what, |d| d.contains(words))
+            .await
+    }
+
+    /// Waits until the latest `context` status on the current head is the bot's, in `state`,
+    /// with exactly this `description`.
+    pub async fn expect_status_is(&self, context: &str, state: &str, description: &str) -> Status {
+        let sha = self.head();
+        let what = format!("{context} = {state} {description:?} by sopbot on {sha}");
+        self.expect_status_where(&sha, context, state, &what, |d| d == description)
+            .await
+    }
+
+    /// Waits until the latest `context` status on `sha` is the bot's, in `state`, with a
+    /// description that satisfies `ok`.
+    async fn expect_status_where(
+        &self,
+        sha: &str,
+        context: &str,
+        state: &str,
+        what: &str,
+        ok: impl Fn(&str) -> bool,
+    ) -> Status {
         wait_for(
-            &format!("{context} = {state} ({words:?}) by sopbot on {sha}"),
+            what,
             WAIT,
             || {
                 let now = self.world(|w| w.latest_statuses(REPO, sha));
                 format!("statuses now: {now:#?}\n{}", self.log())
             },
             || {
-                self.world(|w| w.status(REPO, sha, context)).filter(|s| {
-                    s.creator == "sopbot" && s.state == state && s.description.contains(words)
-                })
+                self.world(|w| w.status(REPO, sha, context))
+                    .filter(|s| s.creator == "sopbot" && s.state == state && ok(&s.description))
             },
         )
         .await
