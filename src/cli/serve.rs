@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio::sync::{watch, Notify};
 use tracing::{info, warn, Instrument};
 
-use crate::bot::worker;
+use crate::bot::{worker, Ctx};
 use crate::config::{Config, ConfigError};
 use crate::metrics;
 use crate::poller::Poller;
@@ -71,26 +71,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     let notify = Arc::new(Notify::new());
 
     let addr = listener.local_addr()?;
-    let state = AppState::new(
-        store.clone(),
-        auth,
-        config.repos.iter().map(|r| r.name.clone()).collect(),
-    )
-    .with_bot_login(bot.clone())
-    .with_status_contexts(config.status_contexts())
-    .with_max_body(config.server.max_body_bytes)
-    .with_gitea(client.clone())
-    .with_served(served.clone())
-    .with_notify(notify.clone());
-    let router = server::router(state)
-        .merge(metrics::router(store.clone()))
-        .merge(crate::details::routes(
-            config.clone(),
-            store.clone(),
-            served.clone(),
-        ))
-        .layer(axum::middleware::from_fn(metrics::count_webhooks))
-        .layer(axum::middleware::from_fn(peer_span));
+    let router = routes(&ctx, auth, notify.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = tokio::spawn(worker::run(
@@ -133,6 +114,31 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
     pruner.abort();
     store.close().await;
     Ok(Outcome::Ok)
+}
+
+/// Every route `serve` answers: webhooks, health, metrics and the details page.
+fn routes(ctx: &Ctx, auth: WebhookAuth, notify: Arc<Notify>) -> axum::Router {
+    let (config, store, served) = (&ctx.config, &ctx.store, &ctx.served);
+    let state = AppState::new(
+        store.clone(),
+        auth,
+        config.repos.iter().map(|r| r.name.clone()).collect(),
+    )
+    .with_bot_login(ctx.bot.clone())
+    .with_status_contexts(config.status_contexts())
+    .with_max_body(config.server.max_body_bytes)
+    .with_gitea(ctx.client.clone())
+    .with_served(served.clone())
+    .with_notify(notify);
+    server::router(state)
+        .merge(metrics::router(store.clone()))
+        .merge(crate::details::routes(
+            config.clone(),
+            store.clone(),
+            served.clone(),
+        ))
+        .layer(axum::middleware::from_fn(metrics::count_webhooks))
+        .layer(axum::middleware::from_fn(peer_span))
 }
 
 /// `--listen` over the config's address, and how deliveries are authenticated: the webhook

@@ -48,33 +48,7 @@ pub async fn command_hold(
         Authorisation::Allowed { .. } => {
             ctx.metrics.command(name, "ok");
             planned.evaluate = here.iter().map(|g| g.name.clone()).collect();
-            match action {
-                HoldAction::Hold => {
-                    let reason = reason.unwrap_or_default();
-                    planned.effects.push(Effect::Hold(NewHold {
-                        repo: thread.repo.full(),
-                        pr: pull.number as i64,
-                        held_by: thread.author.clone(),
-                        reason: reason.to_string(),
-                        comment_id: Some(thread.comment_id),
-                    }));
-                    planned.lines.push(replies::held(line, reason));
-                }
-                HoldAction::Unhold { held_by } => {
-                    let mut detail = format!(
-                        "/sop-unhold in comment {} released the hold by @{held_by}",
-                        thread.comment_id
-                    );
-                    if let Some(note) = reason {
-                        detail.push_str(&format!(": {note}"));
-                    }
-                    planned.effects.push(Effect::Unhold {
-                        by: thread.author.clone(),
-                        detail,
-                    });
-                    planned.lines.push(replies::unheld(line, held_by));
-                }
-            }
+            plan_allowed(&mut planned, thread, line, pull.number, action, reason);
         }
         Authorisation::Refused { reason: why } | Authorisation::Unknown { reason: why } => {
             ctx.metrics.command(name, "refused");
@@ -91,4 +65,42 @@ pub async fn command_hold(
         }
     }
     planned
+}
+
+/// The hold (or release) an authorised `/sop-hold` (`/sop-unhold`) plans, and its reply line.
+fn plan_allowed(
+    planned: &mut Planned,
+    thread: &Thread,
+    line: usize,
+    pr: u64,
+    action: HoldAction<'_>,
+    reason: Option<&str>,
+) {
+    match action {
+        HoldAction::Hold => {
+            let reason = reason.unwrap_or_default();
+            planned.effects.push(Effect::Hold(NewHold {
+                repo: thread.repo.full(),
+                pr: pr as i64,
+                held_by: thread.author.clone(),
+                reason: reason.to_string(),
+                comment_id: Some(thread.comment_id),
+            }));
+            planned.lines.push(replies::held(line, reason));
+        }
+        HoldAction::Unhold { held_by } => {
+            let mut detail = format!(
+                "/sop-unhold in comment {} released the hold by @{held_by}",
+                thread.comment_id
+            );
+            if let Some(note) = reason {
+                detail.push_str(&format!(": {note}"));
+            }
+            planned.effects.push(Effect::Unhold {
+                by: thread.author.clone(),
+                detail,
+            });
+            planned.lines.push(replies::unheld(line, held_by));
+        }
+    }
 }
