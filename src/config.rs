@@ -953,6 +953,12 @@ mod lifecycle_keys {
                     "must be longer than 0 (or \"none\" for no limit)".into(),
                 ));
             }
+            // Beyond ten years is a typo, and would not fit the clock's arithmetic.
+            if age > Duration::from_secs(3650 * 86400) {
+                return Err(named(
+                    "is longer than ten years (write \"none\" for no limit)".into(),
+                ));
+            }
             Ok(Some(age))
         }
     }
@@ -972,9 +978,9 @@ pub mod duration {
         let d = match unit.trim() {
             "" | "s" | "sec" | "secs" => Duration::from_secs(n),
             "ms" => Duration::from_millis(n),
-            "m" | "min" | "mins" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+            "m" | "min" | "mins" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86400)),
             other => {
                 return Err(format!(
                     "unknown duration unit `{other}` (use ms, s, m, h or d)"

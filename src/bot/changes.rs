@@ -56,6 +56,15 @@ impl ChangesCache {
             .pull_files(repo, pr.number)
             .await
             .map_err(|e| e.to_string())?;
+        // Only a listing of this very head may say "no change under src/auth/**": Gitea diffs
+        // `refs/pull/N/head`, which lags a push (`contents_url` names the commit it diffed).
+        let diffed = format!("?ref={}", pr.head.sha);
+        if files.is_empty() || files.iter().any(|f| !f.contents_url.ends_with(&diffed)) {
+            return Err(format!(
+                "Gitea has not listed the changes of head {} yet; they are read again at the next evaluation (or /refire)",
+                pr.head.sha.get(..10).unwrap_or(&pr.head.sha)
+            ));
+        }
         let mut paths = Vec::with_capacity(files.len());
         for f in files {
             if !f.previous_filename.is_empty() && f.previous_filename != f.filename {

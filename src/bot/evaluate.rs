@@ -193,7 +193,7 @@ impl Ctx {
             .into_iter()
             .filter(|g| gates.is_none_or(|names| names.contains(&g.name)))
             .collect();
-        let (standing, ended) = self.standing_waivers(repo, pr).await?;
+        let (standing, ended) = self.standing_waivers(repo, pr, fresh).await?;
         let waivers: Vec<WaiverFacts> = standing
             .into_iter()
             .map(|w| WaiverFacts {

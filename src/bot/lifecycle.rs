@@ -44,6 +44,7 @@ impl Ctx {
         &self,
         repo: &RepoName,
         pr: &PullRequest,
+        fresh: bool,
     ) -> anyhow::Result<(Vec<WaiverRow>, Vec<EndedWaiver>)> {
         let rows = self
             .store
@@ -85,7 +86,8 @@ impl Ctx {
                 match standing(&declared, &rules, now, &pr.head.sha, &pushed, &answers) {
                     LifeStep::Done(s) => break s,
                     LifeStep::Probe { team, login } => {
-                        let m = self.membership(repo, &team, &login, false).await;
+                        // `/refire` asks Gitea anew, as it does for approvers.
+                        let m = self.membership(repo, &team, &login, fresh).await;
                         answers.insert((team, login), m);
                     }
                 }

@@ -66,7 +66,12 @@ pub fn desired(config: &Config, links: Option<&Links>, evals: &[&PrEvaluation]) 
         }
         let (state, description) = strictest(&verdicts);
         let target_url = links.and_then(|l| {
-            let pr = verdicts.iter().find(|(_, v)| v.state == state)?.0;
+            // The lowest number: the link stays put while the PRs' events come in any order.
+            let pr = verdicts
+                .iter()
+                .filter(|(_, v)| v.state == state)
+                .map(|(pr, _)| *pr)
+                .min()?;
             Some(l.gate_url(&open.first()?.repo, pr, &gate.name))
         });
         for (pr, _) in &verdicts {

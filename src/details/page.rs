@@ -19,13 +19,16 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::config::Config;
-use crate::store::{AuditFilter, AuditRow, DetailsRow, Store, WaiverFilter, WaiverRow};
+use crate::store::{AuditRow, DetailsRow, Store, WaiverRow};
 use crate::types::{RepoName, TeamRef};
 
 use super::{Diagnosis, Links, Record};
 
 /// Audit entries shown: the most recent ones of the PR.
 const AUDIT_LIMIT: i64 = 200;
+
+/// Waivers shown: a PR's first ones (a PR has a handful).
+const WAIVER_LIMIT: i64 = 500;
 
 /// The body of every 404: an unknown repository, PR or signature look the same.
 const NOT_FOUND: &str = "not found";
@@ -63,7 +66,35 @@ pub fn router(state: DetailsState) -> Router {
         // One route for everything under /pr/: any other shape is the same 404 as a wrong
         // signature (a route per shape would answer some with axum's own empty 404).
         .route("/pr/{*path}", get(page))
+        .layer(axum::middleware::map_response(private_headers))
         .with_state(Arc::new(state))
+}
+
+/// Every answer under `/pr/`: never cached by a proxy or kept after the tab is closed, the HTML
+/// and JSON told apart, no script, no frame, no referrer carrying the signed link elsewhere.
+async fn private_headers(mut response: Response) -> Response {
+    use axum::http::HeaderValue;
+    let h = response.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, private"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    response
 }
 
 #[derive(Deserialize)]
@@ -92,20 +123,11 @@ async fn page(
         };
         let waivers = st
             .store
-            .list_waivers(&WaiverFilter {
-                repo: Some(repo.full()),
-                pr: Some(pr as i64),
-                include_revoked: true,
-                ..Default::default()
-            })
+            .pr_waivers(&repo.full(), pr as i64, WAIVER_LIMIT)
             .await?;
         let audit = st
             .store
-            .list_audit(&AuditFilter {
-                repo: Some(repo.full()),
-                pr: Some(pr as i64),
-                limit: Some(AUDIT_LIMIT),
-            })
+            .pr_audit(&repo.full(), pr as i64, AUDIT_LIMIT)
             .await?;
         Ok::<_, crate::store::StoreError>(Some((row, waivers, audit)))
     };
@@ -141,15 +163,17 @@ impl DetailsState {
     /// The served repository and PR number a link names, when its signature is right.
     fn signed(&self, owner: &str, repo: &str, number: &str, sig: &str) -> Option<(RepoName, u64)> {
         let asked = format!("{owner}/{repo}");
-        let repo = self.served.get(&asked)?.name;
         // One spelling per PR: digits, no sign, no leading zero.
         if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let pr: u64 = number.parse().ok().filter(|n| *n > 0)?;
-        self.links
-            .verify(&repo.full(), pr, sig)
-            .then_some((repo, pr))
+        // The signature first (it covers the lower-cased name): how fast an unsigned link is
+        // refused must not tell whether a repository is served.
+        if !self.links.verify(&asked, pr, sig) {
+            return None;
+        }
+        Some((self.served.get(&asked)?.name, pr))
     }
 
     /// Gitea's web address, without any user or password the config's URL may carry.

@@ -115,6 +115,31 @@ impl Store {
     }
 
     /// Entries matching `filter`, oldest first.
+    /// The newest `limit` audit rows of one PR, oldest first (the details page): by the
+    /// `(repo, pr)` index, never a scan, since anyone with a link may ask.
+    pub async fn pr_audit(
+        &self,
+        repo: &str,
+        pr: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let mut rows = sqlx::query_as!(
+            AuditRow,
+            r#"SELECT id AS "id!", at AS "at: DateTime<Utc>", actor, action, repo, pr, gate,
+                      waiver_id, detail
+               FROM audit INDEXED BY audit_by_pr
+               WHERE repo = ? AND pr = ?
+               ORDER BY id DESC LIMIT ?"#,
+            repo,
+            pr,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
         // A negative LIMIT is no limit in SQLite.
         let limit = filter.limit.map_or(-1, |l| l.max(0));

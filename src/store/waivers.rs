@@ -139,6 +139,29 @@ impl Store {
         Ok(rows)
     }
 
+    /// Every waiver of one PR, revoked ones too, oldest first, at most `limit` (the details
+    /// page): by the `(repo, pr)` index, never a scan, since anyone with a link may ask.
+    pub async fn pr_waivers(
+        &self,
+        repo: &str,
+        pr: i64,
+        limit: i64,
+    ) -> Result<Vec<WaiverRow>, StoreError> {
+        let rows = sqlx::query_as!(
+            WaiverRow,
+            r#"SELECT id AS "id!", repo, pr, gate, declared_by, reason, comment_id, head_sha,
+                      created_at AS "created_at: DateTime<Utc>",
+                      revoked_at AS "revoked_at: DateTime<Utc>", revoked_by, revoke_reason
+               FROM waivers WHERE repo = ? AND pr = ? ORDER BY id LIMIT ?"#,
+            repo,
+            pr,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     /// The active waivers of one PR, the input of the gate evaluation.
     pub async fn active_waivers(
         &self,

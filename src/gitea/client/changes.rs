@@ -19,6 +19,9 @@ pub struct ChangedFile {
     pub previous_filename: String,
     /// `added`, `deleted`, `modified`, `renamed`, `copied` …
     pub status: String,
+    /// `…/contents/{path}?ref={commit}`: the commit Gitea diffed (`refs/pull/N/head`, which
+    /// Gitea moves after the push, asynchronously: it may still be the previous head).
+    pub contents_url: String,
 }
 
 /// A git identity of a commit (`CommitUser`).
