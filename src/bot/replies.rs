@@ -88,6 +88,15 @@ pub fn pr_not_open(line: usize) -> String {
 }
 
 /// A waiver in a comment that reached the bot after later comments of the PR were handled.
+pub fn hold_late(line: usize, name: &str) -> String {
+    format!(
+        "- {}: **not done**: this comment reached sopbot only after later comments on this PR \
+         had been handled (its webhook was lost), so it could undo what they did; post the \
+         command again if it still applies",
+        cmd(line, &format!("/{name}"))
+    )
+}
+
 pub fn waive_late(line: usize) -> String {
     format!(
         "- {}: **not waived**: this comment reached sopbot only after later comments on this PR \

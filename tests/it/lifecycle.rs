@@ -359,3 +359,30 @@ fn the_example_lifecycle_lines_are_valid_and_bad_values_name_the_key() {
         assert!(err.contains(key), "{err}");
     }
 }
+
+/// A `/sop-unhold` whose webhook was lost, found after a later `/sop-hold` was handled, must not
+/// release that newer hold: it is answered as late, and the hold stands.
+#[tokio::test]
+async fn a_late_unhold_does_not_release_a_newer_hold() {
+    let c = Tester::start().await;
+    let first = c.comment("bob", "/sop-hold the freeze").await;
+    assert!(c.expect_reply(first).await.contains("on hold"));
+    // carol releases it, but Gitea never delivers that comment …
+    let lost = c.comment_unsent("carol", "/sop-unhold");
+    // … and bob holds again, delivered and handled.
+    let again = c.comment("bob", "/sop-unhold").await;
+    assert!(c.expect_reply(again).await.contains("released"));
+    let newer = c.comment("bob", "/sop-hold the second freeze").await;
+    assert!(c.expect_reply(newer).await.contains("on hold"));
+    // The lost release arrives now (a redelivery, or the poller): it is late.
+    c.deliver(&c.comment_hook(lost, "created")).await;
+    let reply = c.expect_reply(lost).await;
+    assert!(
+        reply.contains("not done") && reply.contains("later comments"),
+        "{reply}"
+    );
+    c.expect_status(HOLD, "failure", "held by @bob: the second freeze")
+        .await;
+    assert_eq!(c.audit_of("hold.released").await.len(), 1);
+    c.finish();
+}

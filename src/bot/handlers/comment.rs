@@ -193,9 +193,10 @@ async fn command_comment(ctx: &Ctx, repo: &RepoName, said: Said<'_>) -> anyhow::
     };
     let decision = async {
         // Thread order: a comment found after later ones were handled (its webhook was lost)
-        // must not declare a waiver that a later `/sop-revoke` already answered for.
+        // must not declare a waiver that a later `/sop-revoke` already answered for, nor
+        // release (or bring back) a hold that a later comment placed (or released).
         let late = async {
-            if !waives || said.edited {
+            if !(waives || holds) || said.edited {
                 return Ok(false);
             }
             let newest = store.newest_handled_comment(&full, pr as i64).await?;

@@ -23,6 +23,11 @@ pub async fn command_hold(
         planned.lines.push(replies::hold_pr_not_open(line, name));
         return planned;
     };
+    if thread.late {
+        ctx.metrics.command(name, "refused");
+        planned.lines.push(replies::hold_late(line, name));
+        return planned;
+    }
     let action = match (&thread.held_by, hold) {
         (Some(by), true) => {
             ctx.metrics.command(name, "refused");
