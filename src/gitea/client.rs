@@ -189,6 +189,19 @@ impl Call {
     }
 }
 
+/// What ends a paged listing: the listing ends at …
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    /// `X-Total-Count` reached, a short page without one, or an empty page.
+    Total,
+    /// Only an empty page: the timeline drops rows from a page after reading it
+    /// (`docs/gitea-api.md` §2), so neither the count nor a short page can be trusted.
+    EmptyPage,
+    /// Only the `Link` header's lack of `next`: `/orgs/{org}/repos` pages every repository and
+    /// then drops those the caller may not see, so even an empty page may have more after it.
+    LastLink,
+}
+
 /// A 2xx answer.
 struct Received {
     /// The HTTP status (a 2xx).
@@ -372,28 +385,10 @@ impl GiteaClient {
     /// Ending early would stop serving every repository after the gap.
     pub async fn org_repos(&self, org: &str) -> Result<Vec<Repository>, GiteaError> {
         let call = Call::get("/orgs/{org}/repos", &["orgs", org, "repos"]);
-        let endpoint = call.endpoint();
-        let mut all = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let this = call
-                .clone()
-                .query("page", page.to_string())
-                .query("limit", PAGE_SIZE.to_string());
-            let answer = self.send(this).await?;
-            let got: Option<Vec<Repository>> =
-                serde_json::from_slice(&answer.body).map_err(|e| GiteaError::Decode {
-                    endpoint: endpoint.clone(),
-                    message: e.to_string(),
-                })?;
-            all.extend(got.unwrap_or_default());
-            if !answer.next_page {
-                return Ok(all);
-            }
-        }
-        Err(GiteaError::Decode {
-            endpoint,
-            message: format!("the listing did not end after {MAX_PAGES} pages"),
-        })
+        let items = |body: &[u8]| {
+            Ok(serde_json::from_slice::<Option<Vec<Repository>>>(body)?.unwrap_or_default())
+        };
+        Ok(self.paged_counted(call, items, Ends::LastLink).await?.0)
     }
 
     pub async fn pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest, GiteaError> {
@@ -433,7 +428,7 @@ impl GiteaClient {
                     Ok(serde_json::from_slice::<Option<Vec<IssueSummary>>>(body)?
                         .unwrap_or_default())
                 },
-                true,
+                Ends::Total,
             )
             .await?;
         let pulls = all
@@ -478,7 +473,7 @@ impl GiteaClient {
         self.paged_counted(
             call,
             |body| Ok(serde_json::from_slice::<Option<Vec<Review>>>(body)?.unwrap_or_default()),
-            true,
+            Ends::Total,
         )
         .await
     }
@@ -497,7 +492,7 @@ impl GiteaClient {
         let items = |body: &[u8]| {
             Ok(serde_json::from_slice::<Option<Vec<TimelineComment>>>(body)?.unwrap_or_default())
         };
-        Ok(self.paged_counted(call, items, false).await?.0)
+        Ok(self.paged_counted(call, items, Ends::EmptyPage).await?.0)
     }
 
     /// Every plain comment of one issue or PR. Gitea does not page this endpoint. An unknown
@@ -711,19 +706,18 @@ impl GiteaClient {
         call: Call,
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
     ) -> Result<Vec<T>, GiteaError> {
-        Ok(self.paged_counted(call, items, true).await?.0)
+        Ok(self.paged_counted(call, items, Ends::Total).await?.0)
     }
 
-    /// [`GiteaClient::paged`], with the last `X-Total-Count` the server sent. With `trust_total`
-    /// false neither the count nor a short page ends the listing, only an empty one does: the
-    /// timeline drops rows from a page after reading it (`docs/gitea-api.md` §2).
+    /// [`GiteaClient::paged`], with the last `X-Total-Count` the server sent, ended as `ends`
+    /// says.
     async fn paged_counted<T>(
         &self,
         call: Call,
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
-        trust_total: bool,
+        ends: Ends,
     ) -> Result<(Vec<T>, Option<u64>), GiteaError> {
-        let (all, total, _) = self.paged_dated(call, items, trust_total).await?;
+        let (all, total, _) = self.paged_dated(call, items, ends).await?;
         Ok((all, total))
     }
 
@@ -732,7 +726,7 @@ impl GiteaClient {
         &self,
         call: Call,
         items: impl Fn(&[u8]) -> Result<Vec<T>, serde_json::Error>,
-        trust_total: bool,
+        ends: Ends,
     ) -> Result<(Vec<T>, Option<u64>, Option<DateTime<Utc>>), GiteaError> {
         let endpoint = call.endpoint();
         let mut all = Vec::new();
@@ -752,10 +746,12 @@ impl GiteaClient {
             all.extend(got);
             total = answer.total_count.or(total);
             date = date.or(answer.date);
-            let done = match answer.total_count.filter(|_| trust_total) {
+            let done = match (ends, answer.total_count) {
+                (Ends::LastLink, _) => !answer.next_page,
                 _ if n == 0 => true,
-                Some(total) => all.len() as u64 >= total,
-                None => trust_total && n < PAGE_SIZE,
+                (Ends::EmptyPage, _) => false,
+                (Ends::Total, Some(total)) => all.len() as u64 >= total,
+                (Ends::Total, None) => n < PAGE_SIZE,
             };
             if done {
                 return Ok((all, total, date));

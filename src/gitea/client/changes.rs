@@ -115,7 +115,7 @@ impl GiteaClient {
         let endpoint = call.endpoint();
         let items =
             |body: &[u8]| Ok(serde_json::from_slice::<Option<Vec<T>>>(body)?.unwrap_or_default());
-        let (all, total) = self.paged_counted(call, items, true).await?;
+        let (all, total) = self.paged_counted(call, items, super::Ends::Total).await?;
         match total {
             Some(t) if (all.len() as u64) < t => Err(GiteaError::Decode {
                 endpoint,
