@@ -187,13 +187,18 @@ impl Ctx {
         let Some(served) = self.served.get(&repo.full()) else {
             anyhow::bail!("{repo} is not served (no [[repo]], or its [[org]] topic is gone)");
         };
+        let (standing, ended) = self.standing_waivers(repo, pr, fresh).await?;
+        // A gate whose waiver just ended is evaluated too (`/refire qa` may end security's), so
+        // its status is posted now rather than at the next full evaluation.
         let selected: Vec<Gate> = self
             .config
             .gates_for(&served)
             .into_iter()
-            .filter(|g| gates.is_none_or(|names| names.contains(&g.name)))
+            .filter(|g| {
+                gates.is_none_or(|names| names.contains(&g.name))
+                    || ended.iter().any(|e| e.gate == g.name)
+            })
             .collect();
-        let (standing, ended) = self.standing_waivers(repo, pr, fresh).await?;
         let waivers: Vec<WaiverFacts> = standing
             .into_iter()
             .map(|w| WaiverFacts {

@@ -157,7 +157,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Parse(args) => parse::run(&optional_config(config)?, args),
         Command::Commands => commands::run(),
         Command::Waivers(cmd) => {
-            waivers::run(&open_store(&required_config(config)?).await?, cmd).await
+            let config = required_config(config)?;
+            waivers::run(&open_store(&config).await?, &config.gate_names(), cmd).await
         }
         Command::Inbox(cmd) => {
             let config = required_config(config)?;

@@ -63,7 +63,12 @@ pub enum Command {
     },
 }
 
-pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
+/// `gates` resolves `--gate` as commands do (`qa-review` is `qa`).
+pub async fn run(
+    store: &Store,
+    gates: &crate::command::GateNames,
+    cmd: Command,
+) -> anyhow::Result<Outcome> {
     match cmd {
         Command::List {
             repo,
@@ -75,6 +80,20 @@ pub async fn run(store: &Store, cmd: Command) -> anyhow::Result<Outcome> {
             until,
             json,
         } => {
+            if let (Some(s), Some(u)) = (since, until) {
+                anyhow::ensure!(s < u, "--since must be before --until");
+            }
+            // An alias lists its gate; a name no gate has now may still be in the history.
+            let gate = gate.map(|g| match gates.resolve(&g) {
+                Some(canonical) => canonical.to_string(),
+                None => {
+                    eprintln!(
+                        "note: `{g}` is not a configured gate (known: {}); listing waivers recorded under that name",
+                        gates.canonical().join(", ")
+                    );
+                    g
+                }
+            });
             let filter = WaiverFilter {
                 repo: repo.map(|r| r.full()),
                 pr,

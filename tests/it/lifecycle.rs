@@ -218,6 +218,12 @@ async fn waivers_list_filters_by_gate_declarer_and_date() {
         ["qa:\"mia\""],
         "--gate"
     );
+    // An alias lists its gate, as in commands.
+    assert_eq!(
+        ids(list(&c, &["--gate", "QA-Review"]).await),
+        ["qa:\"mia\""],
+        "--gate alias"
+    );
     assert_eq!(
         ids(list(&c, &["--declarer", "CAROL"]).await),
         ["security:\"carol\""],
@@ -242,6 +248,17 @@ async fn waivers_list_filters_by_gate_declarer_and_date() {
     let out = crate::support::sopbot(&c.config, &["waivers", "list", "--since", "yesterday"]).await;
     assert!(!out.status.success());
     assert!(crate::support::stderr(&out).contains("--since"));
+    let backwards = [
+        "waivers",
+        "list",
+        "--since",
+        "2026-02-01",
+        "--until",
+        "2026-01-01",
+    ];
+    let out = crate::support::sopbot(&c.config, &backwards).await;
+    assert!(!out.status.success());
+    assert!(crate::support::stderr(&out).contains("--since must be before --until"));
     c.finish();
 }
 
@@ -384,5 +401,26 @@ async fn a_late_unhold_does_not_release_a_newer_hold() {
     c.expect_status(HOLD, "failure", "held by @bob: the second freeze")
         .await;
     assert_eq!(c.audit_of("hold.released").await.len(), 1);
+    c.finish();
+}
+
+/// `/refire qa` after a push whose webhook was lost ends security's waiver: security's status
+/// says so at once, not at the next full evaluation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refire_of_one_gate_that_ends_another_gates_waiver_posts_that_gate_too() {
+    let c = Tester::setup()
+        .config(|c| c.extra("[waiver]\ninvalidate_on_push = \"always\"\n"))
+        .start()
+        .await;
+    carol_waives_security(&c).await;
+    // alice pushes; Gitea never delivers the webhook.
+    c.world(|w| w.push(REPO, PR));
+    let id = c.comment("bob", "/refire qa").await;
+    let reply = c.expect_reply(id).await;
+    assert!(reply.contains("@carol"), "{reply}");
+    // On the new head, in the same evaluation: no sweep runs in this test.
+    c.expect_status(SECURITY, "failure", "awaiting an approval")
+        .await;
+    assert_eq!(c.audit_of("waiver.ended").await.len(), 1);
     c.finish();
 }
