@@ -154,6 +154,31 @@ async fn a_rename_out_of_the_path_and_a_match_past_the_first_page_both_count() {
     t.finish();
 }
 
+/// Gitea lists a PR's files from `refs/pull/N/head`, which it moves after a push: a listing of
+/// the previous head (its `contents_url` says `?ref=` that head) must not make a push that does
+/// touch `src/auth/` "not applicable".
+#[tokio::test]
+async fn a_files_listing_of_a_lagging_head_is_an_error_never_not_applicable() {
+    let t = Tester::setup_in(with_erin())
+        .config(|c| c.extra(AUTH_GATE))
+        .start()
+        .await;
+    t.world(|w| {
+        w.lag_diff(REPO, PR);
+        w.push(REPO, PR);
+        w.set_pr_files(REPO, PR, &["src/auth/token.rs"]);
+    });
+    synchronized(&t).await;
+    t.expect_status(AUTH, "error", "changed files could not be read")
+        .await;
+    // Gitea catches up: the next evaluation reads the files of this head.
+    t.world(|w| w.catch_up_diff(REPO, PR));
+    let id = t.comment("dave", "/refire auth").await;
+    t.expect_reply(id).await;
+    t.expect_status(AUTH, "failure", "awaiting").await;
+    t.finish();
+}
+
 #[tokio::test]
 async fn a_files_listing_that_fails_is_an_error_never_not_applicable() {
     let t = Tester::setup_in(with_erin())

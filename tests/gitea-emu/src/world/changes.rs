@@ -49,6 +49,9 @@ pub struct PrCommit {
 pub struct PrChanges {
     pub files: Vec<ChangedFile>,
     pub commits: Vec<PrCommit>,
+    /// What `/pulls/{n}/files` still serves while `refs/pull/N/head` lags a push: an older
+    /// head and its files (Gitea moves the ref after the push, asynchronously).
+    pub lagging: Option<(String, Vec<ChangedFile>)>,
 }
 
 fn modified(path: &str) -> ChangedFile {
@@ -110,6 +113,19 @@ impl World {
         let id = self.repo(repo).id;
         self.issue(repo, n);
         self.pr_changes.entry((id, n)).or_default()
+    }
+
+    /// From now until [`World::catch_up_diff`], `/pulls/{n}/files` answers with the PR's
+    /// current head and files, whatever is pushed meanwhile: the lag of `refs/pull/N/head`.
+    pub fn lag_diff(&mut self, repo: &str, n: u64) {
+        let head = self.head_sha(repo, n);
+        let c = self.changes_mut(repo, n);
+        c.lagging = Some((head, c.files.clone()));
+    }
+
+    /// Gitea has moved `refs/pull/N/head` to the pushed head.
+    pub fn catch_up_diff(&mut self, repo: &str, n: u64) {
+        self.changes_mut(repo, n).lagging = None;
     }
 
     /// Sets the PR's changed files (all `modified`).

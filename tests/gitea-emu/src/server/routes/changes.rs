@@ -142,12 +142,12 @@ pub(crate) async fn pull_files(
     st.api(&headers, |w, doer| {
         let repo = find_repo(w, &o, &r, doer)?;
         let pr = find_pr(w, repo, &n)?;
-        let head = pr
-            .pull
-            .as_ref()
-            .map(|p| p.head_sha.clone())
-            .unwrap_or_default();
-        let files = w.pr_changes(&repo.name, pr.index).files;
+        let changes = w.pr_changes(&repo.name, pr.index);
+        // Gitea diffs `refs/pull/N/head`, which a push moves a little later.
+        let (head, files) = changes.lagging.unwrap_or_else(|| {
+            let head = pr.pull.as_ref().map(|p| p.head_sha.clone());
+            (head.unwrap_or_default(), changes.files)
+        });
         let total = files.len();
         let paging = params.paging();
         let page: Vec<_> = page_of(files, Some(paging))
