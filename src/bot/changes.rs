@@ -91,6 +91,14 @@ impl ChangesCache {
             .pull_commits(repo, pr.number)
             .await
             .map_err(|e| e.to_string())?;
+        // As for the files: Gitea lists `refs/pull/N/head`'s commits, which lag a push; a list
+        // without this head could miss the commit of a would-be approver.
+        if !commits.iter().any(|c| c.sha == pr.head.sha) {
+            return Err(format!(
+                "Gitea has not listed the commits of head {} yet; they are read again at the next evaluation (or /refire)",
+                pr.head.sha.get(..10).unwrap_or(&pr.head.sha)
+            ));
+        }
         let committers = committers_of(&commits);
         remember(&self.committers, key, &committers);
         Ok(committers)

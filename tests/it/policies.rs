@@ -179,6 +179,31 @@ async fn a_files_listing_of_a_lagging_head_is_an_error_never_not_applicable() {
     t.finish();
 }
 
+/// The commits lag a push the same way: carol's commit, not listed yet, must not let her
+/// approval count.
+#[tokio::test]
+async fn a_commits_listing_of_a_lagging_head_does_not_let_a_new_committer_approve() {
+    let t = security_with("exclude_committers = true\n").await;
+    t.world(|w| {
+        w.lag_diff(REPO, PR);
+        let carol = w.identity("carol");
+        w.push_commit(REPO, PR, carol.clone(), carol);
+    });
+    synchronized(&t).await;
+    review(&t, "carol", "APPROVED").await;
+    t.expect_status(SECURITY, "error", "").await;
+    t.world(|w| w.catch_up_diff(REPO, PR));
+    let id = t.comment("dave", "/refire security").await;
+    t.expect_reply(id).await;
+    t.expect_status(
+        SECURITY,
+        "failure",
+        "@carol's approval does not count: @carol committed to this PR",
+    )
+    .await;
+    t.finish();
+}
+
 #[tokio::test]
 async fn a_files_listing_that_fails_is_an_error_never_not_applicable() {
     let t = Tester::setup_in(with_erin())

@@ -115,8 +115,8 @@ impl World {
         self.pr_changes.entry((id, n)).or_default()
     }
 
-    /// From now until [`World::catch_up_diff`], `/pulls/{n}/files` answers with the PR's
-    /// current head and files, whatever is pushed meanwhile: the lag of `refs/pull/N/head`.
+    /// From now until [`World::catch_up_diff`], `/pulls/{n}/files` and `/commits` answer as of
+    /// the PR's current head, whatever is pushed meanwhile: the lag of `refs/pull/N/head`.
     pub fn lag_diff(&mut self, repo: &str, n: u64) {
         let head = self.head_sha(repo, n);
         let c = self.changes_mut(repo, n);

@@ -176,7 +176,14 @@ pub(crate) async fn pull_commits(
             .as_ref()
             .map(|p| p.merge_base.clone())
             .unwrap_or_default();
-        let commits = w.pr_changes(&repo.name, pr.index).commits;
+        let changes = w.pr_changes(&repo.name, pr.index);
+        let mut commits = changes.commits;
+        // While `refs/pull/N/head` lags a push, the commits end at the head it still names.
+        if let Some((head, _)) = &changes.lagging {
+            if let Some(at) = commits.iter().position(|c| &c.sha == head) {
+                commits.truncate(at + 1);
+            }
+        }
         let parents: Vec<String> = std::iter::once(base)
             .chain(commits.iter().map(|c| c.sha.clone()))
             .collect();
