@@ -1,4 +1,5 @@
-//! The HTTP edge: `POST /webhook`, `GET /healthz`, `GET /readyz`.
+//! The HTTP edge: `POST /webhook`, `GET /healthz`, `GET /readyz` (the metrics and the details
+//! page, `GET /pr/…` in `crate::details`, are merged in by `serve`).
 //!
 //! The webhook handler only verifies, decodes and stores: signature (HMAC-SHA256 of the raw
 //! body), [`decode`](crate::gitea::webhook::decode) into an [`Event`], then the durable inbox. It
