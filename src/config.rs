@@ -768,11 +768,6 @@ impl Config {
         }))
     }
 
-    /// The repository's entry, if it is configured.
-    pub fn repo(&self, name: &RepoName) -> Option<&RepoConfig> {
-        self.repos.iter().find(|r| &r.name == name)
-    }
-
     /// `path` resolved against the config file's directory.
     pub fn resolve_path(&self, path: &Path) -> PathBuf {
         match self.source.parent() {

@@ -44,7 +44,7 @@ use crate::gitea::webhook::{self, Decoded};
 use crate::gitea::GiteaClient;
 use crate::secret::Secret;
 use crate::store::{Enqueued, EventSource, NewEvent, Store};
-use crate::types::{PrNumber, RepoName};
+use crate::types::PrNumber;
 
 /// Body limit when none is set (the config's default too).
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -66,11 +66,9 @@ pub enum WebhookAuth {
 pub struct AppState {
     store: Store,
     secret: Option<Secret>,
-    /// Served repositories; deliveries for others are ignored.
-    repos: Vec<RepoName>,
-    /// When set, the served repositories as the workers see them (with `[[org]]` discoveries);
-    /// `repos` is then unused.
-    served: Option<Arc<Served>>,
+    /// The served repositories as the workers see them (`[[repo]]` and `[[org]]` discoveries);
+    /// deliveries for others are ignored.
+    served: Arc<Served>,
     /// The bot's own login: its comments and statuses are ignored.
     bot_login: Option<String>,
     /// The gate and N/A contexts: a `status` delivery on another context is ignored.
@@ -86,29 +84,20 @@ impl AppState {
     /// State for the given inbox, authentication and served repositories, with a body limit
     /// of [`DEFAULT_MAX_BODY`], no bot login, no Gitea client (`/readyz` then answers 503) and
     /// a fresh `Notify`.
-    pub fn new(store: Store, auth: WebhookAuth, repos: Vec<RepoName>) -> AppState {
+    pub fn new(store: Store, auth: WebhookAuth, served: Arc<Served>) -> AppState {
         AppState {
             store,
             secret: match auth {
                 WebhookAuth::Secret(s) => Some(s),
                 WebhookAuth::InsecureNone => None,
             },
-            repos,
-            served: None,
+            served,
             bot_login: None,
             contexts: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
             gitea: None,
             notify: Arc::new(Notify::new()),
         }
-    }
-
-    /// Serve what `served` names, including repositories discovered through `[[org]]` and,
-    /// until an organisation has been listed once, every repository it owns (its events wait in
-    /// the inbox for the listing rather than being lost).
-    pub fn with_served(mut self, served: Arc<Served>) -> AppState {
-        self.served = Some(served);
-        self
     }
 
     /// The bot's login (`GET /user`); comments it wrote are ignored.
@@ -148,17 +137,13 @@ impl AppState {
     }
 
     /// The configured spelling of `repo` if it is served (Gitea names are case-insensitive).
+    /// Until an `[[org]]` has been listed once, every repository it owns is served as spelled
+    /// in the delivery: its events wait in the inbox for the listing rather than being lost.
     fn served(&self, repo: &str) -> Option<String> {
-        if let Some(served) = &self.served {
-            return match served.get(repo) {
-                Some(r) => Some(r.name.full()),
-                None => served.undecided(repo).then(|| repo.to_string()),
-            };
+        match self.served.get(repo) {
+            Some(r) => Some(r.name.full()),
+            None => self.served.undecided(repo).then(|| repo.to_string()),
         }
-        self.repos
-            .iter()
-            .map(RepoName::full)
-            .find(|r| r.eq_ignore_ascii_case(repo))
     }
 
     fn is_bot(&self, login: Option<&str>) -> bool {

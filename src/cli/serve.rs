@@ -89,7 +89,6 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
             bot.clone(),
             notify,
         )
-        .with_served(served.clone())
         .run(stop_rx.clone()),
     );
     let discovery = tokio::spawn(served.clone().run(client, stop_rx));
@@ -119,17 +118,12 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<Outcome> {
 /// Every route `serve` answers: webhooks, health, metrics and the details page.
 fn routes(ctx: &Ctx, auth: WebhookAuth, notify: Arc<Notify>) -> axum::Router {
     let (config, store, served) = (&ctx.config, &ctx.store, &ctx.served);
-    let state = AppState::new(
-        store.clone(),
-        auth,
-        config.repos.iter().map(|r| r.name.clone()).collect(),
-    )
-    .with_bot_login(ctx.bot.clone())
-    .with_status_contexts(config.status_contexts())
-    .with_max_body(config.server.max_body_bytes)
-    .with_gitea(ctx.client.clone())
-    .with_served(served.clone())
-    .with_notify(notify);
+    let state = AppState::new(store.clone(), auth, served.clone())
+        .with_bot_login(ctx.bot.clone())
+        .with_status_contexts(config.status_contexts())
+        .with_max_body(config.server.max_body_bytes)
+        .with_gitea(ctx.client.clone())
+        .with_notify(notify);
     server::router(state)
         .merge(metrics::router(store.clone()))
         .merge(crate::details::routes(

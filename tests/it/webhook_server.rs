@@ -12,11 +12,12 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use sopbot::config::Config;
 use sopbot::gitea::{ClientOptions, GiteaClient};
+use sopbot::repos::Served;
 use sopbot::secret::Secret;
 use sopbot::server::{self, AppState, WebhookAuth};
 use sopbot::store::{EventRow, Store};
-use sopbot::types::RepoName;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
@@ -95,8 +96,13 @@ impl Bot {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("sopbot.db")).await.unwrap();
         let notify = Arc::new(Notify::new());
-        let repos: Vec<RepoName> = vec!["acme/widgets".parse().unwrap()];
-        let state = AppState::new(store.clone(), auth, repos)
+        let config = Config::from_toml(
+            "[[repo]]\nname = \"acme/widgets\"\n",
+            &dir.path().join("sopbot.toml"),
+        )
+        .unwrap();
+        let served = Arc::new(Served::new(Arc::new(config)));
+        let state = AppState::new(store.clone(), auth, served)
             .with_bot_login("sopbot")
             .with_max_body(LIMIT)
             .with_notify(notify.clone());

@@ -46,17 +46,12 @@ impl InProc {
         let (config, client) = (ctx.config.clone(), ctx.client.clone());
         let notify = Arc::new(Notify::new());
         let served = ctx.served.clone();
-        let state = AppState::new(
-            store.clone(),
-            auth,
-            config.repos.iter().map(|r| r.name.clone()).collect(),
-        )
-        .with_bot_login(login.clone())
-        .with_status_contexts(config.status_contexts())
-        .with_max_body(config.server.max_body_bytes)
-        .with_gitea(client.clone())
-        .with_served(served.clone())
-        .with_notify(notify.clone());
+        let state = AppState::new(store.clone(), auth, served.clone())
+            .with_bot_login(login.clone())
+            .with_status_contexts(config.status_contexts())
+            .with_max_body(config.server.max_body_bytes)
+            .with_gitea(client.clone())
+            .with_notify(notify.clone());
         let router = server::router(state).merge(sopbot::details::routes(
             config.clone(),
             store.clone(),
